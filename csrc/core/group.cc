@@ -1,0 +1,234 @@
+#include "core/group.h"
+
+#include <pythread.h>
+
+#include <thread>
+
+#include "core/log.h"
+#include "core/runtime.h"
+
+namespace pyhost {
+namespace {
+thread_local Worker* tls_worker = nullptr;
+}
+
+Worker* Worker::Current() { return tls_worker; }
+
+std::shared_ptr<Group> Group::Create(GroupOptions opts) {
+  if (opts.threads < 1) opts.threads = 1;
+  std::shared_ptr<Group> g(new Group(std::move(opts)));
+  Runtime::Get().Register(g);
+  return g;
+}
+
+Group::~Group() = default;
+
+InterpKind Group::kind() const {
+  std::lock_guard<std::mutex> lock(mu_);
+  return interp_ ? interp_->kind() : opts_.kind;
+}
+
+bool Group::closed() const {
+  std::lock_guard<std::mutex> lock(mu_);
+  return state_ == State::kClosed;
+}
+
+size_t Group::queued() const {
+  std::lock_guard<std::mutex> lock(mu_);
+  return queue_.size();
+}
+
+std::shared_ptr<Interp> Group::interp() const {
+  std::lock_guard<std::mutex> lock(mu_);
+  return interp_;
+}
+
+std::vector<BusyWorker> Group::busy_workers() const {
+  std::lock_guard<std::mutex> lock(mu_);
+  std::vector<BusyWorker> out;
+  auto now = std::chrono::steady_clock::now();
+  for (const auto& w : workers_) {
+    if (w->busy_) {
+      out.push_back({w->ident_, std::chrono::duration<double, std::milli>(now - w->job_started_).count()});
+    }
+  }
+  return out;
+}
+
+void Group::Submit(Job* job) {
+  ErrorInfo refuse;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    switch (state_) {
+      case State::kClosed:
+        refuse = ErrorInfo::Make("ERR_GROUP_CLOSED", "application group " + opts_.name + " is closed");
+        break;
+      case State::kFailed:
+        refuse = failure_;
+        break;
+      default:
+        queue_.push_back(job);
+        if (state_ == State::kIdle) StartLocked();
+        cv_.notify_one();
+        return;
+    }
+  }
+  job->Abort(refuse);
+}
+
+void Group::StartLocked() {
+  state_ = State::kStarting;
+  if (opts_.kind == InterpKind::kMain) {
+    auto self = shared_from_this();
+    // The main interpreter exists while the runtime runs; read it on the runtime thread.
+    if (!Runtime::Get().Post([self] { self->OnInterp(Runtime::Get().main_interp(), ErrorInfo()); })) {
+      state_ = State::kFailed;
+      failure_ = ErrorInfo::Make("ERR_ENGINE_CLOSED", "the Python runtime is not running");
+    }
+    return;
+  }
+  InterpSpec spec;
+  spec.name = opts_.name;
+  spec.kind = opts_.kind;
+  spec.strict_extensions = opts_.strict_extensions || opts_.kind == InterpKind::kOwnGil;
+  spec.path = opts_.path;
+  auto self = shared_from_this();
+  Runtime::Get().CreateInterp(spec, [self](std::shared_ptr<Interp> in, ErrorInfo err) { self->OnInterp(in, err); });
+}
+
+void Group::OnInterp(std::shared_ptr<Interp> interp, ErrorInfo err) {
+  std::deque<Job*> aborted;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    if (!interp) {
+      state_ = State::kFailed;
+      failure_ = err.empty() ? ErrorInfo::Make("ERR_INTERPRETER_START", "interpreter could not start") : err;
+      AbortAllLocked(failure_, &aborted);
+    } else if (state_ == State::kClosed) {
+      interp->Retire();
+    } else {
+      interp_ = interp;
+      state_ = State::kRunning;
+      SpawnWorkersLocked();
+    }
+  }
+  ErrorInfo why = failure_;
+  for (Job* j : aborted) j->Abort(why);
+}
+
+void Group::SpawnWorkersLocked() {
+  for (int i = 0; i < opts_.threads; i++) {
+    workers_.push_back(std::make_unique<Worker>());
+    Worker* w = workers_.back().get();
+    w->group_ = this;
+    Runtime::Get().WorkerStarted();
+    std::thread([self = shared_from_this(), w] { self->WorkerMain(w); }).detach();
+  }
+}
+
+void Group::AbortAllLocked(const ErrorInfo& why, std::deque<Job*>* out) {
+  out->swap(queue_);
+}
+
+void Group::WorkerMain(Worker* w) {
+  tls_worker = w;
+  std::shared_ptr<Interp> interp;
+  int gen;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    interp = interp_;
+    gen = generation_;
+  }
+  interp->Attach();
+  w->interp_ = interp.get();
+  w->ts_ = PyThreadState_New(interp->state());
+  w->ident_ = PyThread_get_thread_ident();
+
+  for (;;) {
+    Job* job = nullptr;
+    std::shared_ptr<Interp> next;
+    {
+      std::unique_lock<std::mutex> lock(mu_);
+      cv_.wait(lock, [&] { return !queue_.empty() || state_ == State::kClosed || generation_ != gen; });
+      if (generation_ != gen) {
+        next = interp_;
+        gen = generation_;
+      } else if (!queue_.empty()) {
+        job = queue_.front();
+        queue_.pop_front();
+        w->busy_ = true;
+        w->job_started_ = std::chrono::steady_clock::now();
+      } else {
+        break;  // closed and drained
+      }
+    }
+    if (next) {
+      // Re-homed: drop the old interpreter's thread state, take one of the new interpreter.
+      PyEval_RestoreThread(w->ts_);
+      PyThreadState_Clear(w->ts_);
+      PyThreadState_DeleteCurrent();
+      interp->Detach();
+      interp = next;
+      interp->Attach();
+      w->interp_ = interp.get();
+      w->ts_ = PyThreadState_New(interp->state());
+      continue;
+    }
+    PyEval_RestoreThread(w->ts_);
+    while (job) {
+      job->Run(*w);
+      job = nullptr;
+      // Take the next job while still holding the GIL: under load this saves a GIL hand-off
+      // and a wake-up per job.
+      std::lock_guard<std::mutex> lock(mu_);
+      if (!queue_.empty() && generation_ == gen && state_ != State::kClosed) {
+        job = queue_.front();
+        queue_.pop_front();
+        w->job_started_ = std::chrono::steady_clock::now();
+      } else {
+        w->busy_ = false;
+      }
+    }
+    PyEval_SaveThread();
+  }
+  PyEval_RestoreThread(w->ts_);
+  PyThreadState_Clear(w->ts_);
+  PyThreadState_DeleteCurrent();
+  w->ts_ = nullptr;
+  interp->Detach();
+  tls_worker = nullptr;
+  Runtime::Get().WorkerExited();
+}
+
+void Group::Rehome() {
+  std::shared_ptr<Interp> old;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    if (state_ != State::kRunning || !interp_ || interp_->kind() == InterpKind::kMain) return;
+    old = interp_;
+    interp_ = Runtime::Get().main_interp();
+    generation_++;
+    cv_.notify_all();
+  }
+  Log(LogLevel::kDebug, opts_.name, "group moved to the main interpreter (%{GLOBAL})", owner_);
+  old->Retire();
+}
+
+void Group::Close() {
+  std::deque<Job*> aborted;
+  std::shared_ptr<Interp> interp;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    if (state_ == State::kClosed) return;
+    bool started = state_ == State::kRunning;
+    state_ = State::kClosed;
+    AbortAllLocked(ErrorInfo(), &aborted);
+    cv_.notify_all();
+    if (started) interp = interp_;
+  }
+  ErrorInfo why = ErrorInfo::Make("ERR_GROUP_CLOSED", "application group " + opts_.name + " was closed");
+  for (Job* j : aborted) j->Abort(why);
+  if (interp) interp->Retire();
+}
+
+}  // namespace pyhost

@@ -1,0 +1,98 @@
+// An application group: one interpreter (main or sub) and the worker threads that run its jobs.
+// The interpreter and the workers start lazily, on the first job. Submitting never waits on a
+// GIL or on Python.
+#pragma once
+#include <chrono>
+#include <condition_variable>
+#include <deque>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <vector>
+
+#include "core/interp.h"
+#include "core/job.h"
+
+namespace pyhost {
+
+class Group;
+
+// One worker thread's view while it runs a job.
+class Worker {
+ public:
+  Group& group() const { return *group_; }
+  Interp& interp() const { return *interp_; }
+  PyThreadState* thread_state() const { return ts_; }
+  // The current thread's worker, or nullptr off worker threads.
+  static Worker* Current();
+
+ private:
+  friend class Group;
+  Group* group_ = nullptr;
+  Interp* interp_ = nullptr;
+  PyThreadState* ts_ = nullptr;
+  unsigned long ident_ = 0;          // PyThread_get_thread_ident() of the thread
+  std::chrono::steady_clock::time_point job_started_{};
+  bool busy_ = false;
+};
+
+struct GroupOptions {
+  std::string name;
+  InterpKind kind = InterpKind::kSharedGil;
+  bool strict_extensions = false;
+  int threads = 5;
+  std::vector<std::string> path;  // this group's own sys.path entries (first), after the engine's
+};
+
+// A snapshot of a busy worker, for timeouts and stack dumps.
+struct BusyWorker {
+  unsigned long ident;
+  double busy_ms;
+};
+
+class Group : public std::enable_shared_from_this<Group> {
+ public:
+  static std::shared_ptr<Group> Create(GroupOptions opts);
+  ~Group();
+
+  // Queues a job; it runs on a worker, or is aborted if the group is closed or failed to start.
+  void Submit(Job* job);
+  // From now on the group runs in the main interpreter (the %{GLOBAL} fallback). Jobs already
+  // running finish where they are; its sub-interpreter ends once its workers have moved.
+  void Rehome();
+  // Queued jobs are aborted; workers exit after their current job.
+  void Close();
+
+  const std::string& name() const { return opts_.name; }
+  InterpKind kind() const;
+  bool closed() const;
+  size_t queued() const;
+  std::vector<BusyWorker> busy_workers() const;
+  // The interpreter in use (null before the group has started).
+  std::shared_ptr<Interp> interp() const;
+
+  // Opaque host data: the Node binding keeps its completion port here (for log routing).
+  void set_owner(void* owner) { owner_ = owner; }
+  void* owner() const { return owner_; }
+
+ private:
+  explicit Group(GroupOptions opts) : opts_(std::move(opts)) {}
+  void StartLocked();
+  void OnInterp(std::shared_ptr<Interp> interp, ErrorInfo err);
+  void SpawnWorkersLocked();
+  void WorkerMain(Worker* w);
+  void AbortAllLocked(const ErrorInfo& why, std::deque<Job*>* out);
+
+  GroupOptions opts_;
+  void* owner_ = nullptr;
+  mutable std::mutex mu_;
+  std::condition_variable cv_;
+  std::deque<Job*> queue_;
+  enum class State { kIdle, kStarting, kRunning, kFailed, kClosed } state_ = State::kIdle;
+  ErrorInfo failure_;
+  std::shared_ptr<Interp> interp_;
+  int generation_ = 0;
+  std::vector<std::unique_ptr<Worker>> workers_;
+};
+
+}  // namespace pyhost

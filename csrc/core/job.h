@@ -1,0 +1,22 @@
+// A unit of work a group's worker runs with the interpreter's GIL held.
+#pragma once
+#include <string>
+
+#include "core/error_info.h"
+
+namespace pyhost {
+
+class Worker;
+
+class Job {
+ public:
+  virtual ~Job() = default;
+  // On a worker thread, GIL of the worker's interpreter held. The job reports its own outcome
+  // (to its host's completion mechanism) before returning or later, and owns its lifetime.
+  virtual void Run(Worker& worker) = 0;
+  // Instead of Run, when the job will never run (group closed, interpreter failed to start).
+  // Any thread, no GIL.
+  virtual void Abort(const ErrorInfo& why) = 0;
+};
+
+}  // namespace pyhost

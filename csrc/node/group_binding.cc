@@ -1,0 +1,158 @@
+// GroupHandle: a JS handle on one application group; submits calls to its workers.
+#include <memory>
+
+#include "core/calls.h"
+#include "core/group.h"
+#include "node/addon_data.h"
+#include "node/js_value.h"
+
+namespace pyhost {
+namespace {
+
+class NodeCallJob : public Job, public Deliverable {
+ public:
+  NodeCallJob(Napi::Env env, CompletionPort* port, CallRequest req)
+      : port_(port), deferred_(Napi::Promise::Deferred::New(env)), req_(std::move(req)) {}
+  Napi::Promise promise() { return deferred_.Promise(); }
+
+  void Run(Worker& w) override {
+    outcome_ = RunCall(w, req_);
+    port_->Post(this);
+  }
+  void Abort(const ErrorInfo& why) override {
+    outcome_.error = why;
+    port_->Post(this);
+  }
+  bool Deliver(Napi::Env env) override {
+    port_->Release();
+    if (!outcome_.error.empty()) {
+      deferred_.Reject(ErrorToJs(env, outcome_.error));
+    } else if (req_.kind == CallRequest::kExec) {
+      deferred_.Resolve(env.Undefined());
+    } else {
+      deferred_.Resolve(ValueToJs(env, outcome_.value));
+    }
+    return true;
+  }
+
+ private:
+  CompletionPort* port_;
+  Napi::Promise::Deferred deferred_;
+  CallRequest req_;
+  CallOutcome outcome_;
+};
+
+class GroupHandle : public Napi::ObjectWrap<GroupHandle> {
+ public:
+  static Napi::Function Define(Napi::Env env) {
+    return DefineClass(env, "GroupHandle",
+                       {InstanceMethod<&GroupHandle::Exec>("exec"), InstanceMethod<&GroupHandle::Eval>("eval"),
+                        InstanceMethod<&GroupHandle::Call>("call"), InstanceMethod<&GroupHandle::Rehome>("rehome"),
+                        InstanceMethod<&GroupHandle::Close>("close"), InstanceMethod<&GroupHandle::Info>("info")});
+  }
+
+  // new GroupHandle({name, kind: 'main'|'shared'|'own', strictExtensions, threads, path})
+  explicit GroupHandle(const Napi::CallbackInfo& info) : Napi::ObjectWrap<GroupHandle>(info) {
+    Napi::Object o = info[0].As<Napi::Object>();
+    GroupOptions opts;
+    opts.name = o.Get("name").ToString().Utf8Value();
+    std::string kind = o.Get("kind").ToString().Utf8Value();
+    opts.kind = kind == "main" ? InterpKind::kMain : kind == "own" ? InterpKind::kOwnGil : InterpKind::kSharedGil;
+    opts.strict_extensions = o.Get("strictExtensions").ToBoolean().Value();
+    opts.threads = o.Get("threads").ToNumber().Int32Value();
+    Napi::Value path = o.Get("path");
+    if (path.IsArray()) {
+      auto arr = path.As<Napi::Array>();
+      for (uint32_t i = 0; i < arr.Length(); i++) opts.path.push_back(arr.Get(i).ToString().Utf8Value());
+    }
+    group_ = Group::Create(std::move(opts));
+    port_ = Data(info.Env())->port;
+    group_->set_owner(port_);
+  }
+  ~GroupHandle() override {
+    if (group_) group_->Close();
+  }
+
+  std::shared_ptr<Group> group() const { return group_; }
+
+ private:
+  Napi::Value Submit(Napi::Env env, CallRequest req) {
+    auto* job = new NodeCallJob(env, port_, std::move(req));
+    Napi::Promise p = job->promise();
+    port_->Hold();
+    group_->Submit(job);
+    return p;
+  }
+  Napi::Value Exec(const Napi::CallbackInfo& info) {
+    CallRequest req;
+    req.kind = CallRequest::kExec;
+    req.source = info[0].As<Napi::String>().Utf8Value();
+    return Submit(info.Env(), std::move(req));
+  }
+  Napi::Value Eval(const Napi::CallbackInfo& info) {
+    CallRequest req;
+    req.kind = CallRequest::kEval;
+    req.source = info[0].As<Napi::String>().Utf8Value();
+    return Submit(info.Env(), std::move(req));
+  }
+  // call(module, func, args[], kwargs?)
+  Napi::Value Call(const Napi::CallbackInfo& info) {
+    CallRequest req;
+    req.kind = CallRequest::kCall;
+    req.module = info[0].As<Napi::String>().Utf8Value();
+    req.func = info[1].As<Napi::String>().Utf8Value();
+    if (info[2].IsArray()) {
+      auto arr = info[2].As<Napi::Array>();
+      for (uint32_t i = 0; i < arr.Length(); i++)
+        req.args.push_back(ValueFromJs(arr.Get(i), "args[" + std::to_string(i) + "]"));
+    }
+    if (info.Length() > 3 && info[3].IsObject()) {
+      pyhost::Value kw = ValueFromJs(info[3], "kwargs");
+      req.kwargs = std::move(kw.fields);
+    }
+    return Submit(info.Env(), std::move(req));
+  }
+  Napi::Value Rehome(const Napi::CallbackInfo& info) {
+    group_->Rehome();
+    return info.Env().Undefined();
+  }
+  Napi::Value Close(const Napi::CallbackInfo& info) {
+    group_->Close();
+    return info.Env().Undefined();
+  }
+  Napi::Value Info(const Napi::CallbackInfo& info) {
+    Napi::Env env = info.Env();
+    Napi::Object r = Napi::Object::New(env);
+    InterpKind k = group_->kind();
+    r.Set("kind", k == InterpKind::kMain ? "main" : k == InterpKind::kOwnGil ? "own" : "shared");
+    r.Set("queued", static_cast<double>(group_->queued()));
+    r.Set("closed", group_->closed());
+    auto busy = group_->busy_workers();
+    Napi::Array b = Napi::Array::New(env, busy.size());
+    for (size_t i = 0; i < busy.size(); i++) {
+      Napi::Object w = Napi::Object::New(env);
+      w.Set("thread", static_cast<double>(busy[i].ident));
+      w.Set("busyMs", busy[i].busy_ms);
+      b.Set(static_cast<uint32_t>(i), w);
+    }
+    r.Set("busy", b);
+    return r;
+  }
+
+  std::shared_ptr<Group> group_;
+  CompletionPort* port_ = nullptr;
+};
+
+}  // namespace
+
+std::shared_ptr<Group> GroupFromJs(const Napi::Value& v) {
+  return Napi::ObjectWrap<GroupHandle>::Unwrap(v.As<Napi::Object>())->group();
+}
+
+void InitGroupBinding(Napi::Env env, Napi::Object exports) {
+  Napi::Function ctor = GroupHandle::Define(env);
+  Data(env)->group_ctor = Napi::Persistent(ctor);
+  exports.Set("GroupHandle", ctor);
+}
+
+}  // namespace pyhost

@@ -1,0 +1,254 @@
+/**
+ * Engine: the public entry point. Owns the process's embedded Python runtime (one per process,
+ * shared by every Engine in it) and the application groups.
+ */
+import fs from 'node:fs';
+import path from 'node:path';
+import { PyhostError, fromNative } from './errors.js';
+import { GLOBAL_GROUP, Group, type GroupOptions, type ResolvedGroupOptions } from './group.js';
+import { Logger, LOG_LEVELS, stderrSink, type LogLevel, type LogSink } from './logger.js';
+import { checkPythonHome, loadAddon, resolveBuild } from './native/loader.js';
+import type { NativeAddon } from './native/types.js';
+import { checkKnownKeys, enumOption, intOption, invalid, stringArrayOption, stringOption } from './options.js';
+
+/** Options of {@link Engine.start}. */
+export interface EngineOptions {
+  /** Path of the Python executable to embed (default: `$PYHOST_PYTHON`, else the default build). */
+  python?: string;
+  /** A venv (made with `python -m venv`) or an installation prefix, like WSGIPythonHome. */
+  pythonHome?: string;
+  /** sys.path entries, processed like `site.addsitedir` and put first, in every interpreter. */
+  pythonPath?: string[];
+  /** Working directory of the process; also put on sys.path. */
+  home?: string;
+  /** Python's -O level. */
+  optimize?: 0 | 1 | 2;
+  /** Where log lines go (default: stderr). */
+  logger?: LogSink;
+  /** Least level logged (default 'info'). */
+  logLevel?: LogLevel;
+  /** Milliseconds close() may take before it gives up finalising Python (default 5000). */
+  shutdownTimeout?: number;
+}
+
+const ENGINE_KEYS = ['python', 'pythonHome', 'pythonPath', 'home', 'optimize', 'logger', 'logLevel', 'shutdownTimeout'] as const;
+const GROUP_KEYS = ['gil', 'threads', 'fallback', 'queueLimit', 'extensions', 'pythonPath'] as const;
+const NATIVE_LEVELS: LogLevel[] = ['debug', 'info', 'warn', 'error'];
+
+/** The process-wide runtime: started by the first Engine, finalised by the last close(). */
+interface SharedRuntime {
+  addon: NativeAddon;
+  version: string;
+  python: string;
+  pythonHome?: string;
+  engines: Set<Engine>;
+}
+let shared: SharedRuntime | undefined;
+let starting: Promise<SharedRuntime> | undefined;
+
+export class Engine {
+  /** The embedded Python's version, e.g. "3.13.0". */
+  readonly pythonVersion: string;
+  /** The Python executable the engine runs as (sys.executable). */
+  readonly python: string;
+  readonly logger: Logger;
+  private readonly groups = new Map<string, Group>();
+  private closing: Promise<void> | undefined;
+  private readonly shutdownTimeout: number;
+
+  private constructor(private readonly runtime: SharedRuntime, logger: Logger, shutdownTimeout: number) {
+    this.pythonVersion = runtime.version;
+    this.python = runtime.python;
+    this.logger = logger;
+    this.shutdownTimeout = shutdownTimeout;
+  }
+
+  /** Starts (or joins) the process's Python runtime. */
+  static async start(options: EngineOptions = {}): Promise<Engine> {
+    checkKnownKeys('Engine.start', options, ENGINE_KEYS);
+    const what = 'Engine.start';
+    const python = stringOption(what, 'python', options.python) ?? (process.env.PYHOST_PYTHON || undefined);
+    const pythonHome = stringOption(what, 'pythonHome', options.pythonHome);
+    const pythonPath = stringArrayOption(what, 'pythonPath', options.pythonPath).map((p) => path.resolve(p));
+    const home = stringOption(what, 'home', options.home);
+    const optimize = intOption(what, 'optimize', options.optimize, 0, 0, 2);
+    const logLevel = enumOption(what, 'logLevel', options.logLevel, LOG_LEVELS, 'info');
+    const shutdownTimeout = intOption(what, 'shutdownTimeout', options.shutdownTimeout, 5000, 0, 600000);
+    if (options.logger !== undefined && typeof options.logger !== 'function') throw invalid(what, 'logger must be a function');
+    const logger = new Logger(options.logger ?? stderrSink, logLevel);
+
+    const venvPython = pythonHome ? venvInterpreter(pythonHome) : undefined;
+    const build = resolveBuild(python ?? venvPython);
+    const homeInfo = pythonHome ? checkPythonHome(path.resolve(pythonHome), build) : undefined;
+
+    let runtime = shared;
+    if (!runtime && starting) runtime = await starting.catch(() => undefined);
+    if (runtime) {
+      if ((pythonHome && path.resolve(pythonHome)) !== runtime.pythonHome) {
+        throw new PyhostError(
+          'ERR_RUNTIME_CONFLICT',
+          `Python already runs in this process with pythonHome ${runtime.pythonHome ?? '(none)'}; ` +
+            `a second Engine cannot use ${pythonHome ?? '(none)'}`,
+        );
+      }
+      loadAddon(build);
+      const engine = new Engine(runtime, logger, shutdownTimeout);
+      runtime.engines.add(engine);
+      return engine;
+    }
+
+    const addon = loadAddon(build);
+    if (home) {
+      try {
+        process.chdir(home);
+      } catch (err) {
+        throw new PyhostError('ERR_INVALID_OPTION', `Engine.start: home ${home}: ${(err as Error).message}`);
+      }
+    }
+    const program = homeInfo?.python ?? build.executable;
+    const startOpts = {
+      program,
+      home: homeInfo && !homeInfo.venv ? path.resolve(pythonHome!) : undefined,
+      path: [...pythonPath, ...(home ? [path.resolve(home)] : [])],
+      optimize,
+    };
+    starting = (async () => {
+      addon.setLogHandler(dispatchLog);
+      let r: { version: string };
+      try {
+        r = await addon.startRuntime(startOpts);
+      } catch (err) {
+        throw fromNative(err);
+      }
+      return {
+        addon,
+        version: r.version,
+        python: program,
+        pythonHome: pythonHome ? path.resolve(pythonHome) : undefined,
+        engines: new Set<Engine>(),
+      } satisfies SharedRuntime;
+    })();
+    try {
+      runtime = await starting;
+    } finally {
+      starting = undefined;
+    }
+    shared = runtime;
+    const engine = new Engine(runtime, logger, shutdownTimeout);
+    runtime.engines.add(engine);
+    return engine;
+  }
+
+  /** True once close() was called. */
+  get closed(): boolean {
+    return this.closing !== undefined;
+  }
+
+  /**
+   * The application group `name` (created on first use; the interpreter starts with its first job).
+   * `%{GLOBAL}` is the main interpreter. Asking again for a name returns the same group; its
+   * options must then match or be omitted.
+   */
+  group(name: string, options?: GroupOptions): Group {
+    if (this.closed) throw new PyhostError('ERR_ENGINE_CLOSED', 'the engine is closed');
+    if (typeof name !== 'string' || name === '') throw invalid('group', 'name must be a non-empty string');
+    const existing = this.groups.get(name);
+    const resolved = resolveGroupOptions(name, options, this.pythonVersion);
+    if (existing) {
+      if (options !== undefined && !sameOptions(existing.options, resolved)) {
+        throw invalid(`group ${name}`, 'already exists with different options');
+      }
+      return existing;
+    }
+    for (const engine of this.runtime.engines) {
+      if (engine !== this && engine.groups.has(name)) {
+        throw invalid(`group ${name}`, 'belongs to another Engine in this process');
+      }
+    }
+    const handle = new this.runtime.addon.GroupHandle({
+      name,
+      kind: name === GLOBAL_GROUP ? 'main' : resolved.gil,
+      strictExtensions: resolved.extensions === 'strict',
+      threads: resolved.threads,
+      path: resolved.pythonPath,
+    });
+    const group = new Group(name, resolved, handle, this.logger, () => this.closed);
+    this.groups.set(name, group);
+    return group;
+  }
+
+  /** Groups created so far. */
+  listGroups(): Group[] {
+    return [...this.groups.values()];
+  }
+
+  /** @internal the engine that owns a group name, for log routing. */
+  static ownerOf(group: string): Engine | undefined {
+    if (!shared) return undefined;
+    for (const e of shared.engines) if (e.groups.has(group)) return e;
+    return shared.engines.values().next().value;
+  }
+
+  /**
+   * Closes the groups and, when this is the last Engine of the process, ends every
+   * sub-interpreter and finalises Python, within `shutdownTimeout` ms. A worker that will not stop
+   * makes pyhost skip finalisation (logged) rather than hang the process.
+   */
+  close(): Promise<void> {
+    if (!this.closing) this.closing = this.doClose();
+    return this.closing;
+  }
+
+  private async doClose(): Promise<void> {
+    for (const g of this.groups.values()) g.close();
+    this.runtime.engines.delete(this);
+    if (this.runtime.engines.size > 0) return;
+    shared = undefined;
+    const r = await this.runtime.addon.shutdownRuntime(this.shutdownTimeout);
+    if (!r.finalized) this.logger.warn(r.report);
+    this.runtime.addon.setLogHandler(null);
+  }
+}
+
+function dispatchLog(level: number, group: string, line: string): void {
+  const engine = Engine.ownerOf(group);
+  const lvl = NATIVE_LEVELS[level] ?? 'info';
+  if (engine) engine.logger.log(lvl, line, group);
+  else stderrSink({ level: lvl, group, message: line });
+}
+
+/** For a venv pythonHome given without `python`, the venv's interpreter identifies the build. */
+function venvInterpreter(home: string): string | undefined {
+  const p = path.resolve(home);
+  if (!fs.existsSync(path.join(p, 'pyvenv.cfg'))) return undefined;
+  return ['python3', 'python'].map((n) => path.join(p, 'bin', n)).find((c) => fs.existsSync(c));
+}
+
+function resolveGroupOptions(name: string, options: GroupOptions | undefined, version: string): ResolvedGroupOptions {
+  const what = `group ${name}`;
+  checkKnownKeys(what, options, GROUP_KEYS);
+  const o = options ?? {};
+  const gil = enumOption(what, 'gil', o.gil, ['shared', 'own'] as const, 'shared');
+  if (name === GLOBAL_GROUP && gil === 'own') {
+    throw invalid(what, "%{GLOBAL} is the main interpreter and shares the main GIL; gil: 'own' needs a named group");
+  }
+  const [major, minor] = version.split('.').map(Number);
+  if (gil === 'own' && (major < 3 || (major === 3 && minor < 12))) {
+    throw new PyhostError(
+      'ERR_OWN_GIL_UNSUPPORTED',
+      `${what}: gil: 'own' needs Python 3.12 or newer (a per-interpreter GIL); this engine runs Python ${version}`,
+    );
+  }
+  return {
+    gil,
+    threads: intOption(what, 'threads', o.threads, 5, 1, 512),
+    fallback: enumOption(what, 'fallback', o.fallback, ['global', 'error'] as const, 'global'),
+    queueLimit: intOption(what, 'queueLimit', o.queueLimit, 10000, 0, 10_000_000),
+    extensions: gil === 'own' ? 'strict' : enumOption(what, 'extensions', o.extensions, ['legacy', 'strict'] as const, 'legacy'),
+    pythonPath: stringArrayOption(what, 'pythonPath', o.pythonPath).map((p) => path.resolve(p)),
+  };
+}
+
+function sameOptions(a: ResolvedGroupOptions, b: ResolvedGroupOptions): boolean {
+  return JSON.stringify(a) === JSON.stringify(b);
+}

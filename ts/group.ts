@@ -1,0 +1,178 @@
+/**
+ * Group: an application group, the unit of isolation. `%{GLOBAL}` is the main interpreter; any
+ * other name is a sub-interpreter (shared GIL, or its own GIL on Python 3.12+), created lazily
+ * on first use, with its own worker threads.
+ */
+import { fromNative, PyhostError, PythonError } from './errors.js';
+import type { Logger } from './logger.js';
+import type { NativeGroupHandle } from './native/types.js';
+
+export const GLOBAL_GROUP = '%{GLOBAL}';
+
+/** What a group runs in now: the main interpreter, or a sub-interpreter with a shared or own GIL. */
+export type GroupKind = 'main' | 'shared' | 'own';
+
+/** Options of {@link Engine.group}. */
+export interface GroupOptions {
+  /** `'shared'` (default): a legacy sub-interpreter, as mod_wsgi's; `'own'`: a per-interpreter GIL (3.12+). */
+  gil?: 'shared' | 'own';
+  /** Worker threads (default 5). */
+  threads?: number;
+  /**
+   * When an extension module refuses sub-interpreters: `'global'` (default) moves the group to the
+   * main interpreter and logs a warning once; `'error'` lets the ImportError through, with advice.
+   */
+  fallback?: 'global' | 'error';
+  /** Jobs allowed to wait for a worker (beyond those running); more are rejected with ERR_QUEUE_FULL. */
+  queueLimit?: number;
+  /**
+   * `'legacy'` (default for shared-GIL groups, as mod_wsgi): single-phase extension modules load in
+   * the sub-interpreter; `'strict'`: they are refused (and trigger the fallback). Own-GIL groups are
+   * always strict.
+   */
+  extensions?: 'legacy' | 'strict';
+  /** sys.path entries for this group only (processed like site.addsitedir, put first). */
+  pythonPath?: string[];
+}
+
+export interface ResolvedGroupOptions {
+  gil: 'shared' | 'own';
+  threads: number;
+  fallback: 'global' | 'error';
+  queueLimit: number;
+  extensions: 'legacy' | 'strict';
+  pythonPath: string[];
+}
+
+export class Group {
+  /** Jobs submitted and not yet finished (running or queued). */
+  private inflight = 0;
+  private rehomedFor: string | undefined;
+  private closed = false;
+
+  /** @internal */
+  constructor(
+    readonly name: string,
+    readonly options: Readonly<ResolvedGroupOptions>,
+    private readonly handle: NativeGroupHandle,
+    private readonly logger: Logger,
+    private readonly isEngineClosed: () => boolean,
+  ) {}
+
+  /** Where the group runs now (`'main'` after a %{GLOBAL} fallback). */
+  get kind(): GroupKind {
+    return this.handle.info().kind;
+  }
+
+  /** The extension module that moved this group to %{GLOBAL}, if that happened. */
+  get fallbackModule(): string | undefined {
+    return this.rehomedFor;
+  }
+
+  /** Runs Python statements in the group's `__main__` namespace. */
+  exec(source: string): Promise<void> {
+    if (typeof source !== 'string') return Promise.reject(new PyhostError('ERR_INVALID_ARGUMENT', 'exec(source): source must be a string'));
+    return this.submit(() => this.handle.exec(source)) as Promise<void>;
+  }
+
+  /**
+   * Evaluates a Python expression in the group's `__main__` namespace. The result converts to JS:
+   * None → null, bool, int (→ number, or bigint past 2^53), float, str, bytes → Buffer,
+   * list/tuple → array, dict with str keys → object; anything else rejects with ERR_CONVERSION.
+   */
+  eval<T = unknown>(expr: string): Promise<T> {
+    if (typeof expr !== 'string') return Promise.reject(new PyhostError('ERR_INVALID_ARGUMENT', 'eval(expr): expr must be a string'));
+    return this.submit(() => this.handle.eval(expr)) as Promise<T>;
+  }
+
+  /**
+   * Imports `module` and calls `func` (a dotted attribute path) with plain JS values as
+   * arguments; the result converts as for {@link eval}.
+   */
+  call<T = unknown>(module: string, func: string, args: unknown[] = [], kwargs?: Record<string, unknown>): Promise<T> {
+    if (typeof module !== 'string' || !module || typeof func !== 'string' || !func) {
+      return Promise.reject(new PyhostError('ERR_INVALID_ARGUMENT', 'call(module, func, args): module and func must be non-empty strings'));
+    }
+    if (!Array.isArray(args)) return Promise.reject(new PyhostError('ERR_INVALID_ARGUMENT', 'call(module, func, args): args must be an array'));
+    return this.submit(() => this.handle.call(module, func, args, kwargs)) as Promise<T>;
+  }
+
+  /** Jobs waiting or running, and workers busy. */
+  stats(): { inflight: number; queued: number; busy: { thread: number; busyMs: number }[]; kind: GroupKind } {
+    const info = this.handle.info();
+    return { inflight: this.inflight, queued: info.queued, busy: info.busy, kind: info.kind };
+  }
+
+  /** @internal the native handle, for the WSGI layer. */
+  get native(): NativeGroupHandle {
+    return this.handle;
+  }
+
+  /** @internal admission control shared with requests: throws ERR_QUEUE_FULL / ERR_ENGINE_CLOSED. */
+  admit(): void {
+    if (this.closed || this.isEngineClosed()) throw new PyhostError('ERR_ENGINE_CLOSED', `group ${this.name}: the engine is closed`);
+    if (this.inflight >= this.options.threads + this.options.queueLimit) {
+      throw new PyhostError('ERR_QUEUE_FULL', `group ${this.name}: queue full (${this.options.queueLimit} waiting, ${this.options.threads} running)`);
+    }
+  }
+
+  /** @internal */
+  enter(): void {
+    this.inflight++;
+  }
+
+  /** @internal */
+  leave(): void {
+    this.inflight--;
+  }
+
+  /**
+   * @internal Applies the fallback policy to an error from this group: returns true when the
+   * group was moved to %{GLOBAL} and the job should be retried there.
+   */
+  handleRefusal(err: PyhostError): boolean {
+    if (!(err instanceof PythonError) || !err.refusedModule) return false;
+    if (this.options.fallback === 'global') {
+      if (this.rehomedFor === undefined) {
+        this.rehomedFor = err.refusedModule;
+        this.handle.rehome();
+        this.logger.warn(
+          `extension module ${err.refusedModule} does not support sub-interpreters: group ${this.name} now runs in ` +
+            `the main interpreter (%{GLOBAL}). To make this explicit, put the application in group '%{GLOBAL}' ` +
+            `(WSGIApplicationGroup %{GLOBAL})`,
+          this.name,
+        );
+      }
+      return true;
+    }
+    (err as { message: string }).message +=
+      ` (pyhost: extension module ${err.refusedModule} cannot load in the sub-interpreter of group ${this.name}; ` +
+      `run the application in group '%{GLOBAL}' (WSGIApplicationGroup %{GLOBAL}) or use fallback: 'global')`;
+    return false;
+  }
+
+  private async submit(op: () => Promise<unknown>): Promise<unknown> {
+    this.admit();
+    this.inflight++;
+    try {
+      return await op();
+    } catch (raw) {
+      const err = fromNative(raw);
+      if (!this.handleRefusal(err)) throw err;
+      try {
+        return await op();
+      } catch (again) {
+        throw fromNative(again);
+      }
+    } finally {
+      this.inflight--;
+    }
+  }
+
+  /** @internal */
+  close(): void {
+    if (this.closed) return;
+    this.closed = true;
+    this.handle.close();
+  }
+}

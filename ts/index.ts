@@ -1,0 +1,16 @@
+/**
+ * pyhost: host Python WSGI applications from Node.js.
+ *
+ * ```ts
+ * import { Engine } from 'pyhost';
+ * const engine = await Engine.start({ pythonPath: ['/srv/app'] });
+ * const tenant = engine.group('tenant-a', { gil: 'own', threads: 4 });
+ * await tenant.exec('import json; x = 41');
+ * await tenant.eval('x + 1'); // 42
+ * await engine.close();
+ * ```
+ */
+export { Engine, type EngineOptions } from './engine.js';
+export { Group, GLOBAL_GROUP, type GroupKind, type GroupOptions } from './group.js';
+export { PyhostError, PythonError, ConfigError } from './errors.js';
+export { Logger, formatLogRecord, type LogLevel, type LogRecord, type LogSink } from './logger.js';
