@@ -95,9 +95,14 @@ function buildOne(python, { ifMissing, debug, isDefault }) {
     if (r.status !== 0) fail(`compiling for Python ${info.version} failed (see the compiler output above)`);
     const built = path.join(root, 'build', debug ? 'Debug' : 'Release');
     fs.mkdirSync(outDir, { recursive: true });
-    fs.copyFileSync(path.join(built, 'pyhost.node'), addon);
+    // Copy then rename: a running process keeps the old file (overwriting a mapped .so crashes it).
+    const install = (from, to) => {
+      fs.copyFileSync(from, to + '.tmp');
+      fs.renameSync(to + '.tmp', to);
+    };
+    install(path.join(built, 'pyhost.node'), addon);
     const daemon = path.join(built, 'pyhost-daemon');
-    if (fs.existsSync(daemon)) fs.copyFileSync(daemon, path.join(outDir, 'pyhost-daemon'));
+    if (fs.existsSync(daemon)) install(daemon, path.join(outDir, 'pyhost-daemon'));
     fs.writeFileSync(path.join(outDir, 'python.json'), JSON.stringify({ tag, ...info }, null, 2) + '\n');
   }
   if (isDefault) {

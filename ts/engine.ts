@@ -9,6 +9,9 @@ import { GLOBAL_GROUP, Group, type GroupOptions, type ResolvedGroupOptions } fro
 import { Logger, LOG_LEVELS, stderrSink, type LogLevel, type LogSink } from './logger.js';
 import { checkPythonHome, loadAddon, resolveBuild } from './native/loader.js';
 import type { NativeAddon } from './native/types.js';
+import { resolveGroupName } from './http/app-groups.js';
+import { EmbeddedBackend } from './http/embedded.js';
+import { createMountHandler, resolveMountOptions, type MountHandler, type MountOptions } from './http/mount.js';
 import { checkKnownKeys, enumOption, intOption, invalid, stringArrayOption, stringOption } from './options.js';
 
 /** Options of {@link Engine.start}. */
@@ -53,6 +56,7 @@ export class Engine {
   readonly python: string;
   readonly logger: Logger;
   private readonly groups = new Map<string, Group>();
+  private readonly mounts = new Set<MountHandler>();
   private closing: Promise<void> | undefined;
   private readonly shutdownTimeout: number;
 
@@ -177,6 +181,41 @@ export class Engine {
     return group;
   }
 
+  /**
+   * A Node `(req, res)` handler serving a WSGI application (a script file, or `entryPoint`), for
+   * `http.createServer`, Express or Fastify. See {@link MountOptions}.
+   */
+  mount(script: string | null, options?: MountOptions): MountHandler {
+    if (this.closed) throw new PyhostError('ERR_ENGINE_CLOSED', 'the engine is closed');
+    const opts = resolveMountOptions(script, options);
+    if (opts.processGroup) {
+      throw new PyhostError('ERR_NO_DAEMON_GROUP', `mount: no daemon process group ${opts.processGroup}`);
+    }
+    const groups = new Map<string, Group>();
+    const groupByName = (name: string): Group => {
+      let g = groups.get(name);
+      if (!g) {
+        g = this.group(name, opts.groupOptions);
+        groups.set(name, g);
+      }
+      return g;
+    };
+    const backend = new EmbeddedBackend(
+      this.runtime.addon,
+      (ex) => groupByName(ex.groupName),
+      { target: opts.entryPoint ?? opts.script!, isModule: !!opts.entryPoint, callable: opts.callable, reload: opts.reload },
+    );
+    const preload = async () => {
+      if (opts.group === '%{RESOURCE}' || opts.group === '%{SERVER}') {
+        throw new PyhostError('ERR_INVALID_OPTION', 'mount: preload needs a fixed group (not %{RESOURCE} or %{SERVER})');
+      }
+      await backend.preload(groupByName(resolveGroupName(opts.group, { host: '', port: 0, scriptName: opts.mountPoint })));
+    };
+    const handler = createMountHandler(opts, groupByName, backend, this.logger, preload);
+    this.mounts.add(handler);
+    return handler;
+  }
+
   /** Groups created so far. */
   listGroups(): Group[] {
     return [...this.groups.values()];
@@ -200,6 +239,7 @@ export class Engine {
   }
 
   private async doClose(): Promise<void> {
+    for (const m of this.mounts) m.close();
     for (const g of this.groups.values()) g.close();
     this.runtime.engines.delete(this);
     if (this.runtime.engines.size > 0) return;

@@ -1,6 +1,6 @@
 // Python run once in every interpreter pyhost creates (main and sub-interpreters), before any
 // application code: log streams for sys.stdout/sys.stderr, sys.path entries, the extension
-// check for strict groups on Python 3.11. Kept in Python: it runs once per interpreter, not per
+// check for strict groups on Python 3.11, and wsgi.file_wrapper. Kept in Python: it runs once per interpreter, not per
 // request.
 #include "core/bootstrap.h"
 
@@ -64,6 +64,24 @@ def _pyhost_bootstrap(path_entries, strict_extensions):
     if front:
         sys.path[:] = front + [p for p in sys.path if p not in front]
 
+    class FileWrapper:
+        """wsgi.file_wrapper: for a real file, the host streams it from the descriptor."""
+
+        def __init__(self, filelike, blksize=8192):
+            self.filelike = filelike
+            self.blksize = blksize
+            if hasattr(filelike, 'close'):
+                self.close = filelike.close
+
+        def __iter__(self):
+            return self
+
+        def __next__(self):
+            data = self.filelike.read(self.blksize)
+            if data:
+                return data
+            raise StopIteration
+
     if strict_extensions and sys.version_info < (3, 12):
         # Python 3.12+ refuses single-phase init extensions in such interpreters itself
         # (check_multi_interp_extensions); on 3.11 the same check is made after loading.
@@ -78,6 +96,8 @@ def _pyhost_bootstrap(path_entries, strict_extensions):
             return module
 
         ExtensionFileLoader.create_module = create_module
+
+    return sys.stderr, FileWrapper
 )PY";
 
 }  // namespace pyhost

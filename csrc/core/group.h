@@ -23,6 +23,7 @@ class Worker {
   Group& group() const { return *group_; }
   Interp& interp() const { return *interp_; }
   PyThreadState* thread_state() const { return ts_; }
+  unsigned long ident() const { return ident_; }
   // The current thread's worker, or nullptr off worker threads.
   static Worker* Current();
 

@@ -8,6 +8,7 @@
 #include "core/pyhost_module.h"
 #include "core/pyref.h"
 #include "core/runtime.h"
+#include "wsgi/wsgi_state.h"
 
 namespace pyhost {
 namespace {
@@ -51,11 +52,12 @@ bool Interp::Bootstrap(const std::vector<std::string>& path, bool strict, ErrorI
   PyObject* fn = ran ? PyDict_GetItemString(globals.get(), "_pyhost_bootstrap") : nullptr;
   PyRef entries(fn ? StringList(path) : nullptr);
   PyRef result(entries ? PyObject_CallFunction(fn, "OO", entries.get(), strict ? Py_True : Py_False) : nullptr);
-  if (!result) {
+  if (!result || !PyTuple_Check(result.get()) || PyTuple_GET_SIZE(result.get()) != 2) {
     *err = FetchPythonError();
     err->code = "ERR_INTERPRETER_START";
     return false;
   }
+  WsgiSetBootstrapObjects(module.get(), PyTuple_GET_ITEM(result.get(), 0), PyTuple_GET_ITEM(result.get(), 1));
   module_ = module.release();
   return true;
 }

@@ -52,7 +52,7 @@ class Interp : public std::enable_shared_from_this<Interp> {
   // alive (waiting up to `wait_ms` for Python threads to finish); returns false when it had to be
   // left running (it is then leaked, and a report is in *why).
   bool End(int wait_ms, std::string* why);
-  bool ended() const { return ended_; }
+  bool ended() const { return ended_.load(); }
 
   // Counts thread states of this interpreter other than the owner's (its GIL held).
   int OtherThreadStates() const;
@@ -68,7 +68,7 @@ class Interp : public std::enable_shared_from_this<Interp> {
   PyObject* module_ = nullptr;
   std::atomic<int> attached_{0};
   std::atomic<bool> retired_{false};
-  bool ended_ = false;
+  std::atomic<bool> ended_{false};
 };
 
 }  // namespace pyhost

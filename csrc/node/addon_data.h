@@ -12,6 +12,7 @@ struct AddonData {
   Napi::FunctionReference log_handler;
   Napi::FunctionReference group_ctor;
   Napi::FunctionReference request_dispatch;
+  void* requests = nullptr;  // RequestTable (request_binding.cc)
 };
 
 inline AddonData* Data(Napi::Env env) { return env.GetInstanceData<AddonData>(); }

@@ -3,8 +3,11 @@
 
 #include "core/calls.h"
 #include "core/group.h"
+#include "core/inspect.h"
+#include "core/pyref.h"
 #include "node/addon_data.h"
 #include "node/js_value.h"
+#include "node/promise_op.h"
 
 namespace pyhost {
 namespace {
@@ -48,7 +51,9 @@ class GroupHandle : public Napi::ObjectWrap<GroupHandle> {
     return DefineClass(env, "GroupHandle",
                        {InstanceMethod<&GroupHandle::Exec>("exec"), InstanceMethod<&GroupHandle::Eval>("eval"),
                         InstanceMethod<&GroupHandle::Call>("call"), InstanceMethod<&GroupHandle::Rehome>("rehome"),
-                        InstanceMethod<&GroupHandle::Close>("close"), InstanceMethod<&GroupHandle::Info>("info")});
+                        InstanceMethod<&GroupHandle::Close>("close"), InstanceMethod<&GroupHandle::Info>("info"),
+                        InstanceMethod<&GroupHandle::DumpStacks>("dumpStacks"),
+                        InstanceMethod<&GroupHandle::Interrupt>("interrupt")});
   }
 
   // new GroupHandle({name, kind: 'main'|'shared'|'own', strictExtensions, threads, path})
@@ -137,6 +142,38 @@ class GroupHandle : public Napi::ObjectWrap<GroupHandle> {
     }
     r.Set("busy", b);
     return r;
+  }
+
+  // dumpStacks(threadIdent | 0) -> Promise<string>; never settles if the GIL is never released.
+  Napi::Value DumpStacks(const Napi::CallbackInfo& info) {
+    unsigned long ident = static_cast<unsigned long>(info[0].ToNumber().Int64Value());
+    auto* op = new PromiseOp(info.Env());
+    Napi::Promise p = op->promise();
+    auto interp = group_->interp();
+    bool visiting = VisitInterp(interp, [op, interp, ident] {
+      std::string text = FormatThreadStacks(interp->state(), ident);
+      op->Post([text](Napi::Env env, Napi::Promise::Deferred& d) { d.Resolve(Napi::String::New(env, text)); });
+    });
+    if (!visiting) {
+      op->Post([](Napi::Env env, Napi::Promise::Deferred& d) { d.Resolve(Napi::String::New(env, "")); });
+    }
+    return p;
+  }
+
+  // interrupt(threadIdent, 'TimeoutError' | 'SystemExit') -> Promise<boolean>
+  Napi::Value Interrupt(const Napi::CallbackInfo& info) {
+    unsigned long ident = static_cast<unsigned long>(info[0].ToNumber().Int64Value());
+    bool exit = info[1].ToString().Utf8Value() == "SystemExit";
+    auto* op = new PromiseOp(info.Env());
+    Napi::Promise p = op->promise();
+    bool visiting = VisitInterp(group_->interp(), [op, ident, exit] {
+      bool hit = RaiseInThread(ident, exit ? PyExc_SystemExit : PyExc_TimeoutError);
+      op->Post([hit](Napi::Env env, Napi::Promise::Deferred& d) { d.Resolve(Napi::Boolean::New(env, hit)); });
+    });
+    if (!visiting) {
+      op->Post([](Napi::Env env, Napi::Promise::Deferred& d) { d.Resolve(Napi::Boolean::New(env, false)); });
+    }
+    return p;
   }
 
   std::shared_ptr<Group> group_;

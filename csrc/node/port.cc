@@ -22,10 +22,7 @@ void CompletionPort::Post(Deliverable* item) {
       item = nullptr;
     }
   }
-  if (item) {
-    delete item;
-    return;
-  }
+  if (item) return;  // closed: the environment is going away; leak rather than free under a worker
   if (wake) uv_async_send(&async_);
 }
 
@@ -67,7 +64,7 @@ void CompletionPort::Close() {
     closed_ = true;
     dropped.swap(pending_);
   }
-  for (Deliverable* d : dropped) delete d;
+  (void)dropped;  // not freed: workers may still reference them
   uv_close(reinterpret_cast<uv_handle_t*>(&async_), nullptr);
 }
 

@@ -20,7 +20,7 @@ class Deliverable {
 class CompletionPort {
  public:
   explicit CompletionPort(Napi::Env env);
-  // Any thread. After Close, items are dropped (deleted) instead of delivered.
+  // Any thread. After Close, items are dropped (not delivered, not freed).
   void Post(Deliverable* item);
   // Loop thread: keep the loop alive while work is outstanding.
   void Hold();

@@ -1,5 +1,301 @@
+// WSGI requests from Node: submit a request to a group, stream its body in, take its response
+// out. Requests are named by integer ids; output reaches JS through one dispatch function.
+#include <unordered_map>
+
+#include "core/group.h"
 #include "node/addon_data.h"
+#include "node/js_value.h"
+#include "node/promise_op.h"
+#include "wsgi/wsgi_state.h"
+#include "node/latin1.h"
+#include "wsgi/request.h"
 
 namespace pyhost {
-void InitRequestBinding(Napi::Env env, Napi::Object exports) {}
+
+std::shared_ptr<Group> GroupFromJs(const Napi::Value& v);
+
+namespace {
+
+// Flags of submitRequest
+constexpr int kHasBody = 1, kPassAuthorization = 2, kMultiprocess = 4, kSingleThread = 8;
+// Flags of dispatch
+constexpr int kEnd = 1, kAbort = 2, kResumeInput = 4, kSendfile = 8, kRefused = 16;
+constexpr size_t kExternalBufferMin = 32 << 10;
+
+class NodeWsgiRequest;
+
+struct RequestTable {
+  uint32_t next_id = 1;
+  std::unordered_map<uint32_t, NodeWsgiRequest*> live;
+  std::vector<AppSpec> apps;
+};
+
+RequestTable& Table(Napi::Env env);
+
+class NodeWsgiRequest : public WsgiRequest, public Deliverable {
+ public:
+  NodeWsgiRequest(uint32_t id, CompletionPort* port, AppSpec app, RequestHead head)
+      : WsgiRequest(std::move(app), std::move(head)), id_(id), port_(port) {}
+
+  uint32_t id() const { return id_; }
+
+  bool Deliver(Napi::Env env) override {
+    RequestOutput out = TakeOutput();
+    AddonData* d = Data(env);
+    napi_value args[7];
+    args[0] = Napi::Number::New(env, id_);
+    int flags = 0;
+    if (out.has_head) {
+      args[1] = Napi::Number::New(env, out.status);
+      args[2] = Latin1ToJs(env, out.reason);
+      std::string joined;
+      for (const auto& [k, v] : out.headers) {
+        joined.append(k).push_back('\n');
+        joined.append(v).push_back('\n');
+      }
+      if (!joined.empty()) joined.pop_back();
+      args[3] = Latin1ToJs(env, joined);
+    } else {
+      args[1] = Napi::Number::New(env, 0);
+      args[2] = env.Undefined();
+      args[3] = env.Undefined();
+    }
+    if (out.chunks.size() == 1) {
+      args[4] = MakeBuffer(env, std::move(out.chunks[0]));
+    } else if (out.chunks.size() > 1) {
+      Napi::Array arr = Napi::Array::New(env, out.chunks.size());
+      for (size_t i = 0; i < out.chunks.size(); i++) arr.Set(static_cast<uint32_t>(i), MakeBuffer(env, std::move(out.chunks[i])));
+      args[4] = arr;
+    } else {
+      args[4] = env.Undefined();
+    }
+    args[6] = env.Undefined();
+    if (out.end) flags |= kEnd;
+    if (out.abort_connection) flags |= kAbort;
+    if (out.resume_input) flags |= kResumeInput;
+    if (out.sendfile) {
+      flags |= kSendfile;
+      Napi::Array sf = Napi::Array::New(env, 3);
+      sf.Set(0u, Napi::Number::New(env, out.sendfile_fd));
+      sf.Set(1u, Napi::Number::New(env, static_cast<double>(out.sendfile_offset)));
+      sf.Set(2u, Napi::Number::New(env, static_cast<double>(out.sendfile_length)));
+      args[6] = sf;
+    }
+    if (!out.refused_module.empty()) {
+      flags |= kRefused;
+      Napi::Array r = Napi::Array::New(env, 2);
+      r.Set(0u, Napi::String::New(env, out.refused_module));
+      r.Set(1u, Napi::String::New(env, out.refused_message));
+      args[6] = r;
+    }
+    args[5] = Napi::Number::New(env, flags);
+    if (out.end) {
+      Table(env).live.erase(id_);
+      port_->Release();
+    }
+    if (!d->request_dispatch.IsEmpty()) {
+      napi_value result;
+      napi_call_function(env, env.Undefined(), d->request_dispatch.Value(), 7, args, &result);
+      bool pending = false;
+      napi_is_exception_pending(env, &pending);
+      if (pending) {
+        napi_value e;
+        napi_get_and_clear_last_exception(env, &e);
+        napi_fatal_exception(env, e);
+      }
+    }
+    return out.end;
+  }
+
+ protected:
+  void Notify() override { port_->Post(this); }
+
+ private:
+  static napi_value MakeBuffer(Napi::Env env, std::string&& chunk) {
+    if (chunk.size() < kExternalBufferMin) return Napi::Buffer<char>::Copy(env, chunk.data(), chunk.size());
+    auto* owned = new std::string(std::move(chunk));
+    return Napi::Buffer<char>::New(env, &(*owned)[0], owned->size(),
+                                   [](Napi::Env, char*, std::string* s) { delete s; }, owned);
+  }
+
+  uint32_t id_;
+  CompletionPort* port_;
+};
+
+RequestTable& Table(Napi::Env env) {
+  AddonData* d = Data(env);
+  static_assert(sizeof(void*) > 0, "");
+  if (!d->requests) d->requests = new RequestTable();
+  return *static_cast<RequestTable*>(d->requests);
+}
+
+NodeWsgiRequest* Find(const Napi::CallbackInfo& info) {
+  uint32_t id = info[0].As<Napi::Number>().Uint32Value();
+  auto& live = Table(info.Env()).live;
+  auto it = live.find(id);
+  return it == live.end() ? nullptr : it->second;
+}
+
+// registerApp(target, isModule, callable, reload) -> appKey
+Napi::Value RegisterApp(const Napi::CallbackInfo& info) {
+  AppSpec spec;
+  spec.target = info[0].As<Napi::String>().Utf8Value();
+  spec.is_module = info[1].ToBoolean().Value();
+  spec.callable = info[2].As<Napi::String>().Utf8Value();
+  spec.reload = info[3].ToBoolean().Value();
+  auto& apps = Table(info.Env()).apps;
+  apps.push_back(std::move(spec));
+  return Napi::Number::New(info.Env(), static_cast<double>(apps.size() - 1));
+}
+
+// submitRequest(group, appKey, method, scriptName, pathInfo, query, requestUri, protocol, scheme,
+//               serverName, serverPort, localAddr, remoteAddr, remotePort, headers,
+//               processGroup, applicationGroup, flags) -> id
+Napi::Value SubmitRequest(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  RequestTable& table = Table(env);
+  std::shared_ptr<Group> group = GroupFromJs(info[0]);
+  uint32_t app_key = info[1].As<Napi::Number>().Uint32Value();
+  if (app_key >= table.apps.size()) throw Napi::RangeError::New(env, "unknown app key");
+  RequestHead h;
+  h.method = Latin1FromJs(env, info[2]);
+  h.script_name = Latin1FromJs(env, info[3]);
+  h.path_info = Latin1FromJs(env, info[4]);
+  h.query = Latin1FromJs(env, info[5]);
+  h.request_uri = Latin1FromJs(env, info[6]);
+  h.protocol = Latin1FromJs(env, info[7]);
+  h.scheme = Latin1FromJs(env, info[8]);
+  h.server_name = Latin1FromJs(env, info[9]);
+  h.server_port = Latin1FromJs(env, info[10]);
+  h.local_addr = Latin1FromJs(env, info[11]);
+  h.remote_addr = Latin1FromJs(env, info[12]);
+  h.remote_port = Latin1FromJs(env, info[13]);
+  h.headers = Latin1FromJs(env, info[14]);
+  h.process_group = Latin1FromJs(env, info[15]);
+  h.application_group = Latin1FromJs(env, info[16]);
+  int flags = info[17].As<Napi::Number>().Int32Value();
+  h.has_body = flags & kHasBody;
+  h.pass_authorization = flags & kPassAuthorization;
+  h.multiprocess = flags & kMultiprocess;
+  h.multithread = !(flags & kSingleThread);
+  uint32_t id = table.next_id++;
+  if (table.next_id == 0) table.next_id = 1;
+  CompletionPort* port = Data(env)->port;
+  auto* req = new NodeWsgiRequest(id, port, table.apps[app_key], std::move(h));
+  table.live.emplace(id, req);
+  port->Hold();
+  group->Submit(req);
+  return Napi::Number::New(env, id);
+}
+
+// requestPush(id, buffer) -> false when the source should pause
+Napi::Value RequestPush(const Napi::CallbackInfo& info) {
+  NodeWsgiRequest* r = Find(info);
+  if (!r) return Napi::Boolean::New(info.Env(), true);
+  auto buf = info[1].As<Napi::Buffer<char>>();
+  return Napi::Boolean::New(info.Env(), r->PushInput(buf.Data(), buf.Length()));
+}
+
+Napi::Value RequestEnd(const Napi::CallbackInfo& info) {
+  if (NodeWsgiRequest* r = Find(info)) r->EndInput();
+  return info.Env().Undefined();
+}
+
+Napi::Value RequestCancel(const Napi::CallbackInfo& info) {
+  if (NodeWsgiRequest* r = Find(info)) r->Cancel();
+  return info.Env().Undefined();
+}
+
+Napi::Value RequestAck(const Napi::CallbackInfo& info) {
+  if (NodeWsgiRequest* r = Find(info)) r->Ack(static_cast<size_t>(info[1].As<Napi::Number>().Int64Value()));
+  return info.Env().Undefined();
+}
+
+Napi::Value RequestSendfileDone(const Napi::CallbackInfo& info) {
+  if (NodeWsgiRequest* r = Find(info)) r->SendfileDone();
+  return info.Env().Undefined();
+}
+
+// requestResubmit(id, group): after the host moved the group (the %{GLOBAL} fallback).
+Napi::Value RequestResubmit(const Napi::CallbackInfo& info) {
+  if (NodeWsgiRequest* r = Find(info)) GroupFromJs(info[1])->Submit(r);
+  return info.Env().Undefined();
+}
+
+// requestFail(id, code, message): answer a suspended request with an error.
+Napi::Value RequestFail(const Napi::CallbackInfo& info) {
+  if (NodeWsgiRequest* r = Find(info)) {
+    r->Abort(ErrorInfo::Make(info[1].As<Napi::String>().Utf8Value(), info[2].As<Napi::String>().Utf8Value()));
+  }
+  return info.Env().Undefined();
+}
+
+// requestInfo(id) -> {started, thread} | undefined
+Napi::Value RequestInfo(const Napi::CallbackInfo& info) {
+  NodeWsgiRequest* r = Find(info);
+  if (!r) return info.Env().Undefined();
+  Napi::Object o = Napi::Object::New(info.Env());
+  unsigned long t = r->running_thread();
+  o.Set("started", t != 0);
+  o.Set("thread", static_cast<double>(t));
+  return o;
+}
+
+// Imports an application ahead of its first request (WSGIImportScript / preload).
+class LoadAppJob : public Job {
+ public:
+  LoadAppJob(PromiseOp* op, AppSpec spec) : op_(op), spec_(std::move(spec)) {}
+  void Run(Worker& w) override {
+    ErrorInfo err;
+    if (!GetApplication(GetWsgiState(w.interp().module()), spec_, &err)) Settle(err);
+    else Settle(ErrorInfo());
+  }
+  void Abort(const ErrorInfo& why) override { Settle(why); }
+
+ private:
+  void Settle(ErrorInfo err) {
+    op_->Post([err](Napi::Env env, Napi::Promise::Deferred& d) {
+      if (err.empty()) d.Resolve(env.Undefined());
+      else d.Reject(ErrorToJs(env, err));
+    });
+    delete this;
+  }
+  PromiseOp* op_;
+  AppSpec spec_;
+};
+
+// loadApp(group, appKey) -> Promise<undefined>
+Napi::Value LoadApp(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  RequestTable& table = Table(env);
+  uint32_t key = info[1].As<Napi::Number>().Uint32Value();
+  if (key >= table.apps.size()) throw Napi::RangeError::New(env, "unknown app key");
+  auto* op = new PromiseOp(env);
+  Napi::Promise p = op->promise();
+  GroupFromJs(info[0])->Submit(new LoadAppJob(op, table.apps[key]));
+  return p;
+}
+
+Napi::Value SetRequestDispatch(const Napi::CallbackInfo& info) {
+  Data(info.Env())->request_dispatch = Napi::Persistent(info[0].As<Napi::Function>());
+  return info.Env().Undefined();
+}
+
+}  // namespace
+
+void InitRequestBinding(Napi::Env env, Napi::Object exports) {
+  exports.Set("registerApp", Napi::Function::New(env, RegisterApp, "registerApp"));
+  exports.Set("submitRequest", Napi::Function::New(env, SubmitRequest, "submitRequest"));
+  exports.Set("requestPush", Napi::Function::New(env, RequestPush, "requestPush"));
+  exports.Set("requestEnd", Napi::Function::New(env, RequestEnd, "requestEnd"));
+  exports.Set("requestCancel", Napi::Function::New(env, RequestCancel, "requestCancel"));
+  exports.Set("requestAck", Napi::Function::New(env, RequestAck, "requestAck"));
+  exports.Set("requestSendfileDone", Napi::Function::New(env, RequestSendfileDone, "requestSendfileDone"));
+  exports.Set("requestResubmit", Napi::Function::New(env, RequestResubmit, "requestResubmit"));
+  exports.Set("requestFail", Napi::Function::New(env, RequestFail, "requestFail"));
+  exports.Set("requestInfo", Napi::Function::New(env, RequestInfo, "requestInfo"));
+  exports.Set("loadApp", Napi::Function::New(env, LoadApp, "loadApp"));
+  exports.Set("setRequestDispatch", Napi::Function::New(env, SetRequestDispatch, "setRequestDispatch"));
+}
+
 }  // namespace pyhost

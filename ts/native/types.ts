@@ -5,6 +5,10 @@ export interface NativeGroupHandle {
   eval(expr: string): Promise<unknown>;
   call(module: string, func: string, args: unknown[], kwargs?: Record<string, unknown>): Promise<unknown>;
   rehome(): void;
+  /** Python stacks of the group's threads (all, or the one with this thread ident). */
+  dumpStacks(thread: number): Promise<string>;
+  /** Raises `TimeoutError` (or SystemExit) asynchronously in the worker thread `thread`. */
+  interrupt(thread: number, exception: 'TimeoutError' | 'SystemExit'): Promise<boolean>;
   close(): void;
   info(): { kind: 'main' | 'shared' | 'own'; queued: number; closed: boolean; busy: { thread: number; busyMs: number }[] };
 }
@@ -17,7 +21,70 @@ export interface NativeGroupOptions {
   path: string[];
 }
 
+/** Flags of submitRequest. */
+export const enum SubmitFlags {
+  HasBody = 1,
+  PassAuthorization = 2,
+  Multiprocess = 4,
+  SingleThread = 8,
+}
+
+/** Flags of the request dispatch callback. */
+export const enum EventFlags {
+  End = 1,
+  Abort = 2,
+  ResumeInput = 4,
+  Sendfile = 8,
+  Refused = 16,
+}
+
+/**
+ * Called by the core with a request's new output: head (status 0 when none), body chunk(s),
+ * flags, and for Sendfile [fd, offset, length] or for Refused [module, message].
+ */
+export type RequestDispatch = (
+  id: number,
+  status: number,
+  reason: string | undefined,
+  headers: string | undefined,
+  body: Buffer | Buffer[] | undefined,
+  flags: number,
+  extra: [number, number, number] | [string, string] | undefined,
+) => void;
+
 export interface NativeAddon {
+  registerApp(target: string, isModule: boolean, callable: string, reload: boolean): number;
+  submitRequest(
+    group: NativeGroupHandle,
+    appKey: number,
+    method: string,
+    scriptName: string,
+    pathInfo: string,
+    query: string,
+    requestUri: string,
+    protocol: string,
+    scheme: string,
+    serverName: string,
+    serverPort: string,
+    localAddr: string,
+    remoteAddr: string,
+    remotePort: string,
+    headers: string,
+    processGroup: string,
+    applicationGroup: string,
+    flags: number,
+  ): number;
+  requestPush(id: number, chunk: Buffer): boolean;
+  requestEnd(id: number): void;
+  requestCancel(id: number): void;
+  requestAck(id: number, bytes: number): void;
+  requestSendfileDone(id: number): void;
+  requestResubmit(id: number, group: NativeGroupHandle): void;
+  requestFail(id: number, code: string, message: string): void;
+  requestInfo(id: number): { started: boolean; thread: number } | undefined;
+  setRequestDispatch(fn: RequestDispatch): void;
+  /** Loads (imports) a registered WSGI application in a group, as WSGIImportScript does. */
+  loadApp(group: NativeGroupHandle, appKey: number): Promise<undefined>;
   pythonVersionBuilt: string;
   startRuntime(opts: { program?: string; home?: string; path: string[]; optimize: number }): Promise<{ version: string }>;
   shutdownRuntime(timeoutMs: number): Promise<{ finalized: boolean; report: string }>;

@@ -1,0 +1,152 @@
+// Finds the WSGI callable of a mount in this interpreter: a script file loaded as a module (as
+// mod_wsgi's WSGIScriptAlias does, reloaded when its mtime changes if asked) or an importable
+// "pkg.module:callable". A script that failed to load is retried only once it has changed.
+#include <sys/stat.h>
+
+#include <cstdio>
+#include <fstream>
+#include <sstream>
+
+#include "core/group.h"
+#include "core/log.h"
+#include "core/pyref.h"
+#include "wsgi/wsgi_state.h"
+
+namespace pyhost {
+namespace {
+
+void LogError(const std::string& text) {
+  Worker* w = Worker::Current();
+  Log(LogLevel::kError, w ? w->group().name() : "?", text, w ? w->group().owner() : nullptr);
+}
+
+std::string ModuleNameFor(const std::string& path) {
+  // FNV-1a: a stable, short name per script path.
+  uint64_t h = 1469598103934665603ULL;
+  for (unsigned char c : path) h = (h ^ c) * 1099511628211ULL;
+  char buf[40];
+  std::snprintf(buf, sizeof buf, "_pyhost_wsgi_%016llx", static_cast<unsigned long long>(h));
+  return buf;
+}
+
+PyObject* LoadScriptModule(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in) {
+    PyErr_Format(PyExc_FileNotFoundError, "WSGI script %s cannot be read", path.c_str());
+    return nullptr;
+  }
+  std::stringstream ss;
+  ss << in.rdbuf();
+  std::string source = ss.str();
+  std::string name = ModuleNameFor(path);
+  PyRef module(PyModule_New(name.c_str()));
+  if (!module) return nullptr;
+  PyObject* dict = PyModule_GetDict(module.get());
+  PyRef file(PyUnicode_DecodeFSDefault(path.c_str()));
+  if (!file || PyDict_SetItemString(dict, "__file__", file.get()) < 0 ||
+      PyDict_SetItemString(dict, "__builtins__", PyEval_GetBuiltins()) < 0)
+    return nullptr;
+  PyRef code(Py_CompileStringObject(source.c_str(), file.get(), Py_file_input, nullptr, -1));
+  if (!code) return nullptr;
+  PyObject* modules = PyImport_GetModuleDict();
+  if (PyDict_SetItemString(modules, name.c_str(), module.get()) < 0) return nullptr;
+  PyRef ran(PyEval_EvalCode(code.get(), dict, dict));
+  if (!ran) {
+    PyObject *t, *v, *tb;
+    PyErr_Fetch(&t, &v, &tb);
+    PyDict_DelItemString(modules, name.c_str());
+    PyErr_Clear();
+    PyErr_Restore(t, v, tb);
+    return nullptr;
+  }
+  return module.release();
+}
+
+PyObject* ImportEntryPoint(const std::string& target, const std::string& fallback_callable) {
+  size_t colon = target.find(':');
+  std::string mod = target.substr(0, colon);
+  std::string attr = colon == std::string::npos ? fallback_callable : target.substr(colon + 1);
+  PyRef obj(PyImport_ImportModule(mod.c_str()));
+  size_t start = 0;
+  while (obj) {
+    size_t dot = attr.find('.', start);
+    std::string part = attr.substr(start, dot == std::string::npos ? std::string::npos : dot - start);
+    PyObject* next = PyObject_GetAttrString(obj.get(), part.c_str());
+    if (!next) {
+      PyErr_Format(PyExc_AttributeError, "module %s has no WSGI application '%s'", mod.c_str(), attr.c_str());
+      return nullptr;
+    }
+    obj.reset(next);
+    if (dot == std::string::npos) break;
+    start = dot + 1;
+  }
+  return obj.release();
+}
+
+}  // namespace
+
+PyObject* GetApplication(WsgiState* st, const AppSpec& spec, ErrorInfo* err) {
+  std::string key = (spec.is_module ? "m:" : "s:") + spec.target + "|" + spec.callable;
+  auto it = st->apps.find(key);
+  double mtime = 0;
+  if (!spec.is_module) {
+    struct stat sb;
+    if (stat(spec.target.c_str(), &sb) != 0) {
+      *err = ErrorInfo::Make("ERR_SCRIPT_NOT_FOUND", "WSGI script " + spec.target + " does not exist");
+      return nullptr;
+    }
+    mtime = static_cast<double>(sb.st_mtim.tv_sec) + sb.st_mtim.tv_nsec / 1e9;
+  }
+  if (it != st->apps.end()) {
+    AppEntry& e = it->second;
+    bool stale = !spec.is_module && (spec.reload || e.failed) && e.mtime != mtime;
+    if (!stale && !(e.failed && spec.is_module)) {
+      if (!e.failed) return e.app;
+      *err = ErrorInfo::Make("ERR_APP_LOAD", "WSGI script " + spec.target + " failed to load (" + e.failure +
+                                                 "); it is loaded again once the file changes");
+      LogError(err->message);
+      return nullptr;
+    }
+    Py_CLEAR(e.app);
+    Py_CLEAR(e.module);
+  }
+  AppEntry& e = st->apps[key];
+  e.mtime = mtime;
+  e.failed = false;
+  PyRef module, app;
+  if (spec.is_module) {
+    app.reset(ImportEntryPoint(spec.target, spec.callable));
+  } else {
+    module.reset(LoadScriptModule(spec.target));
+    if (module) {
+      app.reset(PyObject_GetAttrString(module.get(), spec.callable.c_str()));
+      if (!app) {
+        PyErr_Clear();
+        PyErr_Format(PyExc_AttributeError, "Target WSGI script '%s' does not contain WSGI application '%s'.",
+                     spec.target.c_str(), spec.callable.c_str());
+      }
+    }
+  }
+  if (!app) {
+    *err = FetchPythonError();
+    err->code = "ERR_APP_LOAD";
+    e.failed = true;
+    e.failure = err->type + ": " + err->message;
+    LogError("Failed to load WSGI " + std::string(spec.is_module ? "entry point " : "script ") + spec.target +
+             ":\n" + (err->traceback.empty() ? e.failure : err->traceback));
+    return nullptr;
+  }
+  if (!PyCallable_Check(app.get())) {
+    *err = ErrorInfo::Make("ERR_APP_LOAD", "WSGI application '" + spec.callable + "' in " + spec.target +
+                                               " is not callable");
+    e.failed = true;
+    e.failure = err->message;
+    LogError(err->message);
+    return nullptr;
+  }
+  e.app = app.release();
+  e.module = module.release();
+  return e.app;
+}
+
+}  // namespace pyhost

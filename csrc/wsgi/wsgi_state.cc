@@ -1,0 +1,88 @@
+#include "wsgi/wsgi_state.h"
+
+#include "core/pyhost_module.h"
+
+namespace pyhost {
+namespace {
+
+const char* const kKeyNames[kEnvKeyCount] = {
+    "REQUEST_METHOD", "SCRIPT_NAME", "PATH_INFO", "QUERY_STRING", "CONTENT_TYPE", "CONTENT_LENGTH", "SERVER_NAME",
+    "SERVER_PORT", "SERVER_PROTOCOL", "SERVER_ADDR", "REMOTE_ADDR", "REMOTE_PORT", "REQUEST_URI", "REQUEST_SCHEME",
+    "HTTPS", "wsgi.version", "wsgi.url_scheme", "wsgi.input", "wsgi.errors", "wsgi.multithread",
+    "wsgi.multiprocess", "wsgi.run_once", "wsgi.input_terminated", "wsgi.file_wrapper", "mod_wsgi.process_group",
+    "mod_wsgi.application_group", "pyhost.process_group", "pyhost.application_group", "SERVER_SOFTWARE",
+    "GATEWAY_INTERFACE"};
+
+PyObject* Intern(const char* s) { return PyUnicode_InternFromString(s); }
+
+}  // namespace
+
+WsgiState* GetWsgiState(PyObject* module) { return GetModuleState(module)->wsgi; }
+
+int WsgiModuleExec(PyObject* module, ModuleState* state) {
+  auto* st = new WsgiState();
+  state->wsgi = st;
+  for (int i = 0; i < kEnvKeyCount; i++) {
+    st->keys[i] = Intern(kKeyNames[i]);
+    if (!st->keys[i]) return -1;
+  }
+  st->str_http = Intern("http");
+  st->str_https = Intern("https");
+  st->str_on = Intern("on");
+  st->str_empty = Intern("");
+  st->str_close = Intern("close");
+  st->str_fileno = Intern("fileno");
+  st->str_filelike = Intern("filelike");
+  st->str_write = Intern("write");
+  st->version_tuple = Py_BuildValue("(ii)", 1, 0);
+  if (!st->str_http || !st->str_https || !st->str_on || !st->str_empty || !st->str_close || !st->str_fileno ||
+      !st->str_filelike || !st->str_write || !st->version_tuple)
+    return -1;
+  if (InitStartResponseType(module, st) < 0) return -1;
+  if (InitInputStreamType(module, st) < 0) return -1;
+  return 0;
+}
+
+void WsgiSetBootstrapObjects(PyObject* module, PyObject* errors_stream, PyObject* file_wrapper_type) {
+  WsgiState* st = GetWsgiState(module);
+  Py_XSETREF(st->errors_stream, Py_NewRef(errors_stream));
+  Py_XSETREF(st->file_wrapper_type, Py_NewRef(file_wrapper_type));
+}
+
+int WsgiModuleTraverse(WsgiState* st, visitproc visit, void* arg) {
+  Py_VISIT(st->start_response_type);
+  Py_VISIT(st->input_type);
+  Py_VISIT(st->file_wrapper_type);
+  Py_VISIT(st->errors_stream);
+  for (auto& [k, e] : st->apps) {
+    Py_VISIT(e.app);
+    Py_VISIT(e.module);
+  }
+  return 0;
+}
+
+void WsgiModuleClear(WsgiState* st) {
+  Py_CLEAR(st->start_response_type);
+  Py_CLEAR(st->input_type);
+  Py_CLEAR(st->file_wrapper_type);
+  Py_CLEAR(st->errors_stream);
+  for (auto& k : st->keys) Py_CLEAR(k);
+  Py_CLEAR(st->str_http);
+  Py_CLEAR(st->str_https);
+  Py_CLEAR(st->str_on);
+  Py_CLEAR(st->str_empty);
+  Py_CLEAR(st->str_close);
+  Py_CLEAR(st->str_fileno);
+  Py_CLEAR(st->str_filelike);
+  Py_CLEAR(st->str_write);
+  Py_CLEAR(st->version_tuple);
+  for (auto& [k, v] : st->header_keys) Py_CLEAR(v);
+  st->header_keys.clear();
+  for (auto& [k, e] : st->apps) {
+    Py_CLEAR(e.app);
+    Py_CLEAR(e.module);
+  }
+  st->apps.clear();
+}
+
+}  // namespace pyhost

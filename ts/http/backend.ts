@@ -1,0 +1,43 @@
+/**
+ * What a mount needs from whatever runs the application: the embedded core (this process) or a
+ * daemon process group. Both stream the same response events through a ResponseWriter.
+ */
+import type { IncomingMessage } from 'node:http';
+import type { RequestFields } from './request-fields.js';
+import type { ResponseWriter } from './response-writer.js';
+
+/** One request handed to a backend. */
+export interface Exchange {
+  readonly req: IncomingMessage;
+  readonly writer: ResponseWriter;
+  readonly fields: RequestFields;
+  readonly scriptName: string;
+  readonly pathInfo: string;
+  /** mod_wsgi.process_group ('' in embedded mode). */
+  readonly processGroup: string;
+  /** mod_wsgi.application_group ('' for %{GLOBAL}). */
+  readonly applicationGroup: string;
+  /** The engine group name (`%{GLOBAL}` for the main interpreter). */
+  readonly groupName: string;
+  readonly passAuthorization: boolean;
+  /** Request bodies larger than this are refused with 413 (0: no limit). */
+  readonly limitRequestBody: number;
+  /** Called once when the response is over (sent, failed, or cut). */
+  onDone(): void;
+}
+
+export interface BackendRequest {
+  /** The client went away, or pyhost answered for the application (timeouts). */
+  cancel(): void;
+  /** If the request is still waiting for a worker, withdraw it and return true. */
+  withdrawIfQueued(): boolean;
+  /**
+   * The request overran its timeout: returns the Python stack of the thread running it (for the
+   * log) and interrupts that thread, best effort, within a bounded time.
+   */
+  timedOut(): Promise<string>;
+}
+
+export interface Backend {
+  submit(ex: Exchange): BackendRequest;
+}

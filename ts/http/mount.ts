@@ -1,0 +1,254 @@
+/**
+ * Mounts: a WSGI application as a Node `(req, res)` handler for `http.createServer`, Express or
+ * Fastify. Splits SCRIPT_NAME/PATH_INFO as WSGIScriptAlias does, names application groups as
+ * mod_wsgi does, and applies the limits (queue, request body, timeouts).
+ */
+import fs from 'node:fs';
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import path from 'node:path';
+import { PyhostError } from '../errors.js';
+import type { Group, GroupOptions } from '../group.js';
+import type { Logger } from '../logger.js';
+import { checkKnownKeys, intOption, invalid, stringOption } from '../options.js';
+import { combinedLogLine } from './access-log.js';
+import { isPerRequestGroup, reportedGroupName, resolveGroupName } from './app-groups.js';
+import type { Backend, BackendRequest, Exchange } from './backend.js';
+import { canonicalMountPoint, decodePath, normalizePath, splitMount } from './paths.js';
+import { readRequestFields } from './request-fields.js';
+import { ResponseWriter } from './response-writer.js';
+
+/** Options of {@link Engine.mount}. */
+export interface MountOptions {
+  /** URL prefix the application serves (SCRIPT_NAME), as WSGIScriptAlias's first argument. Default `/`. */
+  mountPoint?: string;
+  /**
+   * Application group: `%{GLOBAL}` (main interpreter), a name, `%{SERVER}`, `%{ENV:NAME}` or
+   * `%{RESOURCE}` (default: one group per `host[:port]|script_name`, as mod_wsgi).
+   */
+  group?: string;
+  /** Options for the groups this mount creates (gil, threads, fallback, ...). */
+  groupOptions?: GroupOptions;
+  /** Name of the WSGI callable in the script (default `application`). */
+  callable?: string;
+  /** `pkg.module:callable` to import instead of a script file (then pass `null` as script). */
+  entryPoint?: string;
+  /** Pass the Authorization header to the application (default off, as mod_wsgi). */
+  passAuthorization?: boolean;
+  /** Reload the script when its modification time changes (WSGIScriptReloading). */
+  reload?: boolean;
+  /** Import the application at once instead of on the first request (WSGIImportScript). */
+  preload?: boolean;
+  /** Daemon process group to run the application in (see Engine.daemonGroup). */
+  processGroup?: string;
+  /** Largest request body accepted, in bytes; more gets 413 (0: no limit). */
+  limitRequestBody?: number;
+  /** Milliseconds a request may wait for a worker before it gets 503 (0: no limit). */
+  queueTimeout?: number;
+  /** Milliseconds a request may run before it gets 504, its stack logged (0: no limit). */
+  requestTimeout?: number;
+  /** Called with one Apache combined-format line per request. */
+  accessLog?: (line: string) => void;
+}
+
+/** A Node request handler serving one WSGI application. */
+export interface MountHandler {
+  (req: IncomingMessage, res: ServerResponse, next?: (err?: unknown) => void): void;
+  /** The canonical mount point ('' for the root). */
+  readonly mountPoint: string;
+  /** Settles when a preloaded application has been imported (rejects if it failed). */
+  readonly ready: Promise<void>;
+  /** Requests in flight. */
+  readonly inflight: number;
+  /** Stops the timeout watchdog; requests in flight finish. */
+  close(): void;
+}
+
+const MOUNT_KEYS = [
+  'mountPoint', 'group', 'groupOptions', 'callable', 'entryPoint', 'passAuthorization', 'reload', 'preload',
+  'processGroup', 'limitRequestBody', 'queueTimeout', 'requestTimeout', 'accessLog',
+] as const;
+
+export interface ResolvedMountOptions {
+  script: string | undefined;
+  mountPoint: string;
+  group: string;
+  groupOptions: GroupOptions | undefined;
+  callable: string;
+  entryPoint: string | undefined;
+  passAuthorization: boolean;
+  reload: boolean;
+  preload: boolean;
+  processGroup: string | undefined;
+  limitRequestBody: number;
+  queueTimeout: number;
+  requestTimeout: number;
+  accessLog: ((line: string) => void) | undefined;
+}
+
+export function resolveMountOptions(script: string | null | undefined, options: MountOptions = {}): ResolvedMountOptions {
+  const what = 'mount';
+  checkKnownKeys(what, options, MOUNT_KEYS);
+  const entryPoint = stringOption(what, 'entryPoint', options.entryPoint);
+  if (entryPoint && !/^[A-Za-z_][\w.]*(:[A-Za-z_][\w.]*)?$/.test(entryPoint)) {
+    throw invalid(what, `entryPoint must look like 'package.module:callable', got ${JSON.stringify(entryPoint)}`);
+  }
+  if (!entryPoint) {
+    if (typeof script !== 'string' || script === '') throw invalid(what, 'a WSGI script path (or entryPoint) is required');
+    if (!fs.existsSync(script)) {
+      throw new PyhostError('ERR_SCRIPT_NOT_FOUND', `mount: WSGI script ${script} does not exist`);
+    }
+  } else if (script) {
+    throw invalid(what, 'give a script path or entryPoint, not both');
+  }
+  for (const flag of ['passAuthorization', 'reload', 'preload'] as const) {
+    if (options[flag] !== undefined && typeof options[flag] !== 'boolean') throw invalid(what, `${flag} must be a boolean`);
+  }
+  if (options.accessLog !== undefined && typeof options.accessLog !== 'function') throw invalid(what, 'accessLog must be a function');
+  const group = stringOption(what, 'group', options.group) ?? '%{RESOURCE}';
+  if (group.startsWith('%{') && !/^%\{(GLOBAL|SERVER|RESOURCE|ENV:[^}]+)\}$/.test(group)) {
+    throw invalid(what, `group ${group}: expected %{GLOBAL}, %{SERVER}, %{RESOURCE}, %{ENV:NAME} or a name`);
+  }
+  return {
+    script: script ? path.resolve(script) : undefined,
+    mountPoint: canonicalMountPoint(stringOption(what, 'mountPoint', options.mountPoint) ?? '/'),
+    group,
+    groupOptions: options.groupOptions,
+    callable: stringOption(what, 'callable', options.callable) ?? 'application',
+    entryPoint,
+    passAuthorization: options.passAuthorization ?? false,
+    reload: options.reload ?? false,
+    preload: options.preload ?? false,
+    processGroup: stringOption(what, 'processGroup', options.processGroup),
+    limitRequestBody: intOption(what, 'limitRequestBody', options.limitRequestBody, 0, 0, Number.MAX_SAFE_INTEGER),
+    queueTimeout: intOption(what, 'queueTimeout', options.queueTimeout, 0, 0, 86_400_000),
+    requestTimeout: intOption(what, 'requestTimeout', options.requestTimeout, 0, 0, 86_400_000),
+    accessLog: options.accessLog,
+  };
+}
+
+interface Tracked {
+  ex: Exchange;
+  br: BackendRequest | undefined;
+  started: number;
+  queued: boolean;
+}
+
+/** Builds the handler. `groupByName` creates or finds engine groups; `backend` runs requests. */
+export function createMountHandler(
+  opts: ResolvedMountOptions,
+  groupByName: (name: string) => Group,
+  backend: Backend,
+  logger: Logger,
+  preload: () => Promise<void>,
+): MountHandler {
+  const inflight = new Set<Tracked>();
+  const perRequestGroup = isPerRequestGroup(opts.group);
+  const fixedGroupName = perRequestGroup ? undefined : resolveGroupName(opts.group, { host: '', port: 0, scriptName: opts.mountPoint });
+  let watchdog: NodeJS.Timeout | undefined;
+  const timeouts = [opts.queueTimeout, opts.requestTimeout].filter((t) => t > 0);
+  if (timeouts.length) {
+    const tick = Math.max(10, Math.min(1000, Math.floor(Math.min(...timeouts) / 10)));
+    watchdog = setInterval(() => checkTimeouts(), tick);
+    watchdog.unref();
+  }
+
+  function checkTimeouts(): void {
+    const now = Date.now();
+    for (const t of inflight) {
+      if (!t.br) continue;
+      const age = now - t.started;
+      if (t.queued && opts.queueTimeout > 0 && age > opts.queueTimeout) {
+        if (t.br.withdrawIfQueued()) {
+          logger.error(`request for ${t.ex.fields.requestUri} waited ${age} ms for a worker (queue timeout ${opts.queueTimeout} ms): 503`, t.ex.groupName);
+          t.ex.writer.fail(503, 'Service Unavailable');
+          continue;
+        }
+        t.queued = false;
+      }
+      if (opts.requestTimeout > 0 && age > opts.requestTimeout && !t.ex.writer.finished) {
+        const br = t.br;
+        t.br = undefined; // report once
+        t.ex.writer.fail(504, 'Gateway Timeout');
+        void br.timedOut().then((stack) => {
+          logger.error(
+            `request for ${t.ex.fields.requestUri} exceeded the request timeout of ${opts.requestTimeout} ms: 504` +
+              (stack ? `; stack of the thread running it:\n${stack.trimEnd()}` : ''),
+            t.ex.groupName,
+          );
+        });
+      }
+    }
+  }
+
+  const handler = ((req: IncomingMessage, res: ServerResponse, next?: (err?: unknown) => void) => {
+    // Express strips its own mount path from req.url and keeps it in req.baseUrl.
+    const express = req as IncomingMessage & { baseUrl?: unknown; originalUrl?: string };
+    const base = typeof express.baseUrl === 'string' ? express.baseUrl : '';
+    const url = req.url ?? '/';
+    const fields = readRequestFields(req, express.originalUrl ?? url);
+    const q = url.indexOf('?');
+    const decoded = decodePath(q < 0 ? url : url.slice(0, q));
+    const split = decoded === undefined ? undefined : splitMount(opts.mountPoint, normalizePath(decoded));
+    const writer = new ResponseWriter(res);
+    if (!split) {
+      if (next) return next();
+      writer.fail(404, 'Not Found');
+      return;
+    }
+    const scriptName = base + split.scriptName;
+    const groupName =
+      fixedGroupName ?? resolveGroupName(opts.group, { host: fields.serverName, port: fields.localPort, scriptName });
+    const tracked: Tracked = { ex: undefined as unknown as Exchange, br: undefined, started: Date.now(), queued: true };
+    const ex: Exchange = {
+      req,
+      writer,
+      fields,
+      scriptName,
+      pathInfo: split.pathInfo,
+      processGroup: opts.processGroup ?? '',
+      applicationGroup: reportedGroupName(groupName),
+      groupName,
+      passAuthorization: opts.passAuthorization,
+      limitRequestBody: opts.limitRequestBody,
+      onDone: () => {
+        inflight.delete(tracked);
+        if (opts.accessLog) opts.accessLog(combinedLogLine(req, fields.remoteAddr, writer.status, writer.bytesOut, new Date()));
+      },
+    };
+    tracked.ex = ex;
+    if (opts.limitRequestBody > 0 && fields.contentLength > opts.limitRequestBody) {
+      writer.fail(413, 'Request Entity Too Large');
+      if (opts.accessLog) opts.accessLog(combinedLogLine(req, fields.remoteAddr, 413, 0, new Date()));
+      return;
+    }
+    try {
+      tracked.br = backend.submit(ex);
+    } catch (err) {
+      const code = (err as PyhostError).code;
+      const status = code === 'ERR_QUEUE_FULL' || code === 'ERR_ENGINE_CLOSED' || code === 'ERR_GROUP_CLOSED' ? 503 : 500;
+      logger.error(`${fields.method} ${fields.requestUri}: ${(err as Error).message}`, groupName);
+      writer.fail(status, status === 503 ? 'Service Unavailable' : 'Internal Server Error');
+      if (opts.accessLog) opts.accessLog(combinedLogLine(req, fields.remoteAddr, status, 0, new Date()));
+      return;
+    }
+    inflight.add(tracked);
+    res.on('close', () => {
+      if (!writer.finished || !res.writableFinished) tracked.br?.cancel();
+    });
+  }) as MountHandler;
+
+  const ready = opts.preload ? preload() : Promise.resolve();
+  ready.catch(() => {}); // observed by whoever awaits `ready`; logged by the backend
+  Object.defineProperties(handler, {
+    mountPoint: { value: opts.mountPoint },
+    ready: { value: ready },
+    inflight: { get: () => inflight.size },
+    close: {
+      value: () => {
+        if (watchdog) clearInterval(watchdog);
+      },
+    },
+  });
+  return handler;
+}
+
