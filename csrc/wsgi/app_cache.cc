@@ -15,7 +15,8 @@
 namespace pyhost {
 namespace {
 
-void LogError(const std::string& text) {
+void LogError(std::string text) {
+  while (!text.empty() && text.back() == '\n') text.pop_back();
   Worker* w = Worker::Current();
   Log(LogLevel::kError, w ? w->group().name() : "?", text, w ? w->group().owner() : nullptr);
 }

@@ -12,7 +12,8 @@
 namespace pyhost {
 namespace {
 
-void LogError(const std::string& text) {
+void LogError(std::string text) {
+  while (!text.empty() && text.back() == '\n') text.pop_back();
   Worker* w = Worker::Current();
   Log(LogLevel::kError, w ? w->group().name() : "?", text, w ? w->group().owner() : nullptr);
 }
@@ -76,8 +77,11 @@ int TrySendfile(WsgiState* st, ResponseState* rs, PyObject* result) {
   int64_t offset = PyLong_AsLongLong(tell.get());
   int64_t length = sb.st_size - offset;
   if (length < 0) length = 0;
-  if (!SendPendingHead(rs)) return -1;
   WsgiRequest* req = rs->req;
+  if (!req->head_sent() && rs->started && !HasHeader(rs->headers, "Content-Length")) {
+    rs->headers.emplace_back("Content-Length", std::to_string(length));
+  }
+  if (!SendPendingHead(rs)) return -1;
   if (req->content_length() >= 0 && req->content_length() < length) length = req->content_length();
   if (req->is_head_method() || length == 0) return 1;
   if (!req->Sendfile(fd, offset, length)) return -2;
