@@ -1,14 +1,16 @@
 /**
- * Application group names as mod_wsgi computes them from WSGIApplicationGroup values:
- * `%{GLOBAL}` (the main interpreter, reported as ''), `%{SERVER}` (`host[:port]`),
- * `%{RESOURCE}` (`host[:port]|script_name`, the default), `%{ENV:NAME}`, or a literal name.
+ * Application group names as mod_wsgi 4.9 computes them from WSGIApplicationGroup values
+ * (docs/mod_wsgi-reference.md, section 1): `%{GLOBAL}` (the main interpreter, reported as ''),
+ * `%{SERVER}` (`host[:port]`), `%{RESOURCE}` (`host[:port]|script_name`, the default, with the
+ * script name lower-cased), `%{ENV:NAME}` (the literal text when unset), or a literal name. The
+ * port is the request's (Host header, else 80) and is left out when it is 80 or 443.
  */
 import { GLOBAL_GROUP } from '../group.js';
 
 export interface GroupNameContext {
-  /** The server name (Host header without port, or the virtual host's ServerName). */
+  /** The server name: the virtual host's ServerName, else the Host header's name. */
   host: string;
-  /** The port the request came in on. */
+  /** The request's port: the Host header's, else 80 (Apache's SERVER_PORT). */
   port: number;
   /** SCRIPT_NAME of the mount. */
   scriptName: string;
@@ -33,11 +35,13 @@ export function isPerRequestGroup(spec: string): boolean {
 export function resolveGroupName(spec: string, ctx: GroupNameContext): string {
   if (spec === GLOBAL_GROUP) return GLOBAL_GROUP;
   if (spec === '%{SERVER}') return serverGroupName(ctx.host, ctx.port);
-  if (spec === '%{RESOURCE}') return `${serverGroupName(ctx.host, ctx.port)}|${ctx.scriptName}`;
+  if (spec === '%{RESOURCE}') return `${serverGroupName(ctx.host, ctx.port)}|${ctx.scriptName.toLowerCase()}`;
   const env = /^%\{ENV:([^}]+)\}$/.exec(spec);
   if (env) {
     const v = (ctx.env ?? process.env)[env[1]];
-    return v === undefined || v === '' ? GLOBAL_GROUP : v;
+    if (v === undefined) return spec;
+    // The value is expanded again: %{GLOBAL} in it means the main interpreter.
+    return v === '' || v === GLOBAL_GROUP ? GLOBAL_GROUP : v;
   }
   return spec;
 }

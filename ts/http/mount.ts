@@ -48,6 +48,8 @@ export interface MountOptions {
   requestTimeout?: number;
   /** Called with one Apache combined-format line per request. */
   accessLog?: (line: string) => void;
+  /** The server name used in %{RESOURCE}/%{SERVER} group names (default: the Host header's). */
+  serverName?: string;
 }
 
 /** A Node request handler serving one WSGI application. */
@@ -65,7 +67,7 @@ export interface MountHandler {
 
 const MOUNT_KEYS = [
   'mountPoint', 'group', 'groupOptions', 'callable', 'entryPoint', 'passAuthorization', 'reload', 'preload',
-  'processGroup', 'limitRequestBody', 'queueTimeout', 'requestTimeout', 'accessLog',
+  'processGroup', 'limitRequestBody', 'queueTimeout', 'requestTimeout', 'accessLog', 'serverName',
 ] as const;
 
 export interface ResolvedMountOptions {
@@ -83,6 +85,7 @@ export interface ResolvedMountOptions {
   queueTimeout: number;
   requestTimeout: number;
   accessLog: ((line: string) => void) | undefined;
+  serverName: string | undefined;
 }
 
 export function resolveMountOptions(script: string | null | undefined, options: MountOptions = {}): ResolvedMountOptions {
@@ -123,6 +126,7 @@ export function resolveMountOptions(script: string | null | undefined, options: 
     queueTimeout: intOption(what, 'queueTimeout', options.queueTimeout, 0, 0, 86_400_000),
     requestTimeout: intOption(what, 'requestTimeout', options.requestTimeout, 0, 0, 86_400_000),
     accessLog: options.accessLog,
+    serverName: stringOption(what, 'serverName', options.serverName),
   };
 }
 
@@ -197,7 +201,7 @@ export function createMountHandler(
     }
     const scriptName = base + split.scriptName;
     const groupName =
-      fixedGroupName ?? resolveGroupName(opts.group, { host: fields.serverName, port: fields.localPort, scriptName });
+      fixedGroupName ?? resolveGroupName(opts.group, { host: opts.serverName ?? fields.serverName, port: fields.hostPort, scriptName });
     const tracked: Tracked = { ex: undefined as unknown as Exchange, br: undefined, started: Date.now(), queued: true };
     const ex: Exchange = {
       req,

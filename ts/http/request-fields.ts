@@ -15,8 +15,10 @@ export interface RequestFields {
   scheme: 'http' | 'https';
   /** Host header without port (or the local address). */
   serverName: string;
-  /** Port of the Host header, or the local port. */
+  /** SERVER_PORT as Apache reports it (UseCanonicalName Off): the Host header's port, else 80. */
   serverPort: string;
+  /** The same, as a number (for group names). */
+  hostPort: number;
   localAddr: string;
   localPort: number;
   remoteAddr: string;
@@ -50,12 +52,12 @@ export function readRequestFields(req: IncomingMessage, url: string): RequestFie
   const socket = req.socket;
   const localPort = socket.localPort ?? 0;
   let serverName = host;
-  let serverPort = String(localPort);
+  let hostPort = 80;
   if (host) {
     const m = /^(\[[^\]]*\]|[^:]*)(?::(\d+))?$/.exec(host);
     if (m) {
-      serverName = m[1];
-      if (m[2]) serverPort = m[2];
+      serverName = m[1].toLowerCase();
+      hostPort = m[2] ? Number(m[2]) : 80;
     }
   } else {
     serverName = stripV4Mapped(socket.localAddress);
@@ -69,7 +71,8 @@ export function readRequestFields(req: IncomingMessage, url: string): RequestFie
     protocol: `HTTP/${req.httpVersion}`,
     scheme: (socket as TLSSocket).encrypted ? 'https' : 'http',
     serverName,
-    serverPort,
+    serverPort: String(hostPort),
+    hostPort,
     localAddr: stripV4Mapped(socket.localAddress),
     localPort,
     remoteAddr: stripV4Mapped(socket.remoteAddress),

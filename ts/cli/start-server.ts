@@ -1,0 +1,143 @@
+/**
+ * `pyhost start-server SCRIPT [options]`: the counterpart of mod_wsgi-express. Embedded mode by
+ * default (the application runs in this process); `--processes N` runs daemon mode.
+ */
+import fs from 'node:fs';
+import path from 'node:path';
+import { Engine } from '../engine.js';
+import { GLOBAL_GROUP } from '../group.js';
+import { formatLogRecord, type LogLevel } from '../logger.js';
+import { createRouter, type Route } from '../http/router.js';
+import { staticAlias } from '../http/static.js';
+import { CliError, formatHelp, parseArgs, type OptionSpec } from './args.js';
+import { isReloaderChild, RELOAD_EXIT_CODE, superviseReloads, watchModules } from './reloader.js';
+import { listenAll, onTerminate, serverUrl } from './serve.js';
+
+export const START_SERVER_OPTIONS: Record<string, OptionSpec> = {
+  host: { type: 'string', help: 'interface to listen on (default: all)', metavar: 'HOST' },
+  port: { type: 'int', min: 0, max: 65535, help: 'port to listen on (default 8000)' },
+  'server-name': { type: 'string', help: 'server name used in %{RESOURCE}/%{SERVER} group names', metavar: 'NAME' },
+  threads: { type: 'int', min: 1, max: 512, help: 'worker threads per application group (default 5)' },
+  'application-group': { type: 'string', help: 'application group: %{GLOBAL} (default), %{RESOURCE}, %{SERVER} or a name', metavar: 'NAME' },
+  gil: { type: 'string', choices: ['shared', 'own'], help: "sub-interpreter GIL: 'shared' or 'own' (3.12+)", metavar: 'shared|own' },
+  'mount-point': { type: 'string', help: 'URL prefix of the application (default /)', metavar: 'URL' },
+  'url-alias': { type: 'pair', repeat: true, help: 'serve static files from PATH at URL', metavar: 'URL PATH' },
+  'callable-object': { type: 'string', help: 'name of the WSGI callable (default application)', metavar: 'NAME' },
+  'application-type': { type: 'string', choices: ['script', 'module'], help: "'script' (a file, default) or 'module' (an importable module)", metavar: 'TYPE' },
+  'entry-point': { type: 'string', help: "the module (or 'module:callable') for --application-type module", metavar: 'MODULE' },
+  python: { type: 'string', help: 'Python executable to run (default: $PYHOST_PYTHON or the default build)', metavar: 'PATH' },
+  'python-home': { type: 'string', help: 'venv or prefix of the Python (like WSGIPythonHome)', metavar: 'DIR' },
+  'python-path': { type: 'string', repeat: true, help: 'add a directory to sys.path (site.addsitedir; repeatable)', metavar: 'DIR' },
+  'working-directory': { type: 'string', help: 'working directory, also on sys.path (default: the script directory)', metavar: 'DIR' },
+  'reload-on-changes': { type: 'flag', help: 'restart when a loaded Python module changes' },
+  'limit-request-body': { type: 'int', min: 0, help: 'largest request body in bytes (413 past it)', metavar: 'BYTES' },
+  'queue-timeout': { type: 'float', min: 0, help: 'seconds a request may wait for a worker (503 past it)', metavar: 'SECONDS' },
+  'request-timeout': { type: 'float', min: 0, help: 'seconds a request may run (504 past it, stack logged)', metavar: 'SECONDS' },
+  'graceful-timeout': { type: 'float', min: 0, help: 'seconds in-flight requests get at shutdown (default 15)', metavar: 'SECONDS' },
+  'access-log': { type: 'flag', help: 'log each request (Apache combined format) to stdout' },
+  'log-level': { type: 'string', choices: ['debug', 'info', 'warn', 'warning', 'error'], help: 'least level logged (default info)', metavar: 'LEVEL' },
+  help: { type: 'flag', help: 'show this help' },
+};
+
+const USAGE = 'pyhost start-server [SCRIPT] [options]';
+
+export interface StartServerOptions {
+  script?: string;
+  o: ReturnType<typeof parseArgs>['options'];
+}
+
+function seconds(v: unknown): number {
+  return typeof v === 'number' ? Math.round(v * 1000) : 0;
+}
+
+export async function startServer(argv: string[]): Promise<void> {
+  const { options: o, positional } = parseArgs(argv, START_SERVER_OPTIONS);
+  if (o.help) {
+    process.stdout.write(formatHelp(USAGE, START_SERVER_OPTIONS) + '\n');
+    return;
+  }
+  if (positional.length > 1) throw new CliError(`expected one SCRIPT, got ${positional.length}: ${positional.join(' ')}`);
+  if (o['reload-on-changes'] && !isReloaderChild()) {
+    superviseReloads();
+    return;
+  }
+  const isModule = o['application-type'] === 'module';
+  let script: string | null = null;
+  let entryPoint: string | undefined;
+  if (isModule) {
+    entryPoint = (o['entry-point'] as string | undefined) ?? positional[0];
+    if (!entryPoint) throw new CliError('--application-type module needs a module name (--entry-point MODULE)');
+  } else {
+    if (o['entry-point']) throw new CliError('--entry-point needs --application-type module');
+    if (!positional[0]) throw new CliError(`no WSGI script given (usage: ${USAGE})`);
+    script = path.resolve(positional[0]);
+    if (!fs.existsSync(script)) throw new CliError(`WSGI script ${positional[0]} does not exist`);
+    if (!fs.statSync(script).isFile()) throw new CliError(`WSGI script ${positional[0]} is not a file`);
+  }
+  const level = (o['log-level'] === 'warning' ? 'warn' : (o['log-level'] as LogLevel | undefined)) ?? 'info';
+  const workingDirectory = (o['working-directory'] as string | undefined) ?? (script ? path.dirname(script) : process.cwd());
+  if (!fs.existsSync(workingDirectory)) throw new CliError(`--working-directory ${workingDirectory} does not exist`);
+  const host = (o.host as string | undefined) ?? '0.0.0.0';
+  const port = (o.port as number | undefined) ?? 8000;
+  const group = (o['application-group'] as string | undefined) ?? GLOBAL_GROUP;
+  const threads = (o.threads as number | undefined) ?? 5;
+  const gil = o.gil as 'shared' | 'own' | undefined;
+  if (gil && group === GLOBAL_GROUP) {
+    throw new CliError("--gil applies to sub-interpreters: give --application-group a name (or %{RESOURCE})");
+  }
+
+  const engine = await Engine.start({
+    python: o.python as string | undefined,
+    pythonHome: o['python-home'] as string | undefined,
+    pythonPath: (o['python-path'] as string[] | undefined) ?? [],
+    home: workingDirectory,
+    logLevel: level,
+    logger: (r) => process.stderr.write(formatLogRecord(r) + '\n'),
+  });
+  const mountPoint = (o['mount-point'] as string | undefined) ?? '/';
+  const handler = engine.mount(script, {
+    mountPoint,
+    entryPoint: isModule ? (entryPoint!.includes(':') ? entryPoint : `${entryPoint}:${(o['callable-object'] as string | undefined) ?? 'application'}`) : undefined,
+    callable: (o['callable-object'] as string | undefined) ?? 'application',
+    group,
+    groupOptions: { threads, ...(gil ? { gil } : {}) },
+    serverName: o['server-name'] as string | undefined,
+    limitRequestBody: (o['limit-request-body'] as number | undefined) ?? 0,
+    queueTimeout: seconds(o['queue-timeout']),
+    requestTimeout: seconds(o['request-timeout']),
+    accessLog: o['access-log'] ? (line) => process.stdout.write(line + '\n') : undefined,
+  });
+  const routes: Route[] = [{ prefix: handler.mountPoint, handler }];
+  for (const [url, target] of (o['url-alias'] as [string, string][] | undefined) ?? []) {
+    if (!fs.existsSync(target)) throw new CliError(`--url-alias ${url} ${target}: ${target} does not exist`);
+    const s = staticAlias(url, target);
+    routes.push({ prefix: s.urlPrefix, handler: s });
+  }
+  let running;
+  try {
+    running = await listenAll([{ host, port, handler: createRouter(routes) }]);
+  } catch (err) {
+    await engine.close();
+    throw err;
+  }
+  const url = serverUrl(running.servers[0], handler.mountPoint).replace('//0.0.0.0:', '//localhost:');
+  const what = script ?? `module ${entryPoint}`;
+  process.stdout.write(
+    `pyhost: serving ${what} at ${url} (embedded mode, Python ${engine.pythonVersion}, application group ${group}, ${threads} threads)\n`,
+  );
+  const graceMs = o['graceful-timeout'] !== undefined ? seconds(o['graceful-timeout']) : 15000;
+  const stop = async () => {
+    await running.shutdown(graceMs);
+    await engine.close();
+  };
+  if (isReloaderChild()) {
+    watchModules(engine.group(group === '%{RESOURCE}' || group === '%{SERVER}' ? GLOBAL_GROUP : group), script ? [script] : [], (file) => {
+      process.stderr.write(formatLogRecord({ level: 'info', message: `${file} changed: restarting` }) + '\n');
+      void stop().then(() => process.exit(RELOAD_EXIT_CODE));
+    });
+  }
+  onTerminate(async (signal) => {
+    process.stderr.write(formatLogRecord({ level: 'info', message: `${signal}: finishing ${running.inflight()} request(s), then stopping` }) + '\n');
+    await stop();
+  });
+}
