@@ -1,4 +1,7 @@
 {
+  "variables": {
+    "core_sources": ["<!@(node -p \"require('fs').readdirSync('csrc/core').concat(require('fs').readdirSync('csrc/wsgi').map(f => '../wsgi/' + f)).filter(f => f.endsWith('.cc')).map(f => 'csrc/core/' + f).join(' ')\")"]
+  },
   "target_defaults": {
     "cflags_cc!": ["-fno-exceptions", "-fno-rtti", "-std=gnu++17"],
     "cflags_cc": ["-std=c++17", "-fexceptions", "-O2", "-fvisibility=hidden", "-Wall", "-Wno-unused-parameter", "-Wno-missing-field-initializers"],
@@ -15,7 +18,12 @@
       "target_name": "pyhost",
       "include_dirs": ["<!(node -p \"require('node-addon-api').include_dir\")"],
       "defines": ["NAPI_VERSION=8", "NAPI_CPP_EXCEPTIONS", "NODE_ADDON_API_DISABLE_DEPRECATED"],
-      "sources": ["<!@(node -p \"require('fs').readdirSync('csrc', {recursive: true}).filter(f => f.endsWith('.cc') && !f.startsWith('daemon')).map(f => 'csrc/' + f).join(' ')\")"]
+      "sources": ["<@(core_sources)", "<!@(node -p \"require('fs').readdirSync('csrc/node').filter(f => f.endsWith('.cc')).map(f => 'csrc/node/' + f).join(' ')\")"]
+    },
+    {
+      "target_name": "pyhost-daemon",
+      "type": "executable",
+      "sources": ["<@(core_sources)", "<!@(node -p \"require('fs').readdirSync('csrc/daemon').filter(f => f.endsWith('.cc')).map(f => 'csrc/daemon/' + f).join(' ')\")"]
     }
   ]
 }

@@ -10,6 +10,9 @@ import { Logger, LOG_LEVELS, stderrSink, type LogLevel, type LogSink } from './l
 import { checkPythonHome, loadAddon, resolveBuild } from './native/loader.js';
 import type { NativeAddon } from './native/types.js';
 import { resolveGroupName } from './http/app-groups.js';
+import { DaemonBackend } from './daemon/backend.js';
+import { DaemonGroup } from './daemon/daemon-group.js';
+import { resolveDaemonGroup, type DaemonGroupOptions } from './daemon/options.js';
 import { EmbeddedBackend } from './http/embedded.js';
 import { createMountHandler, resolveMountOptions, type MountHandler, type MountOptions } from './http/mount.js';
 import { checkKnownKeys, enumOption, intOption, invalid, stringArrayOption, stringOption } from './options.js';
@@ -32,9 +35,14 @@ export interface EngineOptions {
   logLevel?: LogLevel;
   /** Milliseconds close() may take before it gives up finalising Python (default 5000). */
   shutdownTimeout?: number;
+  /**
+   * WSGIRestrictEmbedded: this process never initialises Python; applications run only in daemon
+   * process groups, and a mount without `processGroup` is an error.
+   */
+  restrictEmbedded?: boolean;
 }
 
-const ENGINE_KEYS = ['python', 'pythonHome', 'pythonPath', 'home', 'optimize', 'logger', 'logLevel', 'shutdownTimeout'] as const;
+const ENGINE_KEYS = ['python', 'pythonHome', 'pythonPath', 'home', 'optimize', 'logger', 'logLevel', 'shutdownTimeout', 'restrictEmbedded'] as const;
 const GROUP_KEYS = ['gil', 'threads', 'fallback', 'queueLimit', 'extensions', 'pythonPath'] as const;
 const NATIVE_LEVELS: LogLevel[] = ['debug', 'info', 'warn', 'error'];
 
@@ -50,21 +58,42 @@ let shared: SharedRuntime | undefined;
 let starting: Promise<SharedRuntime> | undefined;
 
 export class Engine {
-  /** The embedded Python's version, e.g. "3.13.0". */
+  /** The embedded Python's version, e.g. "3.13.0" ('' when embedded Python is restricted). */
   readonly pythonVersion: string;
-  /** The Python executable the engine runs as (sys.executable). */
+  /** The Python executable the engine runs as (sys.executable; '' when restricted). */
   readonly python: string;
   readonly logger: Logger;
   private readonly groups = new Map<string, Group>();
+  private readonly daemonGroups = new Map<string, DaemonGroup>();
   private readonly mounts = new Set<MountHandler>();
   private closing: Promise<void> | undefined;
   private readonly shutdownTimeout: number;
 
-  private constructor(private readonly runtime: SharedRuntime, logger: Logger, shutdownTimeout: number) {
-    this.pythonVersion = runtime.version;
-    this.python = runtime.python;
+  private constructor(
+    private readonly runtime: SharedRuntime | undefined,
+    logger: Logger,
+    shutdownTimeout: number,
+    private readonly defaultPython: string | undefined,
+  ) {
+    this.pythonVersion = runtime?.version ?? '';
+    this.python = runtime?.python ?? '';
     this.logger = logger;
     this.shutdownTimeout = shutdownTimeout;
+  }
+
+  /** True when this engine runs no Python itself (WSGIRestrictEmbedded). */
+  get restrictEmbedded(): boolean {
+    return this.runtime === undefined;
+  }
+
+  private embedded(what: string): SharedRuntime {
+    if (!this.runtime) {
+      throw new PyhostError(
+        'ERR_EMBEDDED_RESTRICTED',
+        `${what}: embedded Python is turned off (restrictEmbedded / WSGIRestrictEmbedded On); use a daemon process group`,
+      );
+    }
+    return this.runtime;
   }
 
   /** Starts (or joins) the process's Python runtime. */
@@ -80,6 +109,13 @@ export class Engine {
     const shutdownTimeout = intOption(what, 'shutdownTimeout', options.shutdownTimeout, 5000, 0, 600000);
     if (options.logger !== undefined && typeof options.logger !== 'function') throw invalid(what, 'logger must be a function');
     const logger = new Logger(options.logger ?? stderrSink, logLevel);
+    if (options.restrictEmbedded !== undefined && typeof options.restrictEmbedded !== 'boolean') {
+      throw invalid(what, 'restrictEmbedded must be a boolean');
+    }
+    if (options.restrictEmbedded) {
+      if (home) process.chdir(home);
+      return new Engine(undefined, logger, shutdownTimeout, python);
+    }
 
     const venvPython = pythonHome ? venvInterpreter(pythonHome) : undefined;
     const build = resolveBuild(python ?? venvPython);
@@ -96,7 +132,7 @@ export class Engine {
         );
       }
       loadAddon(build);
-      const engine = new Engine(runtime, logger, shutdownTimeout);
+      const engine = new Engine(runtime, logger, shutdownTimeout, python);
       runtime.engines.add(engine);
       return engine;
     }
@@ -138,7 +174,7 @@ export class Engine {
       starting = undefined;
     }
     shared = runtime;
-    const engine = new Engine(runtime, logger, shutdownTimeout);
+    const engine = new Engine(runtime, logger, shutdownTimeout, python);
     runtime.engines.add(engine);
     return engine;
   }
@@ -155,6 +191,7 @@ export class Engine {
    */
   group(name: string, options?: GroupOptions): Group {
     if (this.closed) throw new PyhostError('ERR_ENGINE_CLOSED', 'the engine is closed');
+    const runtime = this.embedded(`group ${name}`);
     if (typeof name !== 'string' || name === '') throw invalid('group', 'name must be a non-empty string');
     const existing = this.groups.get(name);
     const resolved = resolveGroupOptions(name, options, this.pythonVersion);
@@ -164,12 +201,12 @@ export class Engine {
       }
       return existing;
     }
-    for (const engine of this.runtime.engines) {
+    for (const engine of runtime.engines) {
       if (engine !== this && engine.groups.has(name)) {
         throw invalid(`group ${name}`, 'belongs to another Engine in this process');
       }
     }
-    const handle = new this.runtime.addon.GroupHandle({
+    const handle = new runtime.addon.GroupHandle({
       name,
       kind: name === GLOBAL_GROUP ? 'main' : resolved.gil,
       strictExtensions: resolved.extensions === 'strict',
@@ -188,9 +225,23 @@ export class Engine {
   mount(script: string | null, options?: MountOptions): MountHandler {
     if (this.closed) throw new PyhostError('ERR_ENGINE_CLOSED', 'the engine is closed');
     const opts = resolveMountOptions(script, options);
+    const app = { target: opts.entryPoint ?? opts.script!, isModule: !!opts.entryPoint, callable: opts.callable, reload: opts.reload };
     if (opts.processGroup) {
-      throw new PyhostError('ERR_NO_DAEMON_GROUP', `mount: no daemon process group ${opts.processGroup}`);
+      const daemon = this.daemonGroups.get(opts.processGroup);
+      if (!daemon) {
+        throw new PyhostError(
+          'ERR_NO_DAEMON_GROUP',
+          `mount: no daemon process group '${opts.processGroup}' (create it with engine.daemonGroup('${opts.processGroup}', ...))`,
+        );
+      }
+      if (opts.preload) throw invalid('mount', 'preload applies to embedded mounts (daemon processes load on first request)');
+      const handler = createMountHandler(opts, () => {
+        throw new PyhostError('ERR_INTERNAL', 'daemon mounts have no embedded groups');
+      }, new DaemonBackend(daemon, app, opts.groupOptions), this.logger, async () => {});
+      this.mounts.add(handler);
+      return handler;
     }
+    const runtime = this.embedded('mount');
     const groups = new Map<string, Group>();
     const groupByName = (name: string): Group => {
       let g = groups.get(name);
@@ -200,11 +251,7 @@ export class Engine {
       }
       return g;
     };
-    const backend = new EmbeddedBackend(
-      this.runtime.addon,
-      (ex) => groupByName(ex.groupName),
-      { target: opts.entryPoint ?? opts.script!, isModule: !!opts.entryPoint, callable: opts.callable, reload: opts.reload },
-    );
+    const backend = new EmbeddedBackend(runtime.addon, (ex) => groupByName(ex.groupName), app);
     const preload = async () => {
       if (opts.group === '%{RESOURCE}' || opts.group === '%{SERVER}') {
         throw new PyhostError('ERR_INVALID_OPTION', 'mount: preload needs a fixed group (not %{RESOURCE} or %{SERVER})');
@@ -214,6 +261,28 @@ export class Engine {
     const handler = createMountHandler(opts, groupByName, backend, this.logger, preload);
     this.mounts.add(handler);
     return handler;
+  }
+
+  /**
+   * A daemon process group (WSGIDaemonProcess): processes started at once, supervised by this
+   * engine; mounts run in it with `processGroup: name`. See {@link DaemonGroupOptions}.
+   */
+  daemonGroup(name: string, options?: DaemonGroupOptions): DaemonGroup {
+    if (this.closed) throw new PyhostError('ERR_ENGINE_CLOSED', 'the engine is closed');
+    if (this.daemonGroups.has(name)) {
+      if (options !== undefined) throw invalid(`daemonGroup ${name}`, 'already exists');
+      return this.daemonGroups.get(name)!;
+    }
+    const settings = resolveDaemonGroup(name, options, this.defaultPython ?? (this.python || undefined));
+    const group = new DaemonGroup(settings, this.logger);
+    group.start().catch(() => {}); // failures are logged and retried by the group
+    this.daemonGroups.set(name, group);
+    return group;
+  }
+
+  /** Restarts every daemon process gracefully (new processes first; no request fails). */
+  async restartDaemons(): Promise<void> {
+    await Promise.all([...this.daemonGroups.values()].map((g) => g.restart()));
   }
 
   /** Groups created so far. */
@@ -228,6 +297,11 @@ export class Engine {
     return shared.engines.values().next().value;
   }
 
+  /** Daemon process groups created so far. */
+  listDaemonGroups(): DaemonGroup[] {
+    return [...this.daemonGroups.values()];
+  }
+
   /**
    * Closes the groups and, when this is the last Engine of the process, ends every
    * sub-interpreter and finalises Python, within `shutdownTimeout` ms. A worker that will not stop
@@ -240,13 +314,16 @@ export class Engine {
 
   private async doClose(): Promise<void> {
     for (const m of this.mounts) m.close();
+    await Promise.all([...this.daemonGroups.values()].map((g) => g.close()));
+    const runtime = this.runtime;
+    if (!runtime) return;
     for (const g of this.groups.values()) g.close();
-    this.runtime.engines.delete(this);
-    if (this.runtime.engines.size > 0) return;
+    runtime.engines.delete(this);
+    if (runtime.engines.size > 0) return;
     shared = undefined;
-    const r = await this.runtime.addon.shutdownRuntime(this.shutdownTimeout);
+    const r = await runtime.addon.shutdownRuntime(this.shutdownTimeout);
     if (!r.finalized) this.logger.warn(r.report);
-    this.runtime.addon.setLogHandler(null);
+    runtime.addon.setLogHandler(null);
   }
 }
 

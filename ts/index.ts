@@ -15,3 +15,5 @@ export { Group, GLOBAL_GROUP, type GroupKind, type GroupOptions } from './group.
 export { PyhostError, PythonError, ConfigError } from './errors.js';
 export { Logger, formatLogRecord, type LogLevel, type LogRecord, type LogSink } from './logger.js';
 export type { MountHandler, MountOptions } from './http/mount.js';
+export { DaemonGroup } from './daemon/daemon-group.js';
+export type { DaemonGroupOptions } from './daemon/options.js';

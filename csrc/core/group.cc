@@ -10,6 +10,81 @@
 namespace pyhost {
 namespace {
 thread_local Worker* tls_worker = nullptr;
+
+// Thread states a RunHere thread holds, one per interpreter it has run jobs in.
+struct InlineStates {
+  std::vector<std::pair<std::shared_ptr<Interp>, PyThreadState*>> states;
+
+  PyThreadState* For(const std::shared_ptr<Interp>& interp) {
+    // Drop states of interpreters that were retired (re-homed groups), so they can end.
+    for (auto it = states.begin(); it != states.end();) {
+      if (it->first->retired() && it->first != interp) {
+        Drop(*it);
+        it = states.erase(it);
+      } else if (it->first == interp) {
+        return it->second;
+      } else {
+        ++it;
+      }
+    }
+    interp->Attach();
+    PyThreadState* ts = PyThreadState_New(interp->state());
+    states.emplace_back(interp, ts);
+    return ts;
+  }
+  static void Drop(std::pair<std::shared_ptr<Interp>, PyThreadState*>& entry) {
+    PyEval_RestoreThread(entry.second);
+    PyThreadState_Clear(entry.second);
+    PyThreadState_DeleteCurrent();
+    entry.first->Detach();
+  }
+};
+thread_local InlineStates tls_inline;
+}  // namespace
+
+void Group::ReleaseThreadStates() {
+  for (auto& e : tls_inline.states) InlineStates::Drop(e);
+  tls_inline.states.clear();
+}
+
+std::shared_ptr<Interp> Group::EnsureStarted(ErrorInfo* err) {
+  std::unique_lock<std::mutex> lock(mu_);
+  if (state_ == State::kIdle) StartLocked();
+  cv_.wait(lock, [&] { return state_ != State::kStarting; });
+  if (state_ == State::kRunning) return interp_;
+  *err = state_ == State::kClosed ? ErrorInfo::Make("ERR_GROUP_CLOSED", "application group " + opts_.name + " is closed")
+                                  : failure_;
+  return nullptr;
+}
+
+void Group::RunHere(Job* job) {
+  ErrorInfo err;
+  std::shared_ptr<Interp> interp = EnsureStarted(&err);
+  if (!interp) {
+    job->Abort(err);
+    return;
+  }
+  Worker w;
+  w.group_ = this;
+  w.interp_ = interp.get();
+  w.ts_ = tls_inline.For(interp);
+  w.ident_ = PyThread_get_thread_ident();
+  w.busy_ = true;
+  w.job_started_ = std::chrono::steady_clock::now();
+  Worker* saved = tls_worker;
+  tls_worker = &w;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    inline_busy_++;
+  }
+  PyEval_RestoreThread(w.ts_);
+  job->Run(w);
+  PyEval_SaveThread();
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    inline_busy_--;
+  }
+  tls_worker = saved;
 }
 
 Worker* Worker::Current() { return tls_worker; }
@@ -111,6 +186,7 @@ void Group::OnInterp(std::shared_ptr<Interp> interp, ErrorInfo err) {
       state_ = State::kRunning;
       SpawnWorkersLocked();
     }
+    cv_.notify_all();  // RunHere callers wait for the start
   }
   ErrorInfo why = failure_;
   for (Job* j : aborted) j->Abort(why);

@@ -41,6 +41,8 @@ struct GroupOptions {
   std::string name;
   InterpKind kind = InterpKind::kSharedGil;
   bool strict_extensions = false;
+  // Worker threads. 0: the group has none; callers run its jobs with RunHere (the daemon's
+  // connection threads do, so a request never changes threads).
   int threads = 5;
   std::vector<std::string> path;  // this group's own sys.path entries (first), after the engine's
 };
@@ -58,6 +60,11 @@ class Group : public std::enable_shared_from_this<Group> {
 
   // Queues a job; it runs on a worker, or is aborted if the group is closed or failed to start.
   void Submit(Job* job);
+  // Runs a job on the calling thread (no GIL held), with this thread's own thread state of the
+  // group's interpreter; starts the interpreter first if needed (waiting for it).
+  void RunHere(Job* job);
+  // Before a thread that used RunHere exits: drops its thread states.
+  static void ReleaseThreadStates();
   // From now on the group runs in the main interpreter (the %{GLOBAL} fallback). Jobs already
   // running finish where they are; its sub-interpreter ends once its workers have moved.
   void Rehome();
@@ -80,6 +87,7 @@ class Group : public std::enable_shared_from_this<Group> {
   explicit Group(GroupOptions opts) : opts_(std::move(opts)) {}
   void StartLocked();
   void OnInterp(std::shared_ptr<Interp> interp, ErrorInfo err);
+  std::shared_ptr<Interp> EnsureStarted(ErrorInfo* err);
   void SpawnWorkersLocked();
   void WorkerMain(Worker* w);
   void AbortAllLocked(const ErrorInfo& why, std::deque<Job*>* out);
@@ -94,6 +102,7 @@ class Group : public std::enable_shared_from_this<Group> {
   std::shared_ptr<Interp> interp_;
   int generation_ = 0;
   std::vector<std::unique_ptr<Worker>> workers_;
+  int inline_busy_ = 0;
 };
 
 }  // namespace pyhost

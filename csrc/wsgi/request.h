@@ -101,8 +101,9 @@ class WsgiRequest : public Job {
   // ---- Worker side ----
   // Blocks (call with the GIL released) until bytes, end of input or cancel; appends at most
   // `max` bytes (all buffered when max < 0) or, with `line`, up to and including a newline.
-  // Returns false at end of input (nothing appended).
-  bool ReadInput(std::string* out, int64_t max, bool line);
+  // Returns false at end of input (nothing appended). Hosts that own the input source (the
+  // daemon reads its socket) override it.
+  virtual bool ReadInput(std::string* out, int64_t max, bool line);
   // Head, then body. Body bytes beyond the head's Content-Length are dropped (as mod_wsgi).
   void SendHead(int status, std::string reason, HeaderList headers);
   bool head_sent() const { return head_sent_; }

@@ -6,7 +6,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { Engine } from '../engine.js';
 import { GLOBAL_GROUP } from '../group.js';
-import { formatLogRecord, type LogLevel } from '../logger.js';
+import { formatLogRecord, type LogLevel, type LogRecord } from '../logger.js';
 import { createRouter, type Route } from '../http/router.js';
 import { staticAlias } from '../http/static.js';
 import { CliError, formatHelp, parseArgs, type OptionSpec } from './args.js';
@@ -35,11 +35,29 @@ export const START_SERVER_OPTIONS: Record<string, OptionSpec> = {
   'request-timeout': { type: 'float', min: 0, help: 'seconds a request may run (504 past it, stack logged)', metavar: 'SECONDS' },
   'graceful-timeout': { type: 'float', min: 0, help: 'seconds in-flight requests get at shutdown (default 15)', metavar: 'SECONDS' },
   'access-log': { type: 'flag', help: 'log each request (Apache combined format) to stdout' },
+  processes: { type: 'int', min: 1, max: 256, help: 'daemon mode: this many processes (x --threads)' },
+  user: { type: 'string', help: 'daemon mode: run the processes as this user (front must be root)', metavar: 'USER' },
+  group: { type: 'string', help: 'daemon mode: ... and this group', metavar: 'GROUP' },
+  'maximum-requests': { type: 'int', min: 0, help: 'daemon mode: recycle a process after N requests', metavar: 'N' },
+  'restart-interval': { type: 'float', min: 0, help: 'daemon mode: recycle a process after this many seconds', metavar: 'SECONDS' },
+  'inactivity-timeout': { type: 'float', min: 0, help: 'daemon mode: recycle a process idle this long', metavar: 'SECONDS' },
+  'memory-limit': { type: 'int', min: 0, help: 'daemon mode: recycle a process above this RSS', metavar: 'BYTES' },
+  'startup-timeout': { type: 'float', min: 0, help: 'daemon mode: seconds a process may take to start', metavar: 'SECONDS' },
+  'shutdown-timeout': { type: 'float', min: 0, help: 'daemon mode: seconds a stopping process gets (default 5)', metavar: 'SECONDS' },
+  'deadlock-timeout': { type: 'float', min: 0, help: 'daemon mode: restart a process whose GIL is stuck this long (default 300)', metavar: 'SECONDS' },
+  'display-name': { type: 'string', help: 'daemon mode: process title of the daemon processes', metavar: 'NAME' },
+  lang: { type: 'string', help: 'daemon mode: LANG of the processes', metavar: 'LANG' },
+  locale: { type: 'string', help: 'daemon mode: LC_ALL of the processes', metavar: 'LOCALE' },
+  'embedded-mode': { type: 'flag', help: 'run embedded even with daemon options' },
   'log-level': { type: 'string', choices: ['debug', 'info', 'warn', 'warning', 'error'], help: 'least level logged (default info)', metavar: 'LEVEL' },
   help: { type: 'flag', help: 'show this help' },
 };
 
 const USAGE = 'pyhost start-server [SCRIPT] [options]';
+const DAEMON_OPTIONS = [
+  'user', 'group', 'maximum-requests', 'restart-interval', 'inactivity-timeout', 'memory-limit', 'startup-timeout',
+  'shutdown-timeout', 'deadlock-timeout', 'display-name', 'lang', 'locale',
+] as const;
 
 export interface StartServerOptions {
   script?: string;
@@ -86,16 +104,58 @@ export async function startServer(argv: string[]): Promise<void> {
     throw new CliError("--gil applies to sub-interpreters: give --application-group a name (or %{RESOURCE})");
   }
 
-  const engine = await Engine.start({
-    python: o.python as string | undefined,
-    pythonHome: o['python-home'] as string | undefined,
-    pythonPath: (o['python-path'] as string[] | undefined) ?? [],
-    home: workingDirectory,
-    logLevel: level,
-    logger: (r) => process.stderr.write(formatLogRecord(r) + '\n'),
-  });
+  const daemonOnly = DAEMON_OPTIONS.filter((k) => o[k] !== undefined);
+  const daemonMode = !o['embedded-mode'] && o.processes !== undefined;
+  if (!daemonMode && daemonOnly.length) {
+    throw new CliError(`--${daemonOnly[0]} applies to daemon mode: add --processes N`);
+  }
+  const logger = (r: LogRecord) => process.stderr.write(formatLogRecord(r) + '\n');
+  const engine = daemonMode
+    ? await Engine.start({ restrictEmbedded: true, logLevel: level, logger })
+    : await Engine.start({
+        python: o.python as string | undefined,
+        pythonHome: o['python-home'] as string | undefined,
+        pythonPath: (o['python-path'] as string[] | undefined) ?? [],
+        home: workingDirectory,
+        logLevel: level,
+        logger,
+      });
+  let daemonName: string | undefined;
+  let pythonVersion = engine.pythonVersion;
+  if (daemonMode) {
+    daemonName = `${(o['server-name'] as string | undefined) ?? 'localhost'}:${port}`;
+    const dg = engine.daemonGroup(daemonName, {
+      processes: o.processes as number,
+      threads,
+      python: o.python as string | undefined,
+      pythonHome: o['python-home'] as string | undefined,
+      pythonPath: (o['python-path'] as string[] | undefined) ?? [],
+      home: workingDirectory,
+      user: o.user as string | undefined,
+      group: o.group as string | undefined,
+      displayName: o['display-name'] as string | undefined,
+      lang: o.lang as string | undefined,
+      locale: o.locale as string | undefined,
+      maximumRequests: o['maximum-requests'] as number | undefined,
+      restartInterval: seconds(o['restart-interval']),
+      inactivityTimeout: seconds(o['inactivity-timeout']),
+      memoryLimit: o['memory-limit'] as number | undefined,
+      startupTimeout: o['startup-timeout'] !== undefined ? seconds(o['startup-timeout']) : undefined,
+      shutdownTimeout: o['shutdown-timeout'] !== undefined ? seconds(o['shutdown-timeout']) : undefined,
+      deadlockTimeout: o['deadlock-timeout'] !== undefined ? seconds(o['deadlock-timeout']) : undefined,
+      gracefulTimeout: o['graceful-timeout'] !== undefined ? seconds(o['graceful-timeout']) : undefined,
+    });
+    pythonVersion = dg.settings.pythonVersion;
+    try {
+      await dg.start();
+    } catch (err) {
+      await engine.close();
+      throw new CliError((err as Error).message);
+    }
+  }
   const mountPoint = (o['mount-point'] as string | undefined) ?? '/';
   const handler = engine.mount(script, {
+    processGroup: daemonName,
     mountPoint,
     entryPoint: isModule ? (entryPoint!.includes(':') ? entryPoint : `${entryPoint}:${(o['callable-object'] as string | undefined) ?? 'application'}`) : undefined,
     callable: (o['callable-object'] as string | undefined) ?? 'application',
@@ -122,15 +182,22 @@ export async function startServer(argv: string[]): Promise<void> {
   }
   const url = serverUrl(running.servers[0], handler.mountPoint).replace('//0.0.0.0:', '//localhost:');
   const what = script ?? `module ${entryPoint}`;
-  process.stdout.write(
-    `pyhost: serving ${what} at ${url} (embedded mode, Python ${engine.pythonVersion}, application group ${group}, ${threads} threads)\n`,
-  );
+  const mode = daemonMode
+    ? `daemon mode, ${o.processes} process(es) x ${threads} threads`
+    : `embedded mode, ${threads} threads`;
+  process.stdout.write(`pyhost: serving ${what} at ${url} (${mode}, Python ${pythonVersion}, application group ${group})\n`);
   const graceMs = o['graceful-timeout'] !== undefined ? seconds(o['graceful-timeout']) : 15000;
   const stop = async () => {
     await running.shutdown(graceMs);
     await engine.close();
   };
-  if (isReloaderChild()) {
+  if (daemonMode) {
+    process.on('SIGHUP', () => {
+      process.stderr.write(formatLogRecord({ level: 'info', message: 'SIGHUP: restarting the daemon processes gracefully' }) + '\n');
+      void engine.restartDaemons();
+    });
+  }
+  if (isReloaderChild() && !daemonMode) {
     watchModules(engine.group(group === '%{RESOURCE}' || group === '%{SERVER}' ? GLOBAL_GROUP : group), script ? [script] : [], (file) => {
       process.stderr.write(formatLogRecord({ level: 'info', message: `${file} changed: restarting` }) + '\n');
       void stop().then(() => process.exit(RELOAD_EXIT_CODE));

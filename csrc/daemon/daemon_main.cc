@@ -1,0 +1,364 @@
+// pyhost-daemon: one process of a daemon process group. Embeds CPython (the core shared with the
+// Node addon), accepts the front's connections on a UNIX socket and serves WSGI requests on
+// them, each connection's thread running the application itself. The front supervises: it
+// starts, recycles and restarts these processes; a process only executes.
+//
+//   pyhost-daemon --socket PATH --name GROUP [--threads N] [--program PYTHON] [--home PREFIX]
+//                 [--path DIR]... [--optimize N] [--fallback global|error]
+//                 [--deadlock-timeout S] [--shutdown-timeout S]
+// Prints "READY <pid>" on stdout once it accepts connections. SIGTERM: finish requests in
+// flight, finalise Python, exit. SIGUSR2: log the Python stacks of every thread.
+#include <pthread.h>
+#include <signal.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+#include <atomic>
+#include <chrono>
+#include <condition_variable>
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+#include <future>
+#include <map>
+#include <mutex>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "core/group.h"
+#include "core/inspect.h"
+#include "core/log.h"
+#include "core/runtime.h"
+#include "daemon/daemon_log.h"
+#include "daemon/daemon_request.h"
+#include "daemon/protocol.h"
+
+namespace pyhost {
+namespace {
+
+struct Config {
+  std::string socket_path;
+  std::string name = "daemon";
+  int threads = 15;
+  RuntimeOptions runtime;
+  bool fallback_global = true;
+  int deadlock_timeout = 300;
+  int shutdown_timeout = 5;
+};
+
+[[noreturn]] void Usage(const std::string& why) {
+  std::fprintf(stderr, "pyhost-daemon: %s\n", why.c_str());
+  std::exit(2);
+}
+
+Config ParseArgs(int argc, char** argv) {
+  Config c;
+  for (int i = 1; i < argc; i++) {
+    std::string a = argv[i];
+    auto next = [&]() -> std::string {
+      if (i + 1 >= argc) Usage(a + " needs a value");
+      return argv[++i];
+    };
+    if (a == "--socket") c.socket_path = next();
+    else if (a == "--name") c.name = next();
+    else if (a == "--threads") c.threads = std::atoi(next().c_str());
+    else if (a == "--program") c.runtime.program = next();
+    else if (a == "--home") c.runtime.home = next();
+    else if (a == "--path") c.runtime.path.push_back(next());
+    else if (a == "--optimize") c.runtime.optimize = std::atoi(next().c_str());
+    else if (a == "--fallback") c.fallback_global = next() != "error";
+    else if (a == "--deadlock-timeout") c.deadlock_timeout = std::atoi(next().c_str());
+    else if (a == "--shutdown-timeout") c.shutdown_timeout = std::atoi(next().c_str());
+    else Usage("unknown option " + a);
+  }
+  if (c.socket_path.empty()) Usage("--socket is required");
+  return c;
+}
+
+class Daemon {
+ public:
+  explicit Daemon(Config c) : cfg_(std::move(c)) {}
+
+  int Run();
+
+ private:
+  std::shared_ptr<Group> GroupFor(const std::vector<std::string>& f);
+  void Serve(int fd);
+  void HandleSignals();
+  void Watchdog();
+  void DumpStacks();
+  void Stop();
+
+  Config cfg_;
+  int listen_fd_ = -1;
+  std::atomic<bool> stopping_{false};
+  std::mutex mu_;
+  std::condition_variable cv_;
+  std::map<std::string, std::shared_ptr<Group>> groups_;
+  std::vector<int> conns_;  // open connections
+  int busy_ = 0;            // connections serving a request
+};
+
+std::shared_ptr<Group> Daemon::GroupFor(const std::vector<std::string>& f) {
+  std::lock_guard<std::mutex> lock(mu_);
+  const std::string& name = f[wire::kGroupName];
+  auto it = groups_.find(name);
+  if (it != groups_.end()) return it->second;
+  GroupOptions o;
+  o.name = name;
+  const std::string& kind = f[wire::kGroupKind];
+  o.kind = kind == "main" ? InterpKind::kMain : kind == "own" ? InterpKind::kOwnGil : InterpKind::kSharedGil;
+  o.strict_extensions = f[wire::kGroupStrict] == "1";
+  o.threads = 0;  // connection threads run the jobs
+  auto g = Group::Create(o);
+  groups_.emplace(name, g);
+  return g;
+}
+
+void Daemon::Serve(int fd) {
+  for (;;) {
+    char hb[wire::kHeaderSize];
+    if (!wire::ReadFull(fd, hb, sizeof hb)) break;
+    wire::FrameHeader h = wire::DecodeHeader(hb);
+    if (h.type != wire::kRequest || h.length > wire::kMaxFrame) {
+      Log(LogLevel::kError, cfg_.name, "protocol error: expected a REQUEST frame, got type " + std::to_string(h.type));
+      break;
+    }
+    std::string payload(h.length, '\0');
+    std::vector<std::string> f;
+    if (!wire::ReadFull(fd, &payload[0], h.length) || !wire::DecodeFields(payload, &f)) {
+      Log(LogLevel::kError, cfg_.name, "protocol error: malformed REQUEST frame");
+      break;
+    }
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      busy_++;
+    }
+    AppSpec app;
+    app.target = f[wire::kAppTarget];
+    app.callable = f[wire::kCallable];
+    app.is_module = h.flags & wire::kIsModule;
+    app.reload = h.flags & wire::kReload;
+    RequestHead head;
+    head.method = f[wire::kMethod];
+    head.script_name = f[wire::kScriptName];
+    head.path_info = f[wire::kPathInfo];
+    head.query = f[wire::kQuery];
+    head.request_uri = f[wire::kRequestUri];
+    head.protocol = f[wire::kProtocol];
+    head.scheme = f[wire::kScheme];
+    head.server_name = f[wire::kServerName];
+    head.server_port = f[wire::kServerPort];
+    head.local_addr = f[wire::kLocalAddr];
+    head.remote_addr = f[wire::kRemoteAddr];
+    head.remote_port = f[wire::kRemotePort];
+    head.headers = f[wire::kHeaders];
+    head.process_group = f[wire::kProcessGroup];
+    head.application_group = f[wire::kApplicationGroup];
+    head.has_body = h.flags & wire::kHasBody;
+    head.pass_authorization = h.flags & wire::kPassAuthorization;
+    head.multiprocess = h.flags & wire::kMultiprocess;
+    head.multithread = cfg_.threads > 1;
+    auto group = GroupFor(f);
+    DaemonRequest req(fd, std::move(app), std::move(head));
+    group->RunHere(&req);
+    if (req.refused()) {
+      if (cfg_.fallback_global) {
+        Log(LogLevel::kWarn, group->name(),
+            "extension module " + req.refused_module() + " does not support sub-interpreters: group " + group->name() +
+                " now runs in the main interpreter (%{GLOBAL}). To make this explicit, put the application in group "
+                "'%{GLOBAL}' (WSGIApplicationGroup %{GLOBAL})");
+        group->Rehome();
+        req.ClearRefused();
+        group->RunHere(&req);
+      } else {
+        req.Abort(ErrorInfo::Make("ERR_EXTENSION_REFUSED", req.refused_message()));
+      }
+    }
+    bool ok = !req.failed() && req.DrainBody();
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      busy_--;
+      cv_.notify_all();
+    }
+    if (!ok || stopping_.load()) break;
+  }
+  Group::ReleaseThreadStates();
+  std::lock_guard<std::mutex> lock(mu_);
+  for (auto it = conns_.begin(); it != conns_.end(); ++it) {
+    if (*it == fd) {
+      conns_.erase(it);
+      break;
+    }
+  }
+  ::close(fd);
+  cv_.notify_all();
+}
+
+void Daemon::DumpStacks() {
+  std::vector<std::shared_ptr<Interp>> interps;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    for (auto& [name, g] : groups_)
+      if (auto in = g->interp()) interps.push_back(in);
+  }
+  if (auto main = Runtime::Get().main_interp()) interps.push_back(main);
+  std::string report;
+  std::vector<Interp*> seen;
+  for (auto& in : interps) {
+    bool dup = false;
+    for (Interp* s : seen) dup = dup || s == in.get();
+    if (dup) continue;
+    seen.push_back(in.get());
+    auto done = std::make_shared<std::promise<std::string>>();
+    auto fut = done->get_future();
+    VisitInterp(in, [done, in] { done->set_value(FormatThreadStacks(in->state(), 0)); });
+    if (fut.wait_for(std::chrono::seconds(2)) == std::future_status::ready) {
+      report += "interpreter " + in->name() + ":\n" + fut.get();
+    } else {
+      report += "interpreter " + in->name() + ": its GIL was not released within 2 s (stuck in C code?)\n";
+    }
+  }
+  Log(LogLevel::kError, cfg_.name, "Python stacks of process " + std::to_string(getpid()) + ":\n" + report);
+}
+
+void Daemon::Watchdog() {
+  // A GIL that cannot be acquired for deadlock-timeout seconds means a deadlock (often a C
+  // extension): exit so the front starts a fresh process.
+  while (!stopping_.load()) {
+    std::this_thread::sleep_for(std::chrono::seconds(1));
+    auto main = Runtime::Get().main_interp();
+    if (!main || stopping_.load()) continue;
+    std::vector<std::shared_ptr<Interp>> interps{main};
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      for (auto& [n, g] : groups_)
+        if (auto in = g->interp(); in && in != main) interps.push_back(in);
+    }
+    for (auto& in : interps) {
+      auto done = std::make_shared<std::promise<void>>();
+      auto fut = done->get_future();
+      if (!VisitInterp(in, [done] { done->set_value(); })) continue;
+      if (fut.wait_for(std::chrono::seconds(cfg_.deadlock_timeout)) != std::future_status::ready && !stopping_.load()) {
+        Log(LogLevel::kError, cfg_.name,
+            "deadlock detected: the GIL of interpreter " + in->name() + " could not be acquired for " +
+                std::to_string(cfg_.deadlock_timeout) + " s; exiting so the process is replaced");
+        std::_Exit(70);
+      }
+    }
+  }
+}
+
+void Daemon::Stop() {
+  if (stopping_.exchange(true)) return;
+  ::shutdown(listen_fd_, SHUT_RDWR);
+  ::close(listen_fd_);
+  ::unlink(cfg_.socket_path.c_str());
+  auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(cfg_.shutdown_timeout);
+  std::unique_lock<std::mutex> lock(mu_);
+  // Idle connections wake up and end; busy ones finish their request first.
+  cv_.wait_until(lock, deadline, [&] { return busy_ == 0; });
+  for (int fd : conns_) ::shutdown(fd, SHUT_RDWR);
+  cv_.wait_until(lock, deadline, [&] { return conns_.empty(); });
+  lock.unlock();
+  int left = static_cast<int>(
+      std::chrono::duration_cast<std::chrono::milliseconds>(deadline - std::chrono::steady_clock::now()).count());
+  std::promise<bool> done;
+  auto fut = done.get_future();
+  Runtime::Get().Shutdown(std::max(left, 500), [&done](bool finalized, std::string report) {
+    if (!finalized) Log(LogLevel::kWarn, "", report);
+    done.set_value(finalized);
+  });
+  fut.wait_for(std::chrono::milliseconds(std::max(left, 500) + 1000));
+  std::fflush(stdout);
+  std::_Exit(0);
+}
+
+void Daemon::HandleSignals() {
+  sigset_t set;
+  sigemptyset(&set);
+  sigaddset(&set, SIGTERM);
+  sigaddset(&set, SIGINT);
+  sigaddset(&set, SIGUSR2);
+  sigaddset(&set, SIGHUP);
+  for (;;) {
+    int sig = 0;
+    if (sigwait(&set, &sig) != 0) continue;
+    if (sig == SIGUSR2) {
+      std::thread([this] { DumpStacks(); }).detach();
+    } else if (sig == SIGTERM || sig == SIGINT || sig == SIGHUP) {
+      Stop();
+    }
+  }
+}
+
+int Daemon::Run() {
+  sigset_t set;
+  sigemptyset(&set);
+  sigaddset(&set, SIGTERM);
+  sigaddset(&set, SIGINT);
+  sigaddset(&set, SIGUSR2);
+  sigaddset(&set, SIGHUP);
+  pthread_sigmask(SIG_BLOCK, &set, nullptr);  // inherited by every thread; sigwait takes them
+  signal(SIGPIPE, SIG_IGN);
+  InstallDaemonLogSink();
+
+  std::promise<ErrorInfo> started;
+  auto fut = started.get_future();
+  Runtime::Get().Start(cfg_.runtime, [&started](ErrorInfo e) { started.set_value(e); });
+  ErrorInfo err = fut.get();
+  if (!err.empty()) {
+    std::printf("FAILED %s\n", err.message.c_str());
+    std::fflush(stdout);
+    return 1;
+  }
+
+  listen_fd_ = ::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  sockaddr_un addr = {};
+  addr.sun_family = AF_UNIX;
+  if (cfg_.socket_path.size() >= sizeof addr.sun_path) {
+    std::printf("FAILED socket path too long: %s\n", cfg_.socket_path.c_str());
+    return 1;
+  }
+  std::strcpy(addr.sun_path, cfg_.socket_path.c_str());
+  ::unlink(cfg_.socket_path.c_str());
+  mode_t old = umask(0077);  // only this user (and root) may connect
+  int rc = ::bind(listen_fd_, reinterpret_cast<sockaddr*>(&addr), sizeof addr);
+  umask(old);
+  if (rc != 0 || ::listen(listen_fd_, 128) != 0) {
+    std::printf("FAILED cannot listen on %s: %s\n", cfg_.socket_path.c_str(), std::strerror(errno));
+    std::fflush(stdout);
+    return 1;
+  }
+  std::thread([this] { HandleSignals(); }).detach();
+  if (cfg_.deadlock_timeout > 0) std::thread([this] { Watchdog(); }).detach();
+  std::printf("READY %d\n", static_cast<int>(getpid()));
+  std::fflush(stdout);
+
+  for (;;) {
+    int fd = ::accept4(listen_fd_, nullptr, nullptr, SOCK_CLOEXEC);
+    if (fd < 0) {
+      if (stopping_.load()) break;
+      if (errno == EINTR || errno == ECONNABORTED) continue;
+      break;
+    }
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      conns_.push_back(fd);
+    }
+    std::thread([this, fd] { Serve(fd); }).detach();
+  }
+  // Stop() ends the process; wait for it.
+  for (;;) pause();
+}
+
+}  // namespace
+}  // namespace pyhost
+
+int main(int argc, char** argv) {
+  pyhost::Daemon d(pyhost::ParseArgs(argc, argv));
+  return d.Run();
+}

@@ -1,0 +1,42 @@
+// A WSGI request inside a daemon process: read from, and answered on, the front's connection by
+// the thread that runs the application (no hand-off between threads).
+#pragma once
+#include <string>
+
+#include "wsgi/request.h"
+
+namespace pyhost {
+
+class DaemonRequest : public WsgiRequest {
+ public:
+  DaemonRequest(int fd, AppSpec app, RequestHead head) : WsgiRequest(std::move(app), std::move(head)), fd_(fd) {
+    in_eof_ = false;  // BODY_END always follows REQUEST on the wire
+  }
+
+  bool ReadInput(std::string* out, int64_t max, bool line) override;
+  // Reads and discards body frames the application left unread, up to BODY_END.
+  bool DrainBody();
+  // The connection broke (the client went away, or the front closed it).
+  bool failed() const { return failed_; }
+  // The application refused to load here (an extension refused sub-interpreters).
+  bool refused() const { return !refused_module_.empty(); }
+  const std::string& refused_module() const { return refused_module_; }
+  const std::string& refused_message() const { return refused_message_; }
+  void ClearRefused() { refused_module_.clear(); }
+
+ protected:
+  void Notify() override;
+
+ private:
+  bool NextFrame();
+  bool SendfileFrames(int file_fd, int64_t offset, int64_t length);
+
+  int fd_;
+  std::string inbuf_;
+  size_t inoff_ = 0;
+  bool in_eof_;
+  bool failed_ = false;
+  std::string refused_module_, refused_message_;
+};
+
+}  // namespace pyhost

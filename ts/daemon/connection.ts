@@ -1,0 +1,210 @@
+/**
+ * One connection from the front to a daemon process, carrying one request at a time, and the
+ * request (DaemonRequest) while it is on it: body out with backpressure, response frames in.
+ */
+import net from 'node:net';
+import type { BackendRequest, Exchange } from '../http/backend.js';
+import { BodyPump } from '../http/body-pump.js';
+import { decodeHead, encodeRequest, END_ABORT, Frame, frameHeader, FrameReader, RequestFlag, type RequestFields } from './protocol.js';
+
+/** What the daemon group needs to know about a request's placement. */
+export interface RequestPlacement {
+  /** The request timed out: dump stacks and restart the process running it. */
+  onTimeout(req: DaemonRequest): Promise<string>;
+  /** The request is over (any outcome). */
+  onFinished(req: DaemonRequest): void;
+  /** Leaves the queue (queue timeout); true if it was still queued. */
+  withdraw(req: DaemonRequest): boolean;
+}
+
+/** A request handed to a daemon group: queued, then sent on a connection. */
+export class DaemonRequest implements BackendRequest {
+  conn: DaemonConnection | undefined;
+  cancelled = false;
+  finished = false;
+  queuedAt = Date.now();
+
+  constructor(
+    readonly ex: Exchange,
+    readonly fields: RequestFields,
+    readonly flags: number,
+    private readonly placement: RequestPlacement,
+  ) {}
+
+  cancel(): void {
+    if (this.cancelled) return;
+    this.cancelled = true;
+    if (this.conn) this.conn.abandon();
+    else this.finish();
+  }
+
+  withdrawIfQueued(): boolean {
+    return this.placement.withdraw(this);
+  }
+
+  timedOut(): Promise<string> {
+    this.cancelled = true;
+    return this.placement.onTimeout(this);
+  }
+
+  /** @internal */
+  finish(): void {
+    if (this.finished) return;
+    this.finished = true;
+    this.placement.onFinished(this);
+    this.ex.onDone();
+  }
+}
+
+export class DaemonConnection {
+  private readonly socket: net.Socket;
+  private readonly reader = new FrameReader();
+  private req: DaemonRequest | undefined;
+  private pump: BodyPump | undefined;
+  private bodyEndSent = false;
+  private connected = false;
+  closed = false;
+
+  constructor(
+    socketPath: string,
+    private readonly onIdle: (c: DaemonConnection) => void,
+    private readonly onClosed: (c: DaemonConnection, req: DaemonRequest | undefined) => void,
+  ) {
+    this.socket = net.createConnection(socketPath);
+    this.socket.setNoDelay?.(true);
+    this.socket.on('connect', () => (this.connected = true));
+    this.socket.on('data', (chunk: Buffer) => this.onData(chunk));
+    this.socket.on('error', () => {});
+    this.socket.on('close', () => this.onSocketClosed());
+  }
+
+  get busy(): boolean {
+    return this.req !== undefined;
+  }
+
+  /** Sends a request; the connection is busy until its END. */
+  send(req: DaemonRequest): void {
+    this.req = req;
+    req.conn = this;
+    const ex = req.ex;
+    const hasBody = (req.flags & RequestFlag.HasBody) !== 0;
+    this.bodyEndSent = !hasBody;
+    this.socket.write(encodeRequest(req.fields, req.flags, !hasBody));
+    ex.writer.sink = { ack: () => {}, sendfileDone: () => {} };
+    if (hasBody) {
+      const socket = this.socket;
+      this.pump = new BodyPump(
+        ex.req,
+        {
+          push: (chunk) => {
+            socket.write(frameHeader(Frame.Body, 0, 0, chunk.length));
+            return socket.write(chunk);
+          },
+          end: () => {
+            this.bodyEndSent = true;
+            socket.write(frameHeader(Frame.BodyEnd, 0, 0, 0));
+          },
+          overLimit: () => {
+            ex.writer.fail(413, 'Request Entity Too Large');
+            this.abandon();
+          },
+        },
+        ex.limitRequestBody,
+      );
+      socket.on('drain', this.onSocketDrain);
+    }
+  }
+
+  private onSocketDrain = () => this.pump?.resume();
+
+  private onData(chunk: Buffer): void {
+    let frames;
+    try {
+      frames = this.reader.push(chunk);
+    } catch {
+      this.abandon();
+      return;
+    }
+    for (const f of frames) {
+      const req = this.req;
+      if (!req) {
+        this.abandon(); // a frame with no request: protocol error
+        return;
+      }
+      const w = req.ex.writer;
+      switch (f.type) {
+        case Frame.Head: {
+          const { reason, headers } = decodeHead(f.payload);
+          if (!req.cancelled) w.head(f.aux, reason, headers);
+          break;
+        }
+        case Frame.Data:
+          if (!req.cancelled && !w.finished) {
+            // Backpressure: stop reading the daemon while the client is slow.
+            if (!w.res.write(f.payload)) {
+              this.socket.pause();
+              w.res.once('drain', () => this.socket.resume());
+            }
+            w.bytesOut += f.payload.length;
+          }
+          break;
+        case Frame.End:
+          if (!req.cancelled) {
+            if (f.flags & END_ABORT) w.abort();
+            else w.end();
+          }
+          this.complete();
+          break;
+        default:
+          this.abandon();
+          return;
+      }
+    }
+  }
+
+  private complete(): void {
+    const req = this.req!;
+    this.req = undefined;
+    this.pump?.stop();
+    this.pump = undefined;
+    this.socket.off('drain', this.onSocketDrain);
+    req.finish();
+    if (!this.bodyEndSent) {
+      // The application did not read the whole body: rather than stream the rest to a daemon that
+      // would discard it, drop this connection.
+      this.close();
+      return;
+    }
+    this.onIdle(this);
+  }
+
+  /** Gives up on the current request (client gone, timeout, limit): the connection closes. */
+  abandon(): void {
+    this.close();
+  }
+
+  close(): void {
+    if (this.closed) return;
+    this.closed = true;
+    this.socket.destroy();
+  }
+
+  private onSocketClosed(): void {
+    this.closed = true;
+    const req = this.req;
+    this.req = undefined;
+    this.pump?.stop();
+    if (req && !req.finished) {
+      if (!req.cancelled) {
+        // The daemon died (or refused us) mid-request.
+        req.ex.writer.fail(502, 'Bad Gateway');
+      }
+      req.finish();
+    }
+    this.onClosed(this, req);
+  }
+
+  get wasConnected(): boolean {
+    return this.connected;
+  }
+}
