@@ -17,3 +17,5 @@ export { Logger, formatLogRecord, type LogLevel, type LogRecord, type LogSink } 
 export type { MountHandler, MountOptions } from './http/mount.js';
 export { DaemonGroup } from './daemon/daemon-group.js';
 export type { DaemonGroupOptions } from './daemon/options.js';
+export { loadConfig, formatPlan, type SitePlan, type LoadOptions } from './config/index.js';
+export { Site, type SiteOptions, type SiteListener } from './site/site.js';

@@ -49,6 +49,8 @@ export const START_SERVER_OPTIONS: Record<string, OptionSpec> = {
   lang: { type: 'string', help: 'daemon mode: LANG of the processes', metavar: 'LANG' },
   locale: { type: 'string', help: 'daemon mode: LC_ALL of the processes', metavar: 'LOCALE' },
   'embedded-mode': { type: 'flag', help: 'run embedded even with daemon options' },
+  config: { type: 'string', help: 'serve what a mod_wsgi (Apache) configuration file describes', metavar: 'FILE' },
+  define: { type: 'string', repeat: true, help: 'with --config: define NAME (like httpd -D NAME)', metavar: 'NAME[=VALUE]' },
   'log-level': { type: 'string', choices: ['debug', 'info', 'warn', 'warning', 'error'], help: 'least level logged (default info)', metavar: 'LEVEL' },
   help: { type: 'flag', help: 'show this help' },
 };
@@ -75,6 +77,11 @@ export async function startServer(argv: string[]): Promise<void> {
     return;
   }
   if (positional.length > 1) throw new CliError(`expected one SCRIPT, got ${positional.length}: ${positional.join(' ')}`);
+  if (o.config !== undefined) {
+    if (positional.length) throw new CliError('give a SCRIPT or --config FILE, not both');
+    await serveConfig(o);
+    return;
+  }
   if (o['reload-on-changes'] && !isReloaderChild()) {
     superviseReloads();
     return;
@@ -206,5 +213,60 @@ export async function startServer(argv: string[]): Promise<void> {
   onTerminate(async (signal) => {
     process.stderr.write(formatLogRecord({ level: 'info', message: `${signal}: finishing ${running.inflight()} request(s), then stopping` }) + '\n');
     await stop();
+  });
+}
+
+const CONFIG_COMPATIBLE = ['config', 'define', 'python', 'host', 'access-log', 'log-level', 'graceful-timeout', 'help'];
+
+/** `start-server --config site.conf`: every virtual host on its port, daemon groups started. */
+async function serveConfig(o: ReturnType<typeof parseArgs>['options']): Promise<void> {
+  const extra = Object.keys(o).filter((k) => !CONFIG_COMPATIBLE.includes(k));
+  if (extra.length) throw new CliError(`--${extra[0]} cannot be combined with --config (the configuration file says it)`);
+  const { loadConfig } = await import('../config/index.js');
+  const { Site } = await import('../site/site.js');
+  const { ConfigError } = await import('../errors.js');
+  let plan;
+  try {
+    plan = loadConfig(o.config as string, { defines: (o.define as string[] | undefined) ?? [] });
+  } catch (err) {
+    if (err instanceof ConfigError) throw new CliError(err.message);
+    throw err;
+  }
+  const level = (o['log-level'] === 'warning' ? 'warn' : (o['log-level'] as LogLevel | undefined)) ?? 'info';
+  const logger = (r: LogRecord) => process.stderr.write(formatLogRecord(r) + '\n');
+  for (const w of plan.warnings) logger({ level: 'warn', message: `${w.file}:${w.line}: ${w.message}` });
+  if (plan.ignored.length) logger({ level: 'info', message: `ignored Apache directives: ${plan.ignored.map((i) => i.name).join(', ')}` });
+  let site;
+  try {
+    site = await Site.start(plan, {
+      python: o.python as string | undefined,
+      logger,
+      logLevel: level,
+      anyAddress: o.host as string | undefined,
+      accessLog: o['access-log'] ? (line) => process.stdout.write(line + '\n') : undefined,
+    });
+  } catch (err) {
+    if (err instanceof ConfigError) throw new CliError(err.message);
+    throw err;
+  }
+  let running;
+  try {
+    running = await listenAll(site.listeners);
+  } catch (err) {
+    await site.close();
+    throw err;
+  }
+  for (const srv of running.servers) {
+    process.stdout.write(`pyhost: serving ${plan.file} at ${serverUrl(srv).replace('//0.0.0.0:', '//localhost:')}\n`);
+  }
+  const graceMs = o['graceful-timeout'] !== undefined ? seconds(o['graceful-timeout']) : 15000;
+  process.on('SIGHUP', () => {
+    logger({ level: 'info', message: 'SIGHUP: restarting the daemon processes gracefully' });
+    void site.engine.restartDaemons();
+  });
+  onTerminate(async (signal) => {
+    logger({ level: 'info', message: `${signal}: finishing ${running.inflight()} request(s), then stopping` });
+    await running.shutdown(graceMs);
+    await site.close();
   });
 }

@@ -1,10 +1,10 @@
 /**
- * Application group names as mod_wsgi 4.9 computes them from WSGIApplicationGroup values
- * (docs/mod_wsgi-reference.md, section 1): `%{GLOBAL}` (the main interpreter, reported as ''),
- * `%{SERVER}` (`host[:port]`), `%{RESOURCE}` (`host[:port]|script_name`, the default, with the
- * script name lower-cased), `%{ENV:NAME}` (the literal text when unset), or a literal name. The
- * port is the request's (Host header, else 80) and is left out when it is 80 or 443.
+ * Application group names for a mount's requests, from WSGIApplicationGroup values
+ * (`%{GLOBAL}`, `%{SERVER}`, `%{RESOURCE}`, `%{HOST}`, `%{ENV:NAME}` or a name), named as
+ * mod_wsgi 4.9 names them (see config/groups.ts and docs/mod_wsgi-reference.md, section 1).
+ * The engine calls the main interpreter's group `%{GLOBAL}`; environ reports it as ''.
  */
+import { applicationGroupName } from '../config/groups.js';
 import { GLOBAL_GROUP } from '../group.js';
 
 export interface GroupNameContext {
@@ -14,36 +14,27 @@ export interface GroupNameContext {
   port: number;
   /** SCRIPT_NAME of the mount. */
   scriptName: string;
-  /** Environment for %{ENV:NAME}. */
+  /** The Host header's name (for %{HOST}), when it differs from `host`. */
+  requestHost?: string;
+  /** Environment for %{ENV:NAME} (default: the process environment). */
   env?: Record<string, string | undefined>;
 }
 
-/** `host` with `:port` unless the port is the scheme's default (80 or 443). */
-export function serverGroupName(host: string, port: number): string {
-  return port === 80 || port === 443 ? host : `${host}:${port}`;
-}
-
-/** Whether a WSGIApplicationGroup value depends on the request (host, port). */
+/** Whether a WSGIApplicationGroup value depends on the request (server name, port, host). */
 export function isPerRequestGroup(spec: string): boolean {
-  return spec === '%{RESOURCE}' || spec === '%{SERVER}';
+  return spec === '%{RESOURCE}' || spec === '%{SERVER}' || spec === '%{HOST}';
 }
 
-/**
- * The engine group name for a WSGIApplicationGroup value (`%{GLOBAL}` stays `%{GLOBAL}`, the main
- * interpreter's group).
- */
+/** The engine group name for a WSGIApplicationGroup value (`%{GLOBAL}` for the main interpreter). */
 export function resolveGroupName(spec: string, ctx: GroupNameContext): string {
-  if (spec === GLOBAL_GROUP) return GLOBAL_GROUP;
-  if (spec === '%{SERVER}') return serverGroupName(ctx.host, ctx.port);
-  if (spec === '%{RESOURCE}') return `${serverGroupName(ctx.host, ctx.port)}|${ctx.scriptName.toLowerCase()}`;
-  const env = /^%\{ENV:([^}]+)\}$/.exec(spec);
-  if (env) {
-    const v = (ctx.env ?? process.env)[env[1]];
-    if (v === undefined) return spec;
-    // The value is expanded again: %{GLOBAL} in it means the main interpreter.
-    return v === '' || v === GLOBAL_GROUP ? GLOBAL_GROUP : v;
-  }
-  return spec;
+  const name = applicationGroupName(spec, {
+    serverName: ctx.host,
+    port: ctx.port,
+    scriptName: ctx.scriptName,
+    host: ctx.requestHost ?? ctx.host,
+    env: ctx.env ?? process.env,
+  });
+  return name === '' ? GLOBAL_GROUP : name;
 }
 
 /** The value environ reports as mod_wsgi.application_group ('' for the main interpreter). */

@@ -50,6 +50,8 @@ export interface MountOptions {
   accessLog?: (line: string) => void;
   /** The server name used in %{RESOURCE}/%{SERVER} group names (default: the Host header's). */
   serverName?: string;
+  /** The port group names use when the Host header names none (default 80, as Apache). */
+  defaultPort?: number;
 }
 
 /** A Node request handler serving one WSGI application. */
@@ -67,7 +69,7 @@ export interface MountHandler {
 
 const MOUNT_KEYS = [
   'mountPoint', 'group', 'groupOptions', 'callable', 'entryPoint', 'passAuthorization', 'reload', 'preload',
-  'processGroup', 'limitRequestBody', 'queueTimeout', 'requestTimeout', 'accessLog', 'serverName',
+  'processGroup', 'limitRequestBody', 'queueTimeout', 'requestTimeout', 'accessLog', 'serverName', 'defaultPort',
 ] as const;
 
 export interface ResolvedMountOptions {
@@ -86,6 +88,7 @@ export interface ResolvedMountOptions {
   requestTimeout: number;
   accessLog: ((line: string) => void) | undefined;
   serverName: string | undefined;
+  defaultPort: number | undefined;
 }
 
 export function resolveMountOptions(script: string | null | undefined, options: MountOptions = {}): ResolvedMountOptions {
@@ -108,8 +111,8 @@ export function resolveMountOptions(script: string | null | undefined, options: 
   }
   if (options.accessLog !== undefined && typeof options.accessLog !== 'function') throw invalid(what, 'accessLog must be a function');
   const group = stringOption(what, 'group', options.group) ?? '%{RESOURCE}';
-  if (group.startsWith('%{') && !/^%\{(GLOBAL|SERVER|RESOURCE|ENV:[^}]+)\}$/.test(group)) {
-    throw invalid(what, `group ${group}: expected %{GLOBAL}, %{SERVER}, %{RESOURCE}, %{ENV:NAME} or a name`);
+  if (group.startsWith('%{') && !/^%\{(GLOBAL|SERVER|RESOURCE|HOST|ENV:[^}]+)\}$/.test(group)) {
+    throw invalid(what, `group ${group}: expected %{GLOBAL}, %{SERVER}, %{RESOURCE}, %{HOST}, %{ENV:NAME} or a name`);
   }
   return {
     script: script ? path.resolve(script) : undefined,
@@ -127,8 +130,16 @@ export function resolveMountOptions(script: string | null | undefined, options: 
     requestTimeout: intOption(what, 'requestTimeout', options.requestTimeout, 0, 0, 86_400_000),
     accessLog: options.accessLog,
     serverName: stringOption(what, 'serverName', options.serverName),
+    defaultPort: options.defaultPort === undefined ? undefined : intOption(what, 'defaultPort', options.defaultPort, 80, 1, 65535),
   };
 }
+
+/**
+ * A router in front of mounts (the site layer for configuration files) may decide SCRIPT_NAME
+ * and PATH_INFO itself (WSGIScriptAliasMatch, Apache's alias rules) and leave them here.
+ */
+export const ROUTE = Symbol('pyhost.route');
+export type RoutedRequest = IncomingMessage & { [ROUTE]?: { scriptName: string; pathInfo: string } };
 
 interface Tracked {
   ex: Exchange;
@@ -190,9 +201,10 @@ export function createMountHandler(
     const base = typeof express.baseUrl === 'string' ? express.baseUrl : '';
     const url = req.url ?? '/';
     const fields = readRequestFields(req, express.originalUrl ?? url);
+    const routed = (req as RoutedRequest)[ROUTE];
     const q = url.indexOf('?');
-    const decoded = decodePath(q < 0 ? url : url.slice(0, q));
-    const split = decoded === undefined ? undefined : splitMount(opts.mountPoint, normalizePath(decoded));
+    const decoded = routed ? undefined : decodePath(q < 0 ? url : url.slice(0, q));
+    const split = routed ?? (decoded === undefined ? undefined : splitMount(opts.mountPoint, normalizePath(decoded)));
     const writer = new ResponseWriter(res);
     if (!split) {
       if (next) return next();
@@ -201,7 +213,13 @@ export function createMountHandler(
     }
     const scriptName = base + split.scriptName;
     const groupName =
-      fixedGroupName ?? resolveGroupName(opts.group, { host: opts.serverName ?? fields.serverName, port: fields.hostPort, scriptName });
+      fixedGroupName ??
+      resolveGroupName(opts.group, {
+        host: opts.serverName ?? fields.serverName,
+        port: fields.hostHasPort ? fields.hostPort : opts.defaultPort ?? 80,
+        scriptName,
+        requestHost: fields.serverName,
+      });
     const tracked: Tracked = { ex: undefined as unknown as Exchange, br: undefined, started: Date.now(), queued: true };
     const ex: Exchange = {
       req,

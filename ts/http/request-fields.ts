@@ -19,6 +19,8 @@ export interface RequestFields {
   serverPort: string;
   /** The same, as a number (for group names). */
   hostPort: number;
+  /** The Host header named a port. */
+  hostHasPort: boolean;
   localAddr: string;
   localPort: number;
   remoteAddr: string;
@@ -73,6 +75,7 @@ export function readRequestFields(req: IncomingMessage, url: string): RequestFie
     serverName,
     serverPort: String(hostPort),
     hostPort,
+    hostHasPort: /:\d+$/.test(host),
     localAddr: stripV4Mapped(socket.localAddress),
     localPort,
     remoteAddr: stripV4Mapped(socket.remoteAddress),

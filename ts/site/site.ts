@@ -1,0 +1,178 @@
+/**
+ * Site: serves what a mod_wsgi configuration file describes (a {@link SitePlan}): an Engine with
+ * the plan's embedded Python settings (or none, under WSGIRestrictEmbedded), its daemon process
+ * groups, and one request handler per listener that picks the virtual host by address, port and
+ * Host header, then the alias or mount.
+ */
+import type { IncomingMessage, RequestListener, ServerResponse } from 'node:http';
+import { Engine } from '../engine.js';
+import { ConfigError, PyhostError } from '../errors.js';
+import type { Listener, Mount, ServerPlan, SitePlan, VirtualHostPlan } from '../config/plan.js';
+import { wildcardToRegExp } from '../config/patterns.js';
+import type { LogLevel, LogSink } from '../logger.js';
+import { ServerRoutes } from './server-routes.js';
+
+export interface SiteOptions {
+  /** Python executable for embedded mode and for daemon groups without `python=`. */
+  python?: string;
+  logger?: LogSink;
+  logLevel?: LogLevel;
+  /** Called with one Apache combined-format line per request. */
+  accessLog?: (line: string) => void;
+  /** Address to bind for `Listen *:port` (default: all interfaces). */
+  anyAddress?: string;
+}
+
+export interface SiteListener {
+  /** The address to listen on ('0.0.0.0' for `*`, unless SiteOptions.anyAddress). */
+  host: string;
+  port: number;
+  handler: RequestListener;
+}
+
+const s = (seconds: number) => seconds * 1000;
+
+function hostOf(req: IncomingMessage): string {
+  const raw = req.headers.host ?? '';
+  const m = /^(\[[^\]]*\]|[^:]*)/.exec(raw);
+  return (m ? m[1] : raw).toLowerCase();
+}
+
+export class Site {
+  private constructor(
+    readonly engine: Engine,
+    readonly plan: SitePlan,
+    readonly listeners: SiteListener[],
+    private readonly routes: ServerRoutes[],
+  ) {}
+
+  /** Starts the engine and daemon groups the plan describes and builds the handlers. */
+  static async start(plan: SitePlan, options: SiteOptions = {}): Promise<Site> {
+    if (plan.restrictEmbedded) {
+      const embedded = allServers(plan).flatMap((srv) => srv.mounts).find((m) => m.settings.processGroup === '');
+      if (embedded) {
+        throw new ConfigError(embedded.file, embedded.line,
+          `${embedded.directive} ${embedded.url} runs embedded (no process group) but WSGIRestrictEmbedded is On: ` +
+            'give it a process-group= or a WSGIProcessGroup');
+      }
+    }
+    const engine = await Engine.start({
+      python: options.python,
+      pythonHome: plan.restrictEmbedded ? undefined : plan.pythonHome,
+      pythonPath: plan.restrictEmbedded ? undefined : [...plan.pythonPath],
+      restrictEmbedded: plan.restrictEmbedded,
+      logger: options.logger,
+      logLevel: options.logLevel,
+    });
+    try {
+      for (const d of plan.daemonGroups) {
+        for (const [option, why] of Object.entries(d.unimplemented)) {
+          engine.logger.warn(`${d.file}:${d.line}: WSGIDaemonProcess ${d.name}: ${option} is not implemented (${why})`);
+        }
+        engine.daemonGroup(d.name, {
+          processes: d.processes,
+          threads: Math.max(1, d.threads),
+          python: d.python ?? options.python,
+          pythonHome: d.pythonHome,
+          pythonPath: [...d.pythonPath],
+          home: d.home,
+          user: d.user,
+          group: d.group,
+          displayName: d.displayName === '%{GROUP}' ? `(wsgi:${d.name})` : d.displayName,
+          lang: d.lang,
+          locale: d.locale,
+          maximumRequests: d.maximumRequests,
+          restartInterval: s(d.restartInterval),
+          inactivityTimeout: s(d.inactivityTimeout),
+          requestTimeout: s(d.requestTimeout),
+          deadlockTimeout: s(d.deadlockTimeout),
+          gracefulTimeout: s(d.gracefulTimeout),
+          shutdownTimeout: s(d.shutdownTimeout),
+          startupTimeout: d.startupTimeout ? s(d.startupTimeout) : undefined,
+          queueTimeout: s(d.queueTimeout),
+        });
+      }
+      const makeRoutes = (server: ServerPlan, port: number | undefined) =>
+        new ServerRoutes(server, (mount, script, settings) => Site.mountFor(engine, server, port, mount, script, settings, options));
+      const mainRoutes = makeRoutes(plan.mainServer, plan.mainServer.port);
+      const vhostRoutes = plan.virtualHosts.map((v) => ({ vhost: v, routes: makeRoutes(v, v.serverNamePort ?? (v.port === '*' ? undefined : v.port)) }));
+      const all = [mainRoutes, ...vhostRoutes.map((v) => v.routes)];
+      for (const r of all) r.prepare();
+      for (const imp of plan.importScripts) {
+        if (imp.processGroup !== '') {
+          engine.logger.warn(`${imp.file}:${imp.line}: WSGIImportScript into daemon group ${imp.processGroup}: loaded on its first request instead`);
+          continue;
+        }
+        const h = engine.mount(imp.script, { group: imp.applicationGroup, preload: true, mountPoint: '/' });
+        await h.ready;
+      }
+      await Promise.all(engine.listDaemonGroups().map((g) => g.start()));
+      const listeners = plan.listeners.map((l) => ({
+        host: l.address === '*' ? options.anyAddress ?? '0.0.0.0' : l.address,
+        port: l.port,
+        handler: Site.listenerHandler(l, vhostRoutes, mainRoutes),
+      }));
+      return new Site(engine, plan, listeners, all);
+    } catch (err) {
+      await engine.close();
+      throw err;
+    }
+  }
+
+  private static mountFor(engine: Engine, server: ServerPlan, port: number | undefined, mount: Mount, script: string,
+    settings: Mount['settings'], options: SiteOptions) {
+    return engine.mount(script, {
+      mountPoint: '/',
+      group: settings.applicationGroup,
+      callable: settings.callableObject,
+      passAuthorization: settings.passAuthorization,
+      reload: settings.scriptReloading,
+      processGroup: settings.processGroup || undefined,
+      serverName: server.serverName,
+      defaultPort: port,
+      preload: mount.preload && settings.processGroup === '' && !settings.applicationGroup.startsWith('%{R'),
+      accessLog: options.accessLog,
+    });
+  }
+
+  /** The handler for one listener: virtual host by Host header (name-based), else the default. */
+  private static listenerHandler(l: Listener, vhosts: { vhost: VirtualHostPlan; routes: ServerRoutes }[], main: ServerRoutes): RequestListener {
+    const covering = vhosts.filter(({ vhost }) =>
+      vhost.addresses.some((a) => (a.address === '*' || a.address === l.address || l.address === '*') && (a.port === '*' || a.port === l.port)),
+    );
+    if (covering.length === 0) return (req, res) => Site.serve(main, req, res);
+    const names = covering.map(({ vhost, routes }) => ({
+      routes,
+      names: [vhost.serverName.toLowerCase()],
+      aliases: vhost.serverAliases.map((a) => wildcardToRegExp(a.toLowerCase())),
+    }));
+    return (req, res) => {
+      const host = hostOf(req);
+      const hit = names.find((n) => n.names.includes(host) || n.aliases.some((re) => re.test(host)));
+      Site.serve((hit ?? names[0]).routes, req, res);
+    };
+  }
+
+  private static serve(routes: ServerRoutes, req: IncomingMessage, res: ServerResponse): void {
+    try {
+      routes.handle(req, res);
+    } catch (err) {
+      const code = (err as PyhostError).code;
+      const status = code === 'ERR_SCRIPT_NOT_FOUND' ? 404 : 500;
+      const body = status === 404 ? 'Not Found\n' : 'Internal Server Error\n';
+      if (status === 500) process.stderr.write(`[pyhost:error] ${(err as Error).message}\n`);
+      res.writeHead(status, { 'Content-Type': 'text/plain; charset=utf-8', 'Content-Length': body.length });
+      res.end(body);
+    }
+  }
+
+  /** Stops the mounts, the daemon groups and the engine. */
+  async close(): Promise<void> {
+    for (const r of this.routes) for (const h of r.handlers()) h.close();
+    await this.engine.close();
+  }
+}
+
+function allServers(plan: SitePlan): ServerPlan[] {
+  return [plan.mainServer, ...plan.virtualHosts];
+}
