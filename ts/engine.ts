@@ -43,7 +43,7 @@ export interface EngineOptions {
 }
 
 const ENGINE_KEYS = ['python', 'pythonHome', 'pythonPath', 'home', 'optimize', 'logger', 'logLevel', 'shutdownTimeout', 'restrictEmbedded'] as const;
-const GROUP_KEYS = ['gil', 'threads', 'fallback', 'queueLimit', 'extensions', 'pythonPath'] as const;
+const GROUP_KEYS = ['gil', 'threads', 'fallback', 'queueLimit', 'extensions', 'pythonPath', 'pooled'] as const;
 const NATIVE_LEVELS: LogLevel[] = ['debug', 'info', 'warn', 'error'];
 
 /** The process-wide runtime: started by the first Engine, finalised by the last close(). */
@@ -212,6 +212,7 @@ export class Engine {
       strictExtensions: resolved.extensions === 'strict',
       threads: resolved.threads,
       path: resolved.pythonPath,
+      pooled: resolved.pooled && resolved.pythonPath.length === 0,
     });
     const group = new Group(name, resolved, handle, this.logger, () => this.closed);
     this.groups.set(name, group);
@@ -285,9 +286,36 @@ export class Engine {
     await Promise.all([...this.daemonGroups.values()].map((g) => g.restart()));
   }
 
+  /**
+   * @internal Closes a group, waits up to `timeoutMs` for its sub-interpreter to end, and forgets
+   * it: 'ended', 'leaked' (its threads could not be ended: left running) or 'stuck' (a worker
+   * did not stop in time).
+   */
+  async dropGroup(name: string, timeoutMs: number): Promise<'ended' | 'leaked' | 'stuck'> {
+    const g = this.groups.get(name);
+    if (!g || name === GLOBAL_GROUP) return 'ended';
+    this.groups.delete(name);
+    let timer: NodeJS.Timeout | undefined;
+    const timeout = new Promise<'stuck'>((r) => {
+      timer = setTimeout(() => r('stuck'), timeoutMs);
+      timer.unref();
+    });
+    try {
+      const closed = g.native.closeAndWait().then((ended): 'ended' | 'leaked' => (ended ? 'ended' : 'leaked'));
+      return await Promise.race([closed, timeout]);
+    } finally {
+      clearTimeout(timer);
+    }
+  }
+
   /** Groups created so far. */
   listGroups(): Group[] {
     return [...this.groups.values()];
+  }
+
+  /** @internal the native addon (harness, in-process requests). */
+  get native(): NativeAddon {
+    return this.embedded('native').addon;
   }
 
   /** @internal the engine that owns a group name, for log routing. */
@@ -363,6 +391,7 @@ function resolveGroupOptions(name: string, options: GroupOptions | undefined, ve
     queueLimit: intOption(what, 'queueLimit', o.queueLimit, 10000, 0, 10_000_000),
     extensions: gil === 'own' ? 'strict' : enumOption(what, 'extensions', o.extensions, ['legacy', 'strict'] as const, 'legacy'),
     pythonPath: stringArrayOption(what, 'pythonPath', o.pythonPath).map((p) => path.resolve(p)),
+    pooled: o.pooled ?? false,
   };
 }
 

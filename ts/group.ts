@@ -33,6 +33,8 @@ export interface GroupOptions {
   extensions?: 'legacy' | 'strict';
   /** sys.path entries for this group only (processed like site.addsitedir, put first). */
   pythonPath?: string[];
+  /** Take a warm interpreter from the pool (see Harness) instead of creating one, when ready. */
+  pooled?: boolean;
 }
 
 export interface ResolvedGroupOptions {
@@ -42,6 +44,7 @@ export interface ResolvedGroupOptions {
   queueLimit: number;
   extensions: 'legacy' | 'strict';
   pythonPath: string[];
+  pooled: boolean;
 }
 
 export class Group {

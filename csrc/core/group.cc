@@ -4,6 +4,7 @@
 
 #include <thread>
 
+#include "core/inspect.h"
 #include "core/log.h"
 #include "core/runtime.h"
 
@@ -130,10 +131,12 @@ std::vector<BusyWorker> Group::busy_workers() const {
   return out;
 }
 
-void Group::Submit(Job* job) {
+uint64_t Group::Submit(Job* job) {
   ErrorInfo refuse;
+  uint64_t seq;
   {
     std::lock_guard<std::mutex> lock(mu_);
+    seq = job->seq = ++next_seq_;
     switch (state_) {
       case State::kClosed:
         refuse = ErrorInfo::Make("ERR_GROUP_CLOSED", "application group " + opts_.name + " is closed");
@@ -145,10 +148,41 @@ void Group::Submit(Job* job) {
         queue_.push_back(job);
         if (state_ == State::kIdle) StartLocked();
         cv_.notify_one();
-        return;
+        return seq;
     }
   }
   job->Abort(refuse);
+  return seq;
+}
+
+void Group::RunJob(Worker* w, Job* job) {
+  w->running_seq_ = job->seq;
+  job->Run(*w);
+  // `job` may be gone now (it completes itself).
+  w->running_seq_ = 0;
+  if (w->interrupted_) {
+    // An interrupt that arrived as the job ended must not hit the next one.
+    w->interrupted_ = false;
+    PyThreadState_SetAsyncExc(w->ident_, nullptr);
+  }
+}
+
+void Group::Interrupt(uint64_t seq, PyObject* exc, std::function<void(bool)> done) {
+  auto self = shared_from_this();
+  auto interp = this->interp();
+  bool visiting = VisitInterp(interp, [self, seq, exc, done] {
+    // With the interpreter's GIL held, no worker can switch jobs under us.
+    bool hit = false;
+    std::lock_guard<std::mutex> lock(self->mu_);
+    for (auto& w : self->workers_) {
+      if (w->running_seq_ == seq && w->ts_) {
+        hit = RaiseInThread(w->ident_, exc);
+        w->interrupted_ = true;
+      }
+    }
+    done(hit);
+  });
+  if (!visiting) done(false);
 }
 
 void Group::StartLocked() {
@@ -160,6 +194,15 @@ void Group::StartLocked() {
       state_ = State::kFailed;
       failure_ = ErrorInfo::Make("ERR_ENGINE_CLOSED", "the Python runtime is not running");
     }
+    return;
+  }
+  if (opts_.adopt) {
+    // A warm interpreter: no creation, workers start at once.
+    interp_ = std::move(opts_.adopt);
+    interp_->set_name(opts_.name);
+    state_ = State::kRunning;
+    SpawnWorkersLocked();
+    cv_.notify_all();
     return;
   }
   InterpSpec spec;
@@ -252,7 +295,7 @@ void Group::WorkerMain(Worker* w) {
     }
     PyEval_RestoreThread(w->ts_);
     while (job) {
-      job->Run(*w);
+      RunJob(w, job);
       job = nullptr;
       // Take the next job while still holding the GIL: under load this saves a GIL hand-off
       // and a wake-up per job.
@@ -288,6 +331,20 @@ void Group::Rehome() {
   }
   Log(LogLevel::kDebug, opts_.name, "group moved to the main interpreter (%{GLOBAL})", owner_);
   old->Retire();
+}
+
+void Group::CloseAndWait(std::function<void(bool)> cb) {
+  std::shared_ptr<Interp> interp;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    interp = interp_;
+  }
+  Close();
+  if (!interp || interp->kind() == InterpKind::kMain) {
+    cb(true);
+    return;
+  }
+  interp->WhenEnded(std::move(cb));
 }
 
 void Group::Close() {

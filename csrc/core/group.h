@@ -5,6 +5,7 @@
 #include <chrono>
 #include <condition_variable>
 #include <deque>
+#include <functional>
 #include <memory>
 #include <mutex>
 #include <string>
@@ -35,6 +36,8 @@ class Worker {
   unsigned long ident_ = 0;          // PyThread_get_thread_ident() of the thread
   std::chrono::steady_clock::time_point job_started_{};
   bool busy_ = false;
+  uint64_t running_seq_ = 0;  // job running now (GIL held to read or write)
+  bool interrupted_ = false;   // an async exception was aimed at the job (GIL held)
 };
 
 struct GroupOptions {
@@ -45,6 +48,8 @@ struct GroupOptions {
   // connection threads do, so a request never changes threads).
   int threads = 5;
   std::vector<std::string> path;  // this group's own sys.path entries (first), after the engine's
+  // Start in this ready interpreter (from the warm pool) instead of creating one.
+  std::shared_ptr<Interp> adopt;
 };
 
 // A snapshot of a busy worker, for timeouts and stack dumps.
@@ -59,7 +64,11 @@ class Group : public std::enable_shared_from_this<Group> {
   ~Group();
 
   // Queues a job; it runs on a worker, or is aborted if the group is closed or failed to start.
-  void Submit(Job* job);
+  // Returns the job's sequence number (for Interrupt).
+  uint64_t Submit(Job* job);
+  // Raises `exc` (a built-in exception type) in the worker running job `seq`, if it still runs
+  // it; `done(hit)` is called from another thread, or never if the GIL is never released.
+  void Interrupt(uint64_t seq, PyObject* exc, std::function<void(bool)> done);
   // Runs a job on the calling thread (no GIL held), with this thread's own thread state of the
   // group's interpreter; starts the interpreter first if needed (waiting for it).
   void RunHere(Job* job);
@@ -70,6 +79,9 @@ class Group : public std::enable_shared_from_this<Group> {
   void Rehome();
   // Queued jobs are aborted; workers exit after their current job.
   void Close();
+  // Close, then `cb(true)` once the sub-interpreter has ended (at once for %{GLOBAL}), or
+  // `cb(false)` if it could not be ended. Never called if a worker never stops.
+  void CloseAndWait(std::function<void(bool)> cb);
 
   const std::string& name() const { return opts_.name; }
   InterpKind kind() const;
@@ -90,6 +102,7 @@ class Group : public std::enable_shared_from_this<Group> {
   std::shared_ptr<Interp> EnsureStarted(ErrorInfo* err);
   void SpawnWorkersLocked();
   void WorkerMain(Worker* w);
+  void RunJob(Worker* w, Job* job);
   void AbortAllLocked(const ErrorInfo& why, std::deque<Job*>* out);
 
   GroupOptions opts_;
@@ -103,6 +116,7 @@ class Group : public std::enable_shared_from_this<Group> {
   int generation_ = 0;
   std::vector<std::unique_ptr<Worker>> workers_;
   int inline_busy_ = 0;
+  uint64_t next_seq_ = 0;
 };
 
 }  // namespace pyhost

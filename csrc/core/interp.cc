@@ -149,6 +149,26 @@ void Interp::Retire() {
   }
 }
 
+void Interp::WhenEnded(std::function<void(bool)> cb) {
+  {
+    std::lock_guard<std::mutex> lock(waiters_mu_);
+    if (!ended_.load()) {
+      end_waiters_.push_back(std::move(cb));
+      return;
+    }
+  }
+  cb(true);
+}
+
+void Interp::NotifyEnd(bool ended) {
+  std::vector<std::function<void(bool)>> waiters;
+  {
+    std::lock_guard<std::mutex> lock(waiters_mu_);
+    waiters.swap(end_waiters_);
+  }
+  for (auto& w : waiters) w(ended);
+}
+
 int Interp::OtherThreadStates() const {
   int n = 0;
   for (PyThreadState* t = PyInterpreterState_ThreadHead(state_); t; t = PyThreadState_Next(t)) {

@@ -5,6 +5,7 @@
 #include <Python.h>
 
 #include <atomic>
+#include <functional>
 #include <memory>
 #include <mutex>
 #include <string>
@@ -32,6 +33,8 @@ class Interp : public std::enable_shared_from_this<Interp> {
   static std::shared_ptr<Interp> CreateSub(const InterpSpec& spec, PyThreadState* main_ts, ErrorInfo* err);
 
   const std::string& name() const { return name_; }
+  // A pooled interpreter takes the name of the group that adopts it (before any use).
+  void set_name(const std::string& name) { name_ = name; }
   InterpKind kind() const { return kind_; }
   PyInterpreterState* state() const { return state_; }
   // The thread state it was created with; only the runtime thread uses it.
@@ -53,6 +56,9 @@ class Interp : public std::enable_shared_from_this<Interp> {
   // left running (it is then leaked, and a report is in *why).
   bool End(int wait_ms, std::string* why);
   bool ended() const { return ended_.load(); }
+  // `cb(true)` once the interpreter has ended, `cb(false)` if ending it had to be given up.
+  void WhenEnded(std::function<void(bool)> cb);
+  void NotifyEnd(bool ended);
 
   // Counts thread states of this interpreter other than the owner's (its GIL held).
   int OtherThreadStates() const;
@@ -69,6 +75,8 @@ class Interp : public std::enable_shared_from_this<Interp> {
   std::atomic<int> attached_{0};
   std::atomic<bool> retired_{false};
   std::atomic<bool> ended_{false};
+  std::mutex waiters_mu_;
+  std::vector<std::function<void(bool)>> end_waiters_;
 };
 
 }  // namespace pyhost

@@ -1,5 +1,6 @@
 // A unit of work a group's worker runs with the interpreter's GIL held.
 #pragma once
+#include <cstdint>
 #include <string>
 
 #include "core/error_info.h"
@@ -17,6 +18,9 @@ class Job {
   // Instead of Run, when the job will never run (group closed, interpreter failed to start).
   // Any thread, no GIL.
   virtual void Abort(const ErrorInfo& why) = 0;
+
+  // Set by Group::Submit: names the job for Group::Interrupt.
+  uint64_t seq = 0;
 };
 
 }  // namespace pyhost

@@ -4,6 +4,7 @@
 #include <cstring>
 
 #include "core/group.h"
+#include "core/interp_pool.h"
 #include "core/log.h"
 #include "core/pyhost_module.h"
 #include "core/pyref.h"
@@ -174,7 +175,8 @@ void Runtime::EndLater(std::shared_ptr<Interp> interp) {
   Post([this, interp] {
     if (interp->ended()) return;
     std::string why;
-    if (interp->End(2000, &why)) {
+    bool ended = interp->End(2000, &why);
+    if (ended) {
       for (auto it = subs_.begin(); it != subs_.end(); ++it) {
         if (*it == interp) {
           subs_.erase(it);
@@ -184,6 +186,7 @@ void Runtime::EndLater(std::shared_ptr<Interp> interp) {
     } else {
       Log(LogLevel::kWarn, interp->name(), why);
     }
+    interp->NotifyEnd(ended);
   });
 }
 
@@ -296,7 +299,9 @@ void Runtime::RunShutdown(int timeout_ms, std::function<void(bool, std::string)>
       PyEval_SaveThread();
     } else {
       main_.reset();
+      for (auto& in : subs_) in->NotifyEnd(true);
       subs_.clear();
+      InterpPool::Get().Reset();
       if (Py_FinalizeEx() < 0) report += "errors while flushing Python's buffered data; ";
     }
   }

@@ -8,6 +8,7 @@
 //                 [--deadlock-timeout S] [--shutdown-timeout S]
 // Prints "READY <pid>" on stdout once it accepts connections. SIGTERM: finish requests in
 // flight, finalise Python, exit. SIGUSR2: log the Python stacks of every thread.
+#include <malloc.h>
 #include <pthread.h>
 #include <signal.h>
 #include <sys/socket.h>
@@ -161,7 +162,7 @@ void Daemon::Serve(int fd) {
     head.has_body = h.flags & wire::kHasBody;
     head.pass_authorization = h.flags & wire::kPassAuthorization;
     head.multiprocess = h.flags & wire::kMultiprocess;
-    head.multithread = cfg_.threads > 1;
+    head.multithread = cfg_.threads > 1;  // mod_wsgi: threads=1 reports False
     auto group = GroupFor(f);
     DaemonRequest req(fd, std::move(app), std::move(head));
     group->RunHere(&req);
@@ -359,6 +360,7 @@ int Daemon::Run() {
 }  // namespace pyhost
 
 int main(int argc, char** argv) {
+  mallopt(M_MMAP_THRESHOLD, 128 * 1024);  // large body chunks go back to the system when freed
   pyhost::Daemon d(pyhost::ParseArgs(argc, argv));
   return d.Run();
 }

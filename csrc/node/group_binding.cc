@@ -4,6 +4,7 @@
 #include "core/calls.h"
 #include "core/group.h"
 #include "core/inspect.h"
+#include "core/interp_pool.h"
 #include "core/pyref.h"
 #include "node/addon_data.h"
 #include "node/js_value.h"
@@ -53,7 +54,10 @@ class GroupHandle : public Napi::ObjectWrap<GroupHandle> {
                         InstanceMethod<&GroupHandle::Call>("call"), InstanceMethod<&GroupHandle::Rehome>("rehome"),
                         InstanceMethod<&GroupHandle::Close>("close"), InstanceMethod<&GroupHandle::Info>("info"),
                         InstanceMethod<&GroupHandle::DumpStacks>("dumpStacks"),
-                        InstanceMethod<&GroupHandle::Interrupt>("interrupt")});
+                        InstanceMethod<&GroupHandle::Interrupt>("interrupt"),
+                        InstanceMethod<&GroupHandle::CloseAndWait>("closeAndWait"),
+                        InstanceAccessor<&GroupHandle::Pooled>("pooled"),
+                        InstanceAccessor<&GroupHandle::LastSeq>("lastSeq")});
   }
 
   // new GroupHandle({name, kind: 'main'|'shared'|'own', strictExtensions, threads, path})
@@ -70,6 +74,10 @@ class GroupHandle : public Napi::ObjectWrap<GroupHandle> {
       auto arr = path.As<Napi::Array>();
       for (uint32_t i = 0; i < arr.Length(); i++) opts.path.push_back(arr.Get(i).ToString().Utf8Value());
     }
+    if (o.Get("pooled").ToBoolean().Value() && opts.kind != InterpKind::kMain) {
+      opts.adopt = InterpPool::Get().Take(opts.kind, opts.strict_extensions || opts.kind == InterpKind::kOwnGil);
+      pooled_ = opts.adopt != nullptr;
+    }
     group_ = Group::Create(std::move(opts));
     port_ = Data(info.Env())->port;
     group_->set_owner(port_);
@@ -85,7 +93,7 @@ class GroupHandle : public Napi::ObjectWrap<GroupHandle> {
     auto* job = new NodeCallJob(env, port_, std::move(req));
     Napi::Promise p = job->promise();
     port_->Hold();
-    group_->Submit(job);
+    last_seq_ = group_->Submit(job);
     return p;
   }
   Napi::Value Exec(const Napi::CallbackInfo& info) {
@@ -160,24 +168,38 @@ class GroupHandle : public Napi::ObjectWrap<GroupHandle> {
     return p;
   }
 
-  // interrupt(threadIdent, 'TimeoutError' | 'SystemExit') -> Promise<boolean>
+  // interrupt(seq, 'TimeoutError' | 'SystemExit') -> Promise<boolean>: raises in the worker
+  // running job `seq` (if it still does). Never settles if the GIL is never released.
   Napi::Value Interrupt(const Napi::CallbackInfo& info) {
-    unsigned long ident = static_cast<unsigned long>(info[0].ToNumber().Int64Value());
+    uint64_t seq = static_cast<uint64_t>(info[0].ToNumber().Int64Value());
     bool exit = info[1].ToString().Utf8Value() == "SystemExit";
     auto* op = new PromiseOp(info.Env());
     Napi::Promise p = op->promise();
-    bool visiting = VisitInterp(group_->interp(), [op, ident, exit] {
-      bool hit = RaiseInThread(ident, exit ? PyExc_SystemExit : PyExc_TimeoutError);
+    group_->Interrupt(seq, exit ? PyExc_SystemExit : PyExc_TimeoutError, [op](bool hit) {
       op->Post([hit](Napi::Env env, Napi::Promise::Deferred& d) { d.Resolve(Napi::Boolean::New(env, hit)); });
     });
-    if (!visiting) {
-      op->Post([](Napi::Env env, Napi::Promise::Deferred& d) { d.Resolve(Napi::Boolean::New(env, false)); });
-    }
     return p;
   }
 
+  // The sequence number of the job submitted last (read right after exec/eval/call).
+  Napi::Value LastSeq(const Napi::CallbackInfo& info) { return Napi::Number::New(info.Env(), static_cast<double>(last_seq_)); }
+
+  // closeAndWait() -> Promise<boolean>: true once the sub-interpreter has ended.
+  Napi::Value CloseAndWait(const Napi::CallbackInfo& info) {
+    auto* op = new PromiseOp(info.Env());
+    Napi::Promise p = op->promise();
+    group_->CloseAndWait([op](bool ended) {
+      op->Post([ended](Napi::Env env, Napi::Promise::Deferred& d) { d.Resolve(Napi::Boolean::New(env, ended)); });
+    });
+    return p;
+  }
+
+  Napi::Value Pooled(const Napi::CallbackInfo& info) { return Napi::Boolean::New(info.Env(), pooled_); }
+
   std::shared_ptr<Group> group_;
   CompletionPort* port_ = nullptr;
+  bool pooled_ = false;
+  uint64_t last_seq_ = 0;
 };
 
 }  // namespace
@@ -186,7 +208,26 @@ std::shared_ptr<Group> GroupFromJs(const Napi::Value& v) {
   return Napi::ObjectWrap<GroupHandle>::Unwrap(v.As<Napi::Object>())->group();
 }
 
+// poolSetTarget(kind, strict, n): keep n warm interpreters of this kind.
+Napi::Value PoolSetTarget(const Napi::CallbackInfo& info) {
+  std::string kind = info[0].ToString().Utf8Value();
+  InterpPool::Get().SetTarget(kind == "own" ? InterpKind::kOwnGil : InterpKind::kSharedGil, info[1].ToBoolean().Value(),
+                              info[2].ToNumber().Int32Value());
+  return info.Env().Undefined();
+}
+
+// poolStats(kind, strict) -> {idle, created}
+Napi::Value PoolStats(const Napi::CallbackInfo& info) {
+  std::string kind = info[0].ToString().Utf8Value();
+  Napi::Object r = Napi::Object::New(info.Env());
+  r.Set("idle", InterpPool::Get().idle(kind == "own" ? InterpKind::kOwnGil : InterpKind::kSharedGil, info[1].ToBoolean().Value()));
+  r.Set("created", InterpPool::Get().created());
+  return r;
+}
+
 void InitGroupBinding(Napi::Env env, Napi::Object exports) {
+  exports.Set("poolSetTarget", Napi::Function::New(env, PoolSetTarget, "poolSetTarget"));
+  exports.Set("poolStats", Napi::Function::New(env, PoolStats, "poolStats"));
   Napi::Function ctor = GroupHandle::Define(env);
   Data(env)->group_ctor = Napi::Persistent(ctor);
   exports.Set("GroupHandle", ctor);

@@ -238,6 +238,7 @@ Napi::Value RequestInfo(const Napi::CallbackInfo& info) {
   unsigned long t = r->running_thread();
   o.Set("started", t != 0);
   o.Set("thread", static_cast<double>(t));
+  o.Set("seq", static_cast<double>(r->seq));
   return o;
 }
 

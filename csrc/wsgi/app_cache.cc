@@ -1,16 +1,20 @@
 // Finds the WSGI callable of a mount in this interpreter: a script file loaded as a module (as
 // mod_wsgi's WSGIScriptAlias does, reloaded when its mtime changes if asked) or an importable
-// "pkg.module:callable". A script that failed to load is retried only once it has changed.
+// "pkg.module:callable". A script that fails to load is tried again on the next request.
 #include <sys/stat.h>
 
+#include <chrono>
 #include <cstdio>
 #include <fstream>
+#include <thread>
 #include <sstream>
 
 #include "core/group.h"
 #include "core/log.h"
 #include "core/pyref.h"
 #include "wsgi/wsgi_state.h"
+
+#include <pythread.h>
 
 namespace pyhost {
 namespace {
@@ -88,7 +92,6 @@ PyObject* ImportEntryPoint(const std::string& target, const std::string& fallbac
 
 PyObject* GetApplication(WsgiState* st, const AppSpec& spec, ErrorInfo* err) {
   std::string key = (spec.is_module ? "m:" : "s:") + spec.target + "|" + spec.callable;
-  auto it = st->apps.find(key);
   double mtime = 0;
   if (!spec.is_module) {
     struct stat sb;
@@ -98,22 +101,29 @@ PyObject* GetApplication(WsgiState* st, const AppSpec& spec, ErrorInfo* err) {
     }
     mtime = static_cast<double>(sb.st_mtim.tv_sec) + sb.st_mtim.tv_nsec / 1e9;
   }
-  if (it != st->apps.end()) {
+  unsigned long self = PyThread_get_thread_ident();
+  for (;;) {
+    auto it = st->apps.find(key);
+    if (it == st->apps.end()) break;
     AppEntry& e = it->second;
-    bool stale = !spec.is_module && (spec.reload || e.failed) && e.mtime != mtime;
-    if (!stale && !(e.failed && spec.is_module)) {
-      if (!e.failed) return e.app;
-      *err = ErrorInfo::Make("ERR_APP_LOAD", "WSGI script " + spec.target + " failed to load (" + e.failure +
-                                                 "); it is loaded again once the file changes");
-      LogError(err->message);
-      return nullptr;
+    if (e.loader != 0) {
+      if (e.loader == self) {
+        *err = ErrorInfo::Make("ERR_APP_LOAD", "WSGI script " + spec.target + " imports itself while loading");
+        return nullptr;
+      }
+      // Another worker is loading it (running Python, which may release the GIL): wait for it,
+      // as mod_wsgi serialises script loading.
+      Py_BEGIN_ALLOW_THREADS std::this_thread::sleep_for(std::chrono::milliseconds(1));
+      Py_END_ALLOW_THREADS
+      continue;
     }
+    if (e.app && !(spec.reload && !spec.is_module && e.mtime != mtime)) return e.app;
     Py_CLEAR(e.app);
     Py_CLEAR(e.module);
+    break;
   }
-  AppEntry& e = st->apps[key];
-  e.mtime = mtime;
-  e.failed = false;
+  // Loaded now: failures are not remembered, so every request retries (and logs), as mod_wsgi.
+  st->apps[key].loader = self;
   PyRef module, app;
   if (spec.is_module) {
     app.reset(ImportEntryPoint(spec.target, spec.callable));
@@ -128,23 +138,24 @@ PyObject* GetApplication(WsgiState* st, const AppSpec& spec, ErrorInfo* err) {
       }
     }
   }
+  if (app && !PyCallable_Check(app.get())) {
+    PyErr_Format(PyExc_TypeError, "WSGI application '%s' in %s is not callable", spec.callable.c_str(),
+                 spec.target.c_str());
+    app.reset();
+  }
   if (!app) {
+    st->apps.erase(key);
     *err = FetchPythonError();
     err->code = "ERR_APP_LOAD";
-    e.failed = true;
-    e.failure = err->type + ": " + err->message;
-    LogError("Failed to load WSGI " + std::string(spec.is_module ? "entry point " : "script ") + spec.target +
-             ":\n" + (err->traceback.empty() ? e.failure : err->traceback));
+    if (err->refused_module.empty()) {
+      LogError("Failed to load WSGI " + std::string(spec.is_module ? "entry point " : "script ") + spec.target + ":\n" +
+               (err->traceback.empty() ? err->type + ": " + err->message : err->traceback));
+    }
     return nullptr;
   }
-  if (!PyCallable_Check(app.get())) {
-    *err = ErrorInfo::Make("ERR_APP_LOAD", "WSGI application '" + spec.callable + "' in " + spec.target +
-                                               " is not callable");
-    e.failed = true;
-    e.failure = err->message;
-    LogError(err->message);
-    return nullptr;
-  }
+  AppEntry& e = st->apps[key];
+  e.loader = 0;
+  e.mtime = mtime;
   e.app = app.release();
   e.module = module.release();
   return e.app;

@@ -91,6 +91,12 @@ int TrySendfile(WsgiState* st, ResponseState* rs, PyObject* result) {
   return ok ? 1 : -2;
 }
 
+// A body shorter than its Content-Length cannot end cleanly on a kept-alive connection: the
+// response is cut (the client sees it truncated) rather than leaving the client waiting.
+bool ShortOfContentLength(WsgiRequest* req) {
+  return !req->is_head_method() && req->content_length() >= 0 && req->body_sent() < req->content_length();
+}
+
 // Streams the iterable. Returns false when the response must be cut short.
 bool StreamResult(WsgiState* st, ResponseState* rs, PyObject* result, const std::string& script) {
   WsgiRequest* req = rs->req;
@@ -122,7 +128,7 @@ bool StreamResult(WsgiState* st, ResponseState* rs, PyObject* result, const std:
     for (Py_ssize_t i = 0; i < n; i++) {
       if (!WriteChunk(rs, PyBytes_AS_STRING(items[i]), PyBytes_GET_SIZE(items[i]))) return false;
     }
-    return true;
+    return !ShortOfContentLength(req);
   }
 
   PyRef iter(PyObject_GetIter(result));
@@ -148,9 +154,7 @@ bool StreamResult(WsgiState* st, ResponseState* rs, PyObject* result, const std:
     if (!HasHeader(rs->headers, "Content-Length")) rs->headers.emplace_back("Content-Length", "0");
     if (!SendPendingHead(rs)) return HandleAppError(req, script);
   }
-  // A body shorter than its Content-Length cannot end cleanly on a kept-alive connection.
-  if (!req->is_head_method() && req->content_length() >= 0 && req->body_sent() < req->content_length()) return false;
-  return true;
+  return !ShortOfContentLength(req);
 }
 
 void CloseResult(PyObject* result, const std::string& script) {

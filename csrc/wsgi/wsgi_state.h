@@ -28,8 +28,7 @@ struct AppEntry {
   PyObject* app = nullptr;      // the WSGI callable (strong)
   PyObject* module = nullptr;   // the script's module (strong), scripts only
   double mtime = 0;
-  bool failed = false;
-  std::string failure;          // "Type: message" of the last load failure
+  unsigned long loader = 0;     // thread loading it now (others wait), 0 when none
 };
 
 enum EnvKey {

@@ -23,6 +23,8 @@ export class DaemonRequest implements BackendRequest {
   cancelled = false;
   finished = false;
   queuedAt = Date.now();
+  /** When it was sent to a daemon process (0 while queued). */
+  sentAt = 0;
 
   constructor(
     readonly ex: Exchange,
@@ -40,6 +42,10 @@ export class DaemonRequest implements BackendRequest {
 
   withdrawIfQueued(): boolean {
     return this.placement.withdraw(this);
+  }
+
+  running(): boolean {
+    return this.sentAt !== 0;
   }
 
   timedOut(): Promise<string> {
@@ -86,6 +92,7 @@ export class DaemonConnection {
   send(req: DaemonRequest): void {
     this.req = req;
     req.conn = this;
+    req.sentAt = Date.now();
     const ex = req.ex;
     const hasBody = (req.flags & RequestFlag.HasBody) !== 0;
     this.bodyEndSent = !hasBody;
@@ -141,11 +148,10 @@ export class DaemonConnection {
         case Frame.Data:
           if (!req.cancelled && !w.finished) {
             // Backpressure: stop reading the daemon while the client is slow.
-            if (!w.res.write(f.payload)) {
+            if (!w.stream(f.payload)) {
               this.socket.pause();
-              w.res.once('drain', () => this.socket.resume());
+              w.onceDrain(() => this.socket.resume());
             }
-            w.bytesOut += f.payload.length;
           }
           break;
         case Frame.End:

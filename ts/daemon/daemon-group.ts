@@ -270,7 +270,7 @@ export class DaemonGroup implements RequestPlacement {
     }
     if (s.requestTimeout > 0) {
       for (const [req, proc] of this.running) {
-        if (req.cancelled || now - req.queuedAt <= s.requestTimeout) continue;
+        if (req.cancelled || !req.sentAt || now - req.sentAt <= s.requestTimeout) continue;
         req.cancelled = true;
         req.ex.writer.fail(504, 'Gateway Timeout');
         void this.onTimeout(req).then((stack) =>

@@ -4,12 +4,12 @@
  */
 import type { IncomingMessage } from 'node:http';
 import type { RequestFields } from './request-fields.js';
-import type { ResponseWriter } from './response-writer.js';
+import type { ResponseTarget } from './response-writer.js';
 
 /** One request handed to a backend. */
 export interface Exchange {
   readonly req: IncomingMessage;
-  readonly writer: ResponseWriter;
+  readonly writer: ResponseTarget;
   readonly fields: RequestFields;
   readonly scriptName: string;
   readonly pathInfo: string;
@@ -29,6 +29,8 @@ export interface Exchange {
 export interface BackendRequest {
   /** The client went away, or pyhost answered for the application (timeouts). */
   cancel(): void;
+  /** The application is running it (it left the queue). */
+  running(): boolean;
   /** If the request is still waiting for a worker, withdraw it and return true. */
   withdrawIfQueued(): boolean;
   /**

@@ -114,6 +114,10 @@ class EmbeddedRequest implements BackendRequest {
     this.addon.requestCancel(this.id);
   }
 
+  running(): boolean {
+    return this.addon.requestInfo(this.id)?.started ?? false;
+  }
+
   withdrawIfQueued(): boolean {
     const info = this.addon.requestInfo(this.id);
     if (!info || info.started) return false;
@@ -134,7 +138,7 @@ class EmbeddedRequest implements BackendRequest {
         setTimeout(() => r(`(no stack: the interpreter's GIL was not released within ${STACK_DUMP_WAIT_MS} ms; stuck in C code?)`), STACK_DUMP_WAIT_MS).unref(),
       ),
     ]);
-    void native.interrupt(info.thread, 'TimeoutError');
+    void native.interrupt(info.seq, 'TimeoutError');
     return stack;
   }
 }
@@ -179,6 +183,7 @@ export class EmbeddedBackend implements Backend {
     if (f.hasBody) flags |= SubmitFlags.HasBody;
     if (ex.passAuthorization) flags |= SubmitFlags.PassAuthorization;
     if (this.multiprocess) flags |= SubmitFlags.Multiprocess;
+    if (group.options.threads === 1) flags |= SubmitFlags.SingleThread;
     const id = this.addon.submitRequest(
       group.native,
       this.appKey,

@@ -48,9 +48,9 @@ export interface MountOptions {
   requestTimeout?: number;
   /** Called with one Apache combined-format line per request. */
   accessLog?: (line: string) => void;
-  /** The server name used in %{RESOURCE}/%{SERVER} group names (default: the Host header's). */
+  /** The server name in %{RESOURCE}/%{SERVER} group names (default: the address the request came to). */
   serverName?: string;
-  /** The port group names use when the Host header names none (default 80, as Apache). */
+  /** The port in group names when the Host header names none (default: the port the request came to). */
   defaultPort?: number;
 }
 
@@ -146,6 +146,8 @@ interface Tracked {
   br: BackendRequest | undefined;
   started: number;
   queued: boolean;
+  /** When the application started running it (the request timeout counts from there). */
+  runningSince: number;
 }
 
 /** Builds the handler. `groupByName` creates or finds engine groups; `backend` runs requests. */
@@ -180,7 +182,8 @@ export function createMountHandler(
         }
         t.queued = false;
       }
-      if (opts.requestTimeout > 0 && age > opts.requestTimeout && !t.ex.writer.finished) {
+      if (opts.requestTimeout > 0 && !t.runningSince && t.br.running()) t.runningSince = now;
+      if (opts.requestTimeout > 0 && t.runningSince && now - t.runningSince > opts.requestTimeout && !t.ex.writer.finished) {
         const br = t.br;
         t.br = undefined; // report once
         t.ex.writer.fail(504, 'Gateway Timeout');
@@ -215,12 +218,14 @@ export function createMountHandler(
     const groupName =
       fixedGroupName ??
       resolveGroupName(opts.group, {
-        host: opts.serverName ?? fields.serverName,
-        port: fields.hostHasPort ? fields.hostPort : opts.defaultPort ?? 80,
+        // As mod_wsgi, the server's own name, not the client's Host header (which would let any
+        // client create interpreters); the port is the one the request came in on.
+        host: opts.serverName ?? fields.localAddr,
+        port: fields.hostHasPort && fields.hostPort === fields.localPort ? fields.hostPort : opts.defaultPort ?? fields.localPort,
         scriptName,
         requestHost: fields.serverName,
       });
-    const tracked: Tracked = { ex: undefined as unknown as Exchange, br: undefined, started: Date.now(), queued: true };
+    const tracked: Tracked = { ex: undefined as unknown as Exchange, br: undefined, started: Date.now(), queued: true, runningSince: 0 };
     const ex: Exchange = {
       req,
       writer,

@@ -16,7 +16,25 @@ export interface ResponseSink {
   sendfileDone(): void;
 }
 
-export class ResponseWriter {
+/** Where a backend's response events go: a Node response, or memory (in-process requests). */
+export interface ResponseTarget {
+  sink: ResponseSink;
+  headSent: boolean;
+  finished: boolean;
+  status: number;
+  bytesOut: number;
+  head(status: number, reason: string | undefined, headers: string | undefined): void;
+  body(chunk: Buffer | Buffer[], last: boolean): void;
+  /** Writes body bytes as they stream in; false when the caller should wait for onceDrain. */
+  stream(chunk: Buffer): boolean;
+  onceDrain(cb: () => void): void;
+  sendfile(fd: number, offset: number, length: number): void;
+  end(): void;
+  abort(): void;
+  fail(status: number, message: string): void;
+}
+
+export class ResponseWriter implements ResponseTarget {
   headSent = false;
   finished = false;
   status = 0;
@@ -64,6 +82,16 @@ export class ResponseWriter {
     } else if (this.unacked >= ACK_BATCH && !this.waitingDrain) {
       this.flushAck();
     }
+  }
+
+  stream(chunk: Buffer): boolean {
+    if (this.finished) return true;
+    this.bytesOut += chunk.length;
+    return this.res.write(chunk);
+  }
+
+  onceDrain(cb: () => void): void {
+    this.res.once('drain', cb);
   }
 
   private flushAck(): void {

@@ -7,8 +7,14 @@ export interface NativeGroupHandle {
   rehome(): void;
   /** Python stacks of the group's threads (all, or the one with this thread ident). */
   dumpStacks(thread: number): Promise<string>;
-  /** Raises `TimeoutError` (or SystemExit) asynchronously in the worker thread `thread`. */
-  interrupt(thread: number, exception: 'TimeoutError' | 'SystemExit'): Promise<boolean>;
+  /** Raises `TimeoutError` (or SystemExit) in the worker running job `seq`, if it still runs it. */
+  interrupt(seq: number, exception: 'TimeoutError' | 'SystemExit'): Promise<boolean>;
+  /** Sequence number of the job submitted last. */
+  readonly lastSeq: number;
+  /** The group took a warm interpreter from the pool. */
+  readonly pooled: boolean;
+  /** Closes the group; resolves true once its sub-interpreter has ended. */
+  closeAndWait(): Promise<boolean>;
   close(): void;
   info(): { kind: 'main' | 'shared' | 'own'; queued: number; closed: boolean; busy: { thread: number; busyMs: number }[] };
 }
@@ -19,6 +25,8 @@ export interface NativeGroupOptions {
   strictExtensions: boolean;
   threads: number;
   path: string[];
+  /** Take a warm interpreter from the pool if one is ready. */
+  pooled?: boolean;
 }
 
 /** Flags of submitRequest. */
@@ -81,7 +89,10 @@ export interface NativeAddon {
   requestSendfileDone(id: number): void;
   requestResubmit(id: number, group: NativeGroupHandle): void;
   requestFail(id: number, code: string, message: string): void;
-  requestInfo(id: number): { started: boolean; thread: number } | undefined;
+  requestInfo(id: number): { started: boolean; thread: number; seq: number } | undefined;
+  /** Keep `n` warm interpreters of a kind ready. */
+  poolSetTarget(kind: 'own' | 'shared', strict: boolean, n: number): void;
+  poolStats(kind: 'own' | 'shared', strict: boolean): { idle: number; created: number };
   setRequestDispatch(fn: RequestDispatch): void;
   /** Loads (imports) a registered WSGI application in a group, as WSGIImportScript does. */
   loadApp(group: NativeGroupHandle, appKey: number): Promise<undefined>;

@@ -1,0 +1,15 @@
+/**
+ * pyhost/harness: isolated Python tenants in one process, for test harnesses, graders, plugin
+ * hosts and multi-tenant staging.
+ *
+ * ```ts
+ * import { Harness } from 'pyhost/harness';
+ * const harness = await Harness.start({ gil: 'own' });
+ * const t = await harness.tenant('alice', { files: { 'solution.py': 'def add(a, b): return a + b' } });
+ * const r = await t.call('solution:add', [1, 2], { timeout: 1000 }); // r.value === 3
+ * await harness.close();
+ * ```
+ */
+export { Harness, type HarnessOptions, type TenantOptions } from './harness.js';
+export { Tenant, type RunResult, type RunOptions, type RequestOptions, type Placement } from './tenant.js';
+export type { CollectedResponse } from '../http/collecting-writer.js';

@@ -1,0 +1,108 @@
+/**
+ * The Python side of a tenant: a module `_pyhost_tenant` installed in each tenant's interpreter.
+ * `run` executes code in the tenant's `__main__` (the value of a final expression is returned),
+ * `call` calls 'pkg.mod:func'; both capture stdout/stderr for the call and report errors and
+ * timing as data. `configure` applies the tenant's sys.path and its own os.environ view.
+ */
+export const TENANT_MODULE_SOURCE = String.raw`
+import ast, io, json, os, site, sys, time, traceback, types
+
+_main = sys.modules['__main__'].__dict__
+_compiled = {}
+
+
+def configure(paths, env):
+    front = []
+    for entry in paths:
+        before = set(sys.path)
+        site.addsitedir(entry)
+        added = [p for p in sys.path if p not in before]
+        if entry not in added:
+            added.insert(0, entry)
+        front.extend(p for p in added if p not in front)
+    if front:
+        sys.path[:] = front + [p for p in sys.path if p not in front]
+    # The tenant's os.environ is its own view: writes no longer reach the process environment
+    # (shared by every tenant), only this interpreter's os.environ.
+    os.putenv = lambda key, value: None
+    os.unsetenv = lambda key: None
+    for key, value in env.items():
+        os.environ[key] = value
+
+
+def _jsonable(value):
+    if value is None:
+        return None
+    try:
+        return json.loads(json.dumps(value))
+    except (TypeError, ValueError) as e:
+        raise TypeError('result of type %s is not JSON-able data: %s' % (type(value).__qualname__, e)) from None
+
+
+def _error(e):
+    t = type(e)
+    name = t.__qualname__ if t.__module__ in ('builtins', '__main__') else t.__module__ + '.' + t.__qualname__
+    return {'type': name, 'message': str(e), 'traceback': ''.join(traceback.format_exception(t, e, e.__traceback__))}
+
+
+def _compile(code):
+    hit = _compiled.get(code)
+    if hit is not None:
+        return hit
+    tree = ast.parse(code, '<tenant>', 'exec')
+    last = None
+    if tree.body and isinstance(tree.body[-1], ast.Expr):
+        last = compile(ast.Expression(tree.body.pop().value), '<tenant>', 'eval')
+    hit = (compile(tree, '<tenant>', 'exec'), last)
+    if len(_compiled) > 256:
+        _compiled.clear()
+    _compiled[code] = hit
+    return hit
+
+
+def _capture(fn):
+    out, err = io.StringIO(), io.StringIO()
+    saved = sys.stdout, sys.stderr
+    sys.stdout, sys.stderr = out, err
+    result = {'value': None, 'error': None}
+    t0 = time.perf_counter()
+    try:
+        result['value'] = _jsonable(fn())
+    except Exception as e:
+        result['error'] = _error(e)
+    finally:
+        result['ms'] = (time.perf_counter() - t0) * 1000.0
+        sys.stdout, sys.stderr = saved
+    result['stdout'] = out.getvalue()
+    result['stderr'] = err.getvalue()
+    return result
+
+
+def run(code):
+    def go():
+        body, last = _compile(code)
+        exec(body, _main)
+        return eval(last, _main) if last is not None else None
+    return _capture(go)
+
+
+def call(target, args, kwargs):
+    def go():
+        module, _, attr = target.partition(':')
+        obj = __import__(module, fromlist=['_'])
+        for part in (attr or 'main').split('.'):
+            obj = getattr(obj, part)
+        return obj(*args, **kwargs)
+    return _capture(go)
+
+
+def preflight(names):
+    """Imports each module; returns [name, error] for those that fail (refusals included)."""
+    failed = []
+    for name in names:
+        try:
+            __import__(name)
+        except ImportError as e:
+            failed.append([name, '%s: %s' % (type(e).__name__, e)])
+    return failed
+`;
