@@ -360,7 +360,7 @@ int Daemon::Run() {
 }  // namespace pyhost
 
 int main(int argc, char** argv) {
-  mallopt(M_MMAP_THRESHOLD, 128 * 1024);  // large body chunks go back to the system when freed
+  mallopt(M_MMAP_THRESHOLD, 64 * 1024);  // large body chunks go back to the system when freed
   pyhost::Daemon d(pyhost::ParseArgs(argc, argv));
   return d.Run();
 }

@@ -40,7 +40,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   // Body chunks are allocated on worker threads and freed on the loop thread; with glibc's
   // per-thread arenas and dynamic mmap threshold, freed chunks of big transfers stay mapped and
   // the RSS ratchets up. A fixed threshold makes large chunks mmap'd, returned on free.
-  mallopt(M_MMAP_THRESHOLD, 128 * 1024);
+  mallopt(M_MMAP_THRESHOLD, 64 * 1024);
   auto* data = new AddonData();
   data->port = new CompletionPort(env);
   env.SetInstanceData<AddonData>(data);

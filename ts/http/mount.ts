@@ -150,6 +150,17 @@ interface Tracked {
   runningSince: number;
 }
 
+/**
+ * The port in a group name: mod_wsgi takes the Host header's (no port: the ServerName's, else
+ * 80), but a client must not mint interpreters by naming arbitrary ports, so a port other than
+ * the one the request came to, 80 or 443 counts as the one it came to. At most two names.
+ */
+function groupPort(f: { hostHasPort: boolean; hostPort: number; localPort: number }, defaultPort: number | undefined): number {
+  if (!f.hostHasPort) return defaultPort ?? 80;
+  if (f.hostPort === f.localPort || f.hostPort === 80 || f.hostPort === 443) return f.hostPort;
+  return f.localPort;
+}
+
 /** Builds the handler. `groupByName` creates or finds engine groups; `backend` runs requests. */
 export function createMountHandler(
   opts: ResolvedMountOptions,
@@ -221,7 +232,7 @@ export function createMountHandler(
         // As mod_wsgi, the server's own name, not the client's Host header (which would let any
         // client create interpreters); the port is the one the request came in on.
         host: opts.serverName ?? fields.localAddr,
-        port: fields.hostHasPort && fields.hostPort === fields.localPort ? fields.hostPort : opts.defaultPort ?? fields.localPort,
+        port: groupPort(fields, opts.defaultPort),
         scriptName,
         requestHost: fields.serverName,
       });
