@@ -296,9 +296,10 @@ export class Engine {
     if (!g || name === GLOBAL_GROUP) return 'ended';
     this.groups.delete(name);
     let timer: NodeJS.Timeout | undefined;
+    // The timer keeps the event loop alive while waiting (closeAndWait does not: it may never
+    // answer when a worker is stuck).
     const timeout = new Promise<'stuck'>((r) => {
       timer = setTimeout(() => r('stuck'), timeoutMs);
-      timer.unref();
     });
     try {
       const closed = g.native.closeAndWait().then((ended): 'ended' | 'leaked' => (ended ? 'ended' : 'leaked'));
@@ -349,7 +350,15 @@ export class Engine {
     runtime.engines.delete(this);
     if (runtime.engines.size > 0) return;
     shared = undefined;
-    const r = await runtime.addon.shutdownRuntime(this.shutdownTimeout);
+    let timer: NodeJS.Timeout | undefined;
+    const givenUp = new Promise<{ finalized: boolean; report: string }>((resolve) => {
+      timer = setTimeout(
+        () => resolve({ finalized: false, report: `Python was not finalised: shutdown did not finish within ${this.shutdownTimeout + 2000} ms (a thread holds a GIL?)` }),
+        this.shutdownTimeout + 2000,
+      );
+    });
+    const r = await Promise.race([runtime.addon.shutdownRuntime(this.shutdownTimeout), givenUp]);
+    clearTimeout(timer);
     if (!r.finalized) this.logger.warn(r.report);
     runtime.addon.setLogHandler(null);
   }

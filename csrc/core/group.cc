@@ -167,6 +167,19 @@ void Group::RunJob(Worker* w, Job* job) {
   }
 }
 
+void Group::InterruptAll(PyObject* exc) {
+  auto self = shared_from_this();
+  VisitInterp(interp(), [self, exc] {
+    std::lock_guard<std::mutex> lock(self->mu_);
+    for (auto& w : self->workers_) {
+      if (w->busy_ && w->ts_) {
+        RaiseInThread(w->ident_, exc);
+        w->interrupted_ = true;
+      }
+    }
+  });
+}
+
 void Group::Interrupt(uint64_t seq, PyObject* exc, std::function<void(bool)> done) {
   auto self = shared_from_this();
   auto interp = this->interp();

@@ -69,6 +69,8 @@ class Group : public std::enable_shared_from_this<Group> {
   // Raises `exc` (a built-in exception type) in the worker running job `seq`, if it still runs
   // it; `done(hit)` is called from another thread, or never if the GIL is never released.
   void Interrupt(uint64_t seq, PyObject* exc, std::function<void(bool)> done);
+  // Raises `exc` in every busy worker (shutdown), from a visiting thread.
+  void InterruptAll(PyObject* exc);
   // Runs a job on the calling thread (no GIL held), with this thread's own thread state of the
   // group's interpreter; starts the interpreter first if needed (waiting for it).
   void RunHere(Job* job);

@@ -246,15 +246,9 @@ void Runtime::RunShutdown(int timeout_ms, std::function<void(bool, std::string)>
   // SystemExit raised in it (from a thread state of its own interpreter), and a last wait.
   bool stopped = workers_gone(Clock::now() + std::chrono::milliseconds(timeout_ms * 6 / 10));
   if (!stopped) {
-    for (auto& g : groups) {
-      auto in = g->interp();
-      if (!in || in->ended()) continue;
-      PyThreadState* ts = in->kind() == InterpKind::kMain ? main_ts_ : in->owner_ts();
-      if (!ts) continue;
-      PyEval_RestoreThread(ts);
-      for (const auto& b : g->busy_workers()) PyThreadState_SetAsyncExc(b.ident, PyExc_SystemExit);
-      PyEval_SaveThread();
-    }
+    // Raise SystemExit in stuck workers from short-lived threads of their own interpreters: the
+    // runtime thread itself must never wait on a GIL that may never be released.
+    for (auto& g : groups) g->InterruptAll(PyExc_SystemExit);
     stopped = workers_gone(deadline);
   }
   std::string report;

@@ -155,7 +155,7 @@ class GroupHandle : public Napi::ObjectWrap<GroupHandle> {
   // dumpStacks(threadIdent | 0) -> Promise<string>; never settles if the GIL is never released.
   Napi::Value DumpStacks(const Napi::CallbackInfo& info) {
     unsigned long ident = static_cast<unsigned long>(info[0].ToNumber().Int64Value());
-    auto* op = new PromiseOp(info.Env());
+    auto* op = new PromiseOp(info.Env(), /*weak=*/true);
     Napi::Promise p = op->promise();
     auto interp = group_->interp();
     bool visiting = VisitInterp(interp, [op, interp, ident] {
@@ -173,7 +173,7 @@ class GroupHandle : public Napi::ObjectWrap<GroupHandle> {
   Napi::Value Interrupt(const Napi::CallbackInfo& info) {
     uint64_t seq = static_cast<uint64_t>(info[0].ToNumber().Int64Value());
     bool exit = info[1].ToString().Utf8Value() == "SystemExit";
-    auto* op = new PromiseOp(info.Env());
+    auto* op = new PromiseOp(info.Env(), /*weak=*/true);
     Napi::Promise p = op->promise();
     group_->Interrupt(seq, exit ? PyExc_SystemExit : PyExc_TimeoutError, [op](bool hit) {
       op->Post([hit](Napi::Env env, Napi::Promise::Deferred& d) { d.Resolve(Napi::Boolean::New(env, hit)); });
@@ -186,7 +186,7 @@ class GroupHandle : public Napi::ObjectWrap<GroupHandle> {
 
   // closeAndWait() -> Promise<boolean>: true once the sub-interpreter has ended.
   Napi::Value CloseAndWait(const Napi::CallbackInfo& info) {
-    auto* op = new PromiseOp(info.Env());
+    auto* op = new PromiseOp(info.Env(), /*weak=*/true);
     Napi::Promise p = op->promise();
     group_->CloseAndWait([op](bool ended) {
       op->Post([ended](Napi::Env env, Napi::Promise::Deferred& d) { d.Resolve(Napi::Boolean::New(env, ended)); });

@@ -15,8 +15,11 @@ class PromiseOp : public Deliverable {
   // return an object with reject=true semantics via Reject) to reject.
   using Settle = std::function<void(Napi::Env, Napi::Promise::Deferred&)>;
 
-  explicit PromiseOp(Napi::Env env) : port_(Data(env)->port), deferred_(Napi::Promise::Deferred::New(env)) {
-    port_->Hold();
+  // A `weak` op does not keep Node's event loop alive: for answers that may never come (an
+  // interpreter whose GIL is never released).
+  explicit PromiseOp(Napi::Env env, bool weak = false)
+      : port_(Data(env)->port), deferred_(Napi::Promise::Deferred::New(env)), weak_(weak) {
+    if (!weak_) port_->Hold();
   }
   Napi::Promise promise() { return deferred_.Promise(); }
   // Any thread: settles the promise on the loop thread. Call exactly once.
@@ -25,7 +28,7 @@ class PromiseOp : public Deliverable {
     port_->Post(this);
   }
   bool Deliver(Napi::Env env) override {
-    port_->Release();
+    if (!weak_) port_->Release();
     settle_(env, deferred_);
     return true;
   }
@@ -34,6 +37,7 @@ class PromiseOp : public Deliverable {
   CompletionPort* port_;
   Napi::Promise::Deferred deferred_;
   Settle settle_;
+  bool weak_;
 };
 
 }  // namespace pyhost

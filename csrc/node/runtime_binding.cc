@@ -70,7 +70,6 @@ class ShutdownOp : public Deliverable {
   bool finalized = false;
   std::string report;
   bool Deliver(Napi::Env env) override {
-    Data(env)->port->Release();
     Napi::Object r = Napi::Object::New(env);
     r.Set("finalized", finalized);
     r.Set("report", report);
@@ -116,10 +115,11 @@ Napi::Value StartRuntime(const Napi::CallbackInfo& info) {
 Napi::Value ShutdownRuntime(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   int timeout = info[0].IsNumber() ? info[0].As<Napi::Number>().Int32Value() : 5000;
+  // Not holding the loop: a shutdown stuck behind a GIL that never comes back must not keep Node
+  // alive (the JS side bounds its wait with a timer).
   CompletionPort* port = Data(env)->port;
   auto* op = new ShutdownOp(env);
   Napi::Promise promise = op->promise();
-  port->Hold();
   Runtime::Get().Shutdown(timeout, [op, port](bool finalized, std::string report) {
     op->finalized = finalized;
     op->report = std::move(report);

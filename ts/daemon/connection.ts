@@ -123,6 +123,14 @@ export class DaemonConnection {
   }
 
   private onSocketDrain = () => this.pump?.resume();
+  private paused = false;
+  /** Changes with every request, so a late 'drain' of an earlier response resumes nothing. */
+  private pauseToken = 0;
+  private resume(): void {
+    if (!this.paused) return;
+    this.paused = false;
+    this.socket.resume();
+  }
 
   private onData(chunk: Buffer): void {
     let frames;
@@ -148,9 +156,13 @@ export class DaemonConnection {
         case Frame.Data:
           if (!req.cancelled && !w.finished) {
             // Backpressure: stop reading the daemon while the client is slow.
-            if (!w.stream(f.payload)) {
+            if (!w.stream(f.payload) && !this.paused) {
+              this.paused = true;
               this.socket.pause();
-              w.onceDrain(() => this.socket.resume());
+              const token = this.pauseToken;
+              w.onceDrain(() => {
+                if (token === this.pauseToken) this.resume();
+              });
             }
           }
           break;
@@ -171,6 +183,9 @@ export class DaemonConnection {
   private complete(): void {
     const req = this.req!;
     this.req = undefined;
+    // The response ended: a drain may never come now, so read on regardless.
+    this.pauseToken++;
+    this.resume();
     this.pump?.stop();
     this.pump = undefined;
     this.socket.off('drain', this.onSocketDrain);

@@ -54,6 +54,9 @@ function processRss(): number {
   return process.memoryUsage.rss();
 }
 
+/** Pool targets of every live harness: the process's pool of a kind holds their sum. */
+const poolTargets = new Map<Harness, { gil: 'own' | 'shared'; n: number }>();
+
 export class Harness {
   private readonly tenants = new Map<string, Tenant>();
   private readonly quarantinedGroups: Group[] = [];
@@ -110,7 +113,11 @@ export class Harness {
   }
 
   private setPoolTarget(n: number): void {
-    this.engine.native.poolSetTarget(this.gil, true, n);
+    if (n === 0) poolTargets.delete(this);
+    else poolTargets.set(this, { gil: this.gil, n });
+    let sum = 0;
+    for (const t of poolTargets.values()) if (t.gil === this.gil) sum += t.n;
+    this.engine.native.poolSetTarget(this.gil, true, sum);
   }
 
   /** Warm interpreters ready now. */

@@ -1,0 +1,85 @@
+/**
+ * pyhost itself, through its CLI (issue 3), as a child process like every other peer:
+ *
+ *  - pyhost-embedded: `node bin/pyhost.js start-server APP.py --port P --host 127.0.0.1 --threads 8`
+ *    (one Node process, Python embedded in it, %{GLOBAL} by default).
+ *  - pyhost-daemon:   `node bin/pyhost.js start-server APP.py --port P --host 127.0.0.1 --processes 2 --threads 8`
+ *    (daemon mode, the same shape as the mod_wsgi daemon peer).
+ *
+ * Both get `--python /usr/bin/python3.11` when the CLI has that option (and $PYHOST_PYTHON is not
+ * set), so pyhost runs the apps on the same Debian CPython build as gunicorn, uWSGI, waitress and
+ * mod_wsgi (a pyenv build without PGO/LTO would be slower for reasons that are not pyhost's).
+ * 8 threads for embedded mode matches the other threaded peers (the CLI's default is 5); tune it
+ * here once the scheduler numbers say otherwise. When bin/pyhost.js does not exist or does not
+ * run, the peer is reported as "pyhost: CLI not built" and skipped; when the CLI has no
+ * --processes yet, pyhost-daemon is skipped the same way. The rest of the suite runs.
+ */
+import * as path from 'node:path';
+import { DEBIAN_PYTHON, REPO_DIR, type AppSpec } from '../lib/scenarios.js';
+import { fileExists } from '../lib/install.js';
+import { run } from '../lib/proc.js';
+import { pythonEnv, startProcess } from './common.js';
+import type { Peer, RunningPeer, StartOptions } from './types.js';
+
+/** The CLI under test: bin/pyhost.js of this repo, or $PYHOST_BENCH_CLI (another build, a stand-in). */
+export const CLI = process.env.PYHOST_BENCH_CLI ? path.resolve(process.env.PYHOST_BENCH_CLI) : path.join(REPO_DIR, 'bin', 'pyhost.js');
+
+export type PyhostMode = 'embedded' | 'daemon';
+
+let helpText: Promise<{ code: number; output: string }> | undefined;
+/** `pyhost start-server --help`, once: tells whether the CLI runs at all and which options it has. */
+function cliHelp(): Promise<{ code: number; output: string }> {
+  helpText ??= run(process.execPath, [CLI, 'start-server', '--help'], { timeoutMs: 20000 });
+  return helpText;
+}
+
+/** Set by prepare(): the CLI accepts --python, so pyhost runs on the same Debian Python as every other peer. */
+let samePython = false;
+
+export function commandLine(mode: PyhostMode, app: AppSpec, opts: StartOptions): string[] {
+  const args = [CLI, 'start-server', app.file, '--port', String(opts.port), '--host', '127.0.0.1'];
+  if (samePython) args.push('--python', DEBIAN_PYTHON);
+  if (mode === 'daemon') args.push('--processes', String(opts.processes ?? 2));
+  args.push('--threads', String(opts.threads ?? 8));
+  return args;
+}
+
+export function start(mode: PyhostMode, app: AppSpec, opts: StartOptions): Promise<RunningPeer> {
+  return startProcess(`pyhost ${mode}`, process.execPath, commandLine(mode, app, opts), opts, pythonEnv(), app.dir);
+}
+
+function makePeer(mode: PyhostMode): Peer {
+  return {
+    id: `pyhost-${mode}`,
+    label: mode === 'embedded' ? 'pyhost embedded' : 'pyhost daemon (2x8)',
+    setup:
+      mode === 'embedded'
+        ? 'pyhost start-server --threads 8: one Node process, CPython embedded, %{GLOBAL}'
+        : 'pyhost start-server --processes 2 --threads 8: daemon process group behind the Node front',
+    supports: () => true,
+    prepare: async () => {
+      if (!fileExists(CLI)) return { ok: false, reason: `pyhost: CLI not built (${path.relative(process.cwd(), CLI) || CLI} is missing; build it first)` };
+      const help = await cliHelp();
+      if (help.code !== 0) {
+        const tail = help.output.trim().split('\n').slice(-3).join(' | ');
+        return { ok: false, reason: `pyhost: CLI not built (\`pyhost start-server --help\` exits ${help.code}: ${tail}; run npm run build:ts)` };
+      }
+      if (mode === 'daemon' && !/--processes\b/.test(help.output)) {
+        return { ok: false, reason: 'pyhost: this CLI has no --processes option yet (daemon mode not built)' };
+      }
+      samePython = /--python\b/.test(help.output) && !process.env.PYHOST_PYTHON;
+      return { ok: true };
+    },
+    start: (app, opts) => start(mode, app, opts),
+    versions: async () => {
+      const r = fileExists(CLI) ? await run(process.execPath, [CLI, '--version'], { timeoutMs: 10000 }) : undefined;
+      return {
+        pyhost: r && r.code === 0 ? r.stdout.trim() : '?',
+        python: samePython ? `${DEBIAN_PYTHON} (--python)` : (process.env.PYHOST_PYTHON ?? 'its default build'),
+      };
+    },
+  };
+}
+
+export const embedded = makePeer('embedded');
+export const daemon = makePeer('daemon');
