@@ -11,6 +11,7 @@ const USAGE = `usage: pyhost <command> [options]
 commands:
   start-server [SCRIPT]     serve a WSGI application (see pyhost start-server --help)
   check-config FILE         validate a mod_wsgi configuration file and print the resolved plan
+  bench APP                 compare application group kinds on your application
 `;
 
 export async function main(argv: string[]): Promise<number> {
@@ -23,6 +24,10 @@ export async function main(argv: string[]): Promise<number> {
       case 'check-config': {
         const { checkConfig } = await import('./cli/check-config.js');
         return await checkConfig(rest);
+      }
+      case 'bench': {
+        const { benchCommand } = await import('./cli/bench.js');
+        return await benchCommand(rest);
       }
       case '--version':
       case 'version': {

@@ -252,12 +252,24 @@ export class Engine {
       }
       return g;
     };
-    const backend = new EmbeddedBackend(runtime.addon, (ex) => groupByName(ex.groupName), app);
+    // With replicas, the least busy of the group's interpreters takes each request.
+    const replicaNames = (name: string) => Array.from({ length: opts.replicas }, (_, i) => (i === 0 ? name : `${name}#${i + 1}`));
+    const groupFor = (name: string): Group => {
+      if (opts.replicas === 1) return groupByName(name);
+      let best: Group | undefined;
+      for (const n of replicaNames(name)) {
+        const g = groupByName(n);
+        if (!best || g.load < best.load) best = g;
+      }
+      return best!;
+    };
+    const backend = new EmbeddedBackend(runtime.addon, (ex) => groupFor(ex.groupName), app);
     const preload = async () => {
       if (opts.group === '%{RESOURCE}' || opts.group === '%{SERVER}') {
         throw new PyhostError('ERR_INVALID_OPTION', 'mount: preload needs a fixed group (not %{RESOURCE} or %{SERVER})');
       }
-      await backend.preload(groupByName(resolveGroupName(opts.group, { host: '', port: 0, scriptName: opts.mountPoint })));
+      const name = resolveGroupName(opts.group, { host: '', port: 0, scriptName: opts.mountPoint });
+      for (const n of opts.replicas > 1 ? replicaNames(name) : [name]) await backend.preload(groupByName(n));
     };
     const handler = createMountHandler(opts, groupByName, backend, this.logger, preload);
     this.mounts.add(handler);

@@ -67,6 +67,11 @@ export class Group {
     return this.handle.info().kind;
   }
 
+  /** Jobs submitted and not finished (running or queued). */
+  get load(): number {
+    return this.inflight;
+  }
+
   /** The extension module that moved this group to %{GLOBAL}, if that happened. */
   get fallbackModule(): string | undefined {
     return this.rehomedFor;

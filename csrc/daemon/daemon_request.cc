@@ -4,7 +4,10 @@
 #include <Python.h>
 #include <sys/sendfile.h>
 
+#include <sys/uio.h>
+
 #include <cstring>
+#include <vector>
 
 #include "daemon/protocol.h"
 
@@ -96,13 +99,24 @@ void DaemonRequest::Notify() {
   // Socket writes block on a slow client: never with the GIL held.
   PyThreadState* ts = CurrentThreadState() ? PyEval_SaveThread() : nullptr;
   bool ok = !failed_;
-  if (ok && out.has_head) {
-    std::string payload;
-    auto put = [&payload](const std::string& s) {
-      uint32_t n = static_cast<uint32_t>(s.size());
+  // Head, data and (unless a file follows) the end go out in one writev.
+  std::vector<std::string> heads;  // frame headers and the HEAD payload, kept alive for iov
+  std::vector<struct iovec> iov;
+  auto frame = [&](uint8_t type, uint8_t flags, uint16_t aux, const char* data, size_t len) {
+    std::string h(wire::kHeaderSize, '\0');
+    wire::EncodeHeader({type, flags, aux, static_cast<uint32_t>(len)}, &h[0]);
+    heads.push_back(std::move(h));
+    iov.push_back({nullptr, wire::kHeaderSize});
+    if (len) iov.push_back({const_cast<char*>(data), len});
+  };
+  heads.reserve(out.chunks.size() + 4);
+  std::string head_payload;
+  if (out.has_head) {
+    auto put = [&head_payload](const std::string& v) {
+      uint32_t n = static_cast<uint32_t>(v.size());
       char len[4] = {static_cast<char>(n & 0xff), static_cast<char>((n >> 8) & 0xff), static_cast<char>((n >> 16) & 0xff),
                      static_cast<char>(n >> 24)};
-      payload.append(len, 4).append(s);
+      head_payload.append(len, 4).append(v);
     };
     std::string joined;
     for (const auto& [k, v] : out.headers) {
@@ -112,14 +126,19 @@ void DaemonRequest::Notify() {
     if (!joined.empty()) joined.pop_back();
     put(out.reason);
     put(joined);
-    ok = wire::WriteFrame(fd_, wire::kHead, 0, static_cast<uint16_t>(out.status), payload.data(), payload.size());
+    frame(wire::kHead, 0, static_cast<uint16_t>(out.status), head_payload.data(), head_payload.size());
   }
-  for (size_t i = 0; ok && i < out.chunks.size(); i++) {
-    ok = wire::WriteFrame(fd_, wire::kData, 0, 0, out.chunks[i].data(), out.chunks[i].size());
+  for (const auto& c : out.chunks) frame(wire::kData, 0, 0, c.data(), c.size());
+  bool end_now = out.end && !out.sendfile;
+  if (end_now) frame(wire::kEnd, out.abort_connection ? wire::kAbort : 0, 0, nullptr, 0);
+  // Point the header entries at their strings now that `heads` no longer moves.
+  for (size_t i = 0, h = 0; i < iov.size(); i++) {
+    if (iov[i].iov_base == nullptr) iov[i].iov_base = &heads[h++][0];
   }
+  if (ok && !iov.empty()) ok = wire::WriteVector(fd_, iov.data(), iov.size());
   if (ok && out.sendfile) ok = SendfileFrames(out.sendfile_fd, out.sendfile_offset, out.sendfile_length);
   if (out.sendfile) SendfileDone();
-  if (ok && out.end) ok = wire::WriteFrame(fd_, wire::kEnd, out.abort_connection ? wire::kAbort : 0, 0, nullptr, 0);
+  if (ok && out.end && !end_now) ok = wire::WriteFrame(fd_, wire::kEnd, out.abort_connection ? wire::kAbort : 0, 0, nullptr, 0);
   Ack(out.chunk_bytes);
   if (!ok && !failed_) {
     failed_ = true;

@@ -5,6 +5,8 @@
 //   daemon: [HEAD] [DATA...] END             (HEAD before the first DATA; END last)
 // The front cancels a request by closing the connection.
 #pragma once
+#include <sys/uio.h>
+
 #include <cstdint>
 #include <string>
 #include <vector>
@@ -52,6 +54,8 @@ bool DecodeFields(const std::string& payload, std::vector<std::string>* fields);
 bool ReadFull(int fd, char* buf, size_t len);
 bool WriteFull(int fd, const char* buf, size_t len);
 bool WriteFrame(int fd, uint8_t type, uint8_t flags, uint16_t aux, const char* payload, size_t len);
+// Writes every buffer, in order (one sendmsg when the socket takes it all).
+bool WriteVector(int fd, struct iovec* iov, size_t count);
 
 }  // namespace wire
 }  // namespace pyhost

@@ -124,6 +124,8 @@ bool StreamResult(WsgiState* st, ResponseState* rs, PyObject* result, const std:
     if (!req->head_sent() && !HasHeader(rs->headers, "Content-Length")) {
       rs->headers.emplace_back("Content-Length", std::to_string(total));
     }
+    // Small and complete: head, body and end go to the host in one hand-off (at Finish).
+    if (total <= 64 * 1024) req->DeferNotify();
     if (!SendPendingHead(rs)) return HandleAppError(req, script);
     for (Py_ssize_t i = 0; i < n; i++) {
       if (!WriteChunk(rs, PyBytes_AS_STRING(items[i]), PyBytes_GET_SIZE(items[i]))) return false;

@@ -156,7 +156,7 @@ bool WsgiRequest::WriteBody(const char* data, size_t len) {
   }
   out_.chunk_bytes += len;
   unacked_ += len;
-  NotifyLocked(lock);
+  if (!defer_notify_) NotifyLocked(lock);
   return true;
 }
 
@@ -186,6 +186,7 @@ void WsgiRequest::Refused(const std::string& module, const std::string& message)
 }
 
 void WsgiRequest::Finish(bool abort_connection) {
+  defer_notify_ = false;
   std::unique_lock<std::mutex> lock(mu_);
   out_.end = true;
   out_.abort_connection = abort_connection;

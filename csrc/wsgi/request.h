@@ -117,6 +117,9 @@ class WsgiRequest : public Job {
   bool WaitSendfile();
   // The response is complete (or, with abort, cut short).
   void Finish(bool abort_connection);
+  // While deferring, body writes are not announced; Finish announces everything at once (a
+  // small, complete response becomes one hand-off to the host).
+  void DeferNotify() { defer_notify_ = true; }
   // Suspends the request: its application refused to load here (see RequestOutput).
   void Refused(const std::string& module, const std::string& message);
   bool cancelled() const;
@@ -154,6 +157,7 @@ class WsgiRequest : public Job {
   // worker-only
   std::atomic<unsigned long> running_thread_{0};
   bool head_sent_ = false;
+  bool defer_notify_ = false;  // worker-only
   int64_t content_length_ = -1;
   int64_t body_sent_ = 0;
 };

@@ -52,6 +52,12 @@ export interface MountOptions {
   serverName?: string;
   /** The port in group names when the Host header names none (default: the port the request came to). */
   defaultPort?: number;
+  /**
+   * Serve the application from this many sub-interpreters of its group (each with its own
+   * module state), the least busy taking each request: with `gil: 'own'` they run in parallel,
+   * like processes, in one process. Not for %{GLOBAL}. Default 1.
+   */
+  replicas?: number;
 }
 
 /** A Node request handler serving one WSGI application. */
@@ -69,7 +75,7 @@ export interface MountHandler {
 
 const MOUNT_KEYS = [
   'mountPoint', 'group', 'groupOptions', 'callable', 'entryPoint', 'passAuthorization', 'reload', 'preload',
-  'processGroup', 'limitRequestBody', 'queueTimeout', 'requestTimeout', 'accessLog', 'serverName', 'defaultPort',
+  'processGroup', 'limitRequestBody', 'queueTimeout', 'requestTimeout', 'accessLog', 'serverName', 'defaultPort', 'replicas',
 ] as const;
 
 export interface ResolvedMountOptions {
@@ -89,6 +95,7 @@ export interface ResolvedMountOptions {
   accessLog: ((line: string) => void) | undefined;
   serverName: string | undefined;
   defaultPort: number | undefined;
+  replicas: number;
 }
 
 export function resolveMountOptions(script: string | null | undefined, options: MountOptions = {}): ResolvedMountOptions {
@@ -111,6 +118,9 @@ export function resolveMountOptions(script: string | null | undefined, options: 
   }
   if (options.accessLog !== undefined && typeof options.accessLog !== 'function') throw invalid(what, 'accessLog must be a function');
   const group = stringOption(what, 'group', options.group) ?? '%{RESOURCE}';
+  if ((options.replicas ?? 1) > 1 && group === '%{GLOBAL}') {
+    throw invalid(what, 'replicas need sub-interpreters: %{GLOBAL} is the one main interpreter');
+  }
   if (group.startsWith('%{') && !/^%\{(GLOBAL|SERVER|RESOURCE|HOST|ENV:[^}]+)\}$/.test(group)) {
     throw invalid(what, `group ${group}: expected %{GLOBAL}, %{SERVER}, %{RESOURCE}, %{HOST}, %{ENV:NAME} or a name`);
   }
@@ -131,6 +141,7 @@ export function resolveMountOptions(script: string | null | undefined, options: 
     accessLog: options.accessLog,
     serverName: stringOption(what, 'serverName', options.serverName),
     defaultPort: options.defaultPort === undefined ? undefined : intOption(what, 'defaultPort', options.defaultPort, 80, 1, 65535),
+    replicas: intOption(what, 'replicas', options.replicas, 1, 1, 256),
   };
 }
 
