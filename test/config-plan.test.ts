@@ -59,7 +59,7 @@ test('the Django example of the mod_wsgi documentation', (t) => {
   t.is(m.script, '/path/to/mysite.com/mysite/wsgi.py');
   t.is(m.line, 26);
   t.deepEqual(m.settings, {
-    processGroup: 'example.com', applicationGroup: '%{GLOBAL}', callableObject: 'application', passAuthorization: false, scriptReloading: true,
+    chunkedRequest: false, processGroup: 'example.com', applicationGroup: '%{GLOBAL}', callableObject: 'application', passAuthorization: false, scriptReloading: true,
   });
   t.is(m.origins.processGroup, `server level at ${file}:9`);
   t.is(m.origins.applicationGroup, `server level at ${file}:10`);
@@ -135,7 +135,7 @@ test('scope resolution: alias options > Location > Files > Directory > VirtualHo
   t.like(mount(v, '/both').settings, { processGroup: 'pg-location', callableObject: 'dir_callable' }, 'Location beats Directory');
   t.like(mount(v, '/files').settings, { processGroup: 'pg-files', callableObject: 'dir_callable' }, 'Files beats Directory');
   t.deepEqual(mount(v, '/opts').settings, {
-    processGroup: 'pg-alias', applicationGroup: 'alias-app', callableObject: 'alias_callable', passAuthorization: false, scriptReloading: false,
+    chunkedRequest: false, processGroup: 'pg-alias', applicationGroup: 'alias-app', callableObject: 'alias_callable', passAuthorization: false, scriptReloading: false,
   });
   t.is(mount(v, '/opts').origins.processGroup, `WSGIScriptAlias options at ${file}:25`);
 });
@@ -196,11 +196,11 @@ test('daemon group defaults, WSGIPythonHome and Timeout inheritance, preload and
   ]);
 });
 
-test('warnings: unimplemented daemon options and mod_wsgi directives, embedded mounts under WSGIRestrictEmbedded, ports without Listen', (t) => {
+test('warnings: unimplemented daemon options and mod_wsgi directives, ports without Listen', (t) => {
   const path = write([
     'Listen 80', 'ServerName w.test', 'WSGIRestrictEmbedded On', 'WSGISocketPrefix /var/run/wsgi',
     'WSGIDaemonProcess app stack-size=524288 cpu-time-limit=10 memory-limit=100000000 threads=2',
-    'WSGIScriptAlias /embedded /srv/e.wsgi', 'WSGIScriptAlias /daemon /srv/d.wsgi process-group=app',
+    'WSGIScriptAlias /daemon /srv/d.wsgi process-group=app',
     '<VirtualHost *:8081>', 'ServerName other.test', '</VirtualHost>', '',
   ].join('\n'));
   const plan = loadConfig(path, { env });
@@ -209,12 +209,18 @@ test('warnings: unimplemented daemon options and mod_wsgi directives, embedded m
     [5, 'WSGIDaemonProcess app: option stack-size=524288 is not implemented by pyhost and is ignored'],
     [5, 'WSGIDaemonProcess app: option cpu-time-limit=10 is not implemented by pyhost and is ignored'],
     [5, 'WSGIDaemonProcess app: option memory-limit=100000000 is not implemented by pyhost and is ignored'],
-    [6, 'WSGIScriptAlias /embedded runs in embedded mode but WSGIRestrictEmbedded is On: its requests will fail with 500, as with mod_wsgi (main server)'],
-    [8, '<VirtualHost *:8081> names port 8081, which no Listen directive opens: Apache would never serve it; pyhost listens on *:8081'],
+    [7, '<VirtualHost *:8081> names port 8081, which no Listen directive opens: Apache would never serve it; pyhost listens on *:8081'],
   ]);
   t.deepEqual(plan.daemonGroups[0]!.unimplemented, { 'stack-size': '524288', 'cpu-time-limit': '10', 'memory-limit': '100000000' });
   t.is(plan.daemonGroups[0]!.threads, 2);
   t.deepEqual(plan.listeners.map((l) => [l.port, l.from]), [[80, 'Listen'], [8081, 'VirtualHost']]);
+});
+
+test('an embedded mount under WSGIRestrictEmbedded On is an error at its line', (t) => {
+  const path = write(['Listen 80', 'ServerName w.test', 'WSGIRestrictEmbedded On', 'WSGIScriptAlias /embedded /srv/e.wsgi', ''].join('\n'));
+  const err = t.throws(() => loadConfig(path, { env }), { instanceOf: ConfigError });
+  t.is(err!.line, 4);
+  t.regex(err!.message, /WSGIScriptAlias \/embedded runs in embedded mode .* WSGIRestrictEmbedded is On: give it a process-group=/);
 });
 
 test('ignored Apache directives are listed once, at their first occurrence', (t) => {

@@ -52,6 +52,9 @@ interface SharedRuntime {
   version: string;
   python: string;
   pythonHome?: string;
+  pythonPath: string[];
+  optimize: number;
+  home?: string;
   engines: Set<Engine>;
 }
 let shared: SharedRuntime | undefined;
@@ -124,11 +127,18 @@ export class Engine {
     let runtime = shared;
     if (!runtime && starting) runtime = await starting.catch(() => undefined);
     if (runtime) {
-      if ((pythonHome && path.resolve(pythonHome)) !== runtime.pythonHome) {
+      const conflicts: string[] = [];
+      if ((pythonHome && path.resolve(pythonHome)) !== runtime.pythonHome) conflicts.push(`pythonHome ${runtime.pythonHome ?? '(none)'}`);
+      if (options.pythonPath !== undefined && JSON.stringify(pythonPath) !== JSON.stringify(runtime.pythonPath)) {
+        conflicts.push(`pythonPath ${JSON.stringify(runtime.pythonPath)}`);
+      }
+      if (options.optimize !== undefined && optimize !== runtime.optimize) conflicts.push(`optimize ${runtime.optimize}`);
+      if (home !== undefined && path.resolve(home) !== runtime.home) conflicts.push(`home ${runtime.home ?? '(none)'}`);
+      if (conflicts.length) {
         throw new PyhostError(
           'ERR_RUNTIME_CONFLICT',
-          `Python already runs in this process with pythonHome ${runtime.pythonHome ?? '(none)'}; ` +
-            `a second Engine cannot use ${pythonHome ?? '(none)'}`,
+          `Python already runs in this process with ${conflicts.join(', ')}; a second Engine shares it and cannot change that ` +
+            '(start it in another process, or use a daemon process group)',
         );
       }
       loadAddon(build);
@@ -165,6 +175,9 @@ export class Engine {
         version: r.version,
         python: program,
         pythonHome: pythonHome ? path.resolve(pythonHome) : undefined,
+        pythonPath,
+        optimize,
+        home: home ? path.resolve(home) : undefined,
         engines: new Set<Engine>(),
       } satisfies SharedRuntime;
     })();
@@ -371,7 +384,10 @@ export class Engine {
     });
     const r = await Promise.race([runtime.addon.shutdownRuntime(this.shutdownTimeout), givenUp]);
     clearTimeout(timer);
-    if (!r.finalized) this.logger.warn(r.report);
+    if (!r.finalized) {
+      this.logger.warn(r.report);
+      runtime.addon.releaseLoop();
+    }
     runtime.addon.setLogHandler(null);
   }
 }
@@ -412,7 +428,10 @@ function resolveGroupOptions(name: string, options: GroupOptions | undefined, ve
     queueLimit: intOption(what, 'queueLimit', o.queueLimit, 10000, 0, 10_000_000),
     extensions: gil === 'own' ? 'strict' : enumOption(what, 'extensions', o.extensions, ['legacy', 'strict'] as const, 'legacy'),
     pythonPath: stringArrayOption(what, 'pythonPath', o.pythonPath).map((p) => path.resolve(p)),
-    pooled: o.pooled ?? false,
+    pooled: (() => {
+      if (o.pooled !== undefined && typeof o.pooled !== 'boolean') throw invalid(what, 'pooled must be a boolean');
+      return o.pooled ?? false;
+    })(),
   };
 }
 

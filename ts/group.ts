@@ -9,6 +9,18 @@ import type { NativeGroupHandle } from './native/types.js';
 
 export const GLOBAL_GROUP = '%{GLOBAL}';
 
+/** Errors a failing import can cause in other threads importing the same module at once. */
+const IMPORT_SIDE_EFFECTS = /^(ImportError|ModuleNotFoundError|AttributeError|KeyError)$/;
+
+/** Puts a re-homed group's sys.path entries (site.addsitedir) at the front in %{GLOBAL}. */
+const ADD_PATHS = `import site, sys
+for entry in reversed(PATHS):
+    before = set(sys.path)
+    site.addsitedir(entry)
+    added = [p for p in sys.path if p not in before] or [entry]
+    sys.path[:] = added + [p for p in sys.path if p not in added]
+`;
+
 /** What a group runs in now: the main interpreter, or a sub-interpreter with a shared or own GIL. */
 export type GroupKind = 'main' | 'shared' | 'own';
 
@@ -51,6 +63,9 @@ export class Group {
   /** Jobs submitted and not yet finished (running or queued). */
   private inflight = 0;
   private rehomedFor: string | undefined;
+  private rehomed: Promise<void> | undefined;
+  /** Calls in flight (settled promises), to tell a refusal's side effects from real failures. */
+  private readonly running = new Set<Promise<void>>();
   private closed = false;
 
   /** @internal */
@@ -135,15 +150,19 @@ export class Group {
   }
 
   /**
-   * @internal Applies the fallback policy to an error from this group: returns true when the
-   * group was moved to %{GLOBAL} and the job should be retried there.
+   * @internal Applies the fallback policy to an error from this group: resolves true when the
+   * group was moved to %{GLOBAL} (its sys.path entries added there) and the job should be
+   * retried there.
    */
-  handleRefusal(err: PyhostError): boolean {
+  async handleRefusal(err: PyhostError): Promise<boolean> {
     if (!(err instanceof PythonError) || !err.refusedModule) return false;
     if (this.options.fallback === 'global') {
-      if (this.rehomedFor === undefined) {
+      if (this.rehomed === undefined) {
         this.rehomedFor = err.refusedModule;
         this.handle.rehome();
+        this.rehomed = this.options.pythonPath.length
+          ? this.handle.call('builtins', 'exec', [ADD_PATHS, { PATHS: this.options.pythonPath }]).then(() => undefined)
+          : Promise.resolve();
         this.logger.warn(
           `extension module ${err.refusedModule} does not support sub-interpreters: group ${this.name} now runs in ` +
             `the main interpreter (%{GLOBAL}). To make this explicit, put the application in group '%{GLOBAL}' ` +
@@ -151,6 +170,7 @@ export class Group {
           this.name,
         );
       }
+      await this.rehomed;
       return true;
     }
     (err as { message: string }).message +=
@@ -162,17 +182,41 @@ export class Group {
   private async submit(op: () => Promise<unknown>): Promise<unknown> {
     this.admit();
     this.inflight++;
+    const movedBefore = this.rehomed;
+    let attempt: Promise<unknown>;
     try {
-      return await op();
+      attempt = op();
+    } catch (err) {
+      attempt = Promise.reject(err); // arguments that cannot pass to Python throw synchronously
+    }
+    const settled = attempt.then(
+      () => undefined,
+      () => undefined,
+    );
+    this.running.add(settled);
+    try {
+      return await attempt;
     } catch (raw) {
       const err = fromNative(raw);
-      if (!this.handleRefusal(err)) throw err;
+      let moved = await this.handleRefusal(err);
+      if (!moved && movedBefore === undefined && this.options.fallback === 'global' && this.running.size > 1 &&
+          err instanceof PythonError && IMPORT_SIDE_EFFECTS.test(err.type)) {
+        // Another call running beside this one may be refusing an extension right now, and this
+        // failure its side effect (CPython hands threads waiting on a failing import the broken
+        // module): let those calls settle, and retry in %{GLOBAL} if the group moved.
+        this.running.delete(settled);
+        await Promise.all([...this.running]);
+      }
+      moved ||= this.rehomed !== undefined && this.rehomed !== movedBefore;
+      if (!moved) throw err;
+      await this.rehomed;
       try {
         return await op();
       } catch (again) {
         throw fromNative(again);
       }
     } finally {
+      this.running.delete(settled);
       this.inflight--;
     }
   }

@@ -91,6 +91,9 @@ def _pyhost_bootstrap(path_entries, strict_extensions):
         def create_module(self, spec):
             module = load(self, spec)
             if _pyhost.is_single_phase(module):
+                # CPython already put it in sys.modules while loading it: take it out again.
+                if sys.modules.get(spec.name) is module:
+                    del sys.modules[spec.name]
                 raise ImportError('module %s does not support loading in subinterpreters' % spec.name,
                                   name=spec.name, path=spec.origin)
             return module

@@ -31,7 +31,7 @@ PyObject* MainDict() {
 }
 
 PyObject* ResolveCallable(const std::string& module, const std::string& func) {
-  PyRef obj(PyImport_ImportModule(module.c_str()));
+  PyRef obj(ImportModule(module.c_str()));
   size_t start = 0;
   while (obj && start <= func.size()) {
     size_t dot = func.find('.', start);

@@ -45,7 +45,9 @@ std::string FindRefusedModule(PyObject* exc) {
   for (int depth = 0; exc && exc != Py_None && depth < 16; depth++) {
     if (PyErr_GivenExceptionMatches(exc, PyExc_ImportError)) {
       std::string msg = PyToUtf8(exc);
-      if (msg.find(kSubinterpreterRefusal) != std::string::npos) {
+      // CPython's refusal (3.12+), and numpy's own when another interpreter loaded it first.
+      if (msg.find(kSubinterpreterRefusal) != std::string::npos ||
+          msg.find("Interpreter change detected") != std::string::npos) {
         PyRef name(PyObject_GetAttrString(exc, "name"));
         PyErr_Clear();
         if (name && PyUnicode_Check(name.get())) return PyStrAsUtf8(name.get());

@@ -253,8 +253,12 @@ void Group::SpawnWorkersLocked() {
     workers_.push_back(std::make_unique<Worker>());
     Worker* w = workers_.back().get();
     w->group_ = this;
+    // Attached here, not in the thread: the interpreter must not end (the group closing at
+    // once) while workers are still starting.
+    interp_->Attach();
+    w->interp_ = interp_.get();
     Runtime::Get().WorkerStarted();
-    std::thread([self = shared_from_this(), w] { self->WorkerMain(w); }).detach();
+    std::thread([self = shared_from_this(), w, interp = interp_, gen = generation_] { self->WorkerMain(w, interp, gen); }).detach();
   }
 }
 
@@ -262,17 +266,8 @@ void Group::AbortAllLocked(const ErrorInfo& why, std::deque<Job*>* out) {
   out->swap(queue_);
 }
 
-void Group::WorkerMain(Worker* w) {
+void Group::WorkerMain(Worker* w, std::shared_ptr<Interp> interp, int gen) {
   tls_worker = w;
-  std::shared_ptr<Interp> interp;
-  int gen;
-  {
-    std::lock_guard<std::mutex> lock(mu_);
-    interp = interp_;
-    gen = generation_;
-  }
-  interp->Attach();
-  w->interp_ = interp.get();
   w->ts_ = PyThreadState_New(interp->state());
   w->ident_ = PyThread_get_thread_ident();
 

@@ -103,7 +103,7 @@ class Group : public std::enable_shared_from_this<Group> {
   void OnInterp(std::shared_ptr<Interp> interp, ErrorInfo err);
   std::shared_ptr<Interp> EnsureStarted(ErrorInfo* err);
   void SpawnWorkersLocked();
-  void WorkerMain(Worker* w);
+  void WorkerMain(Worker* w, std::shared_ptr<Interp> interp, int gen);
   void RunJob(Worker* w, Job* job);
   void AbortAllLocked(const ErrorInfo& why, std::deque<Job*>* out);
 

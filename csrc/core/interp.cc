@@ -62,6 +62,19 @@ bool Interp::Bootstrap(const std::vector<std::string>& path, bool strict, ErrorI
   return true;
 }
 
+bool Interp::RunPrelude(const std::string& source, ErrorInfo* err) {
+  PyRef globals(PyDict_New());
+  PyDict_SetItemString(globals.get(), "__builtins__", PyEval_GetBuiltins());
+  PyRef code(Py_CompileString(source.c_str(), "<pyhost prelude>", Py_file_input));
+  PyRef ran(code ? PyEval_EvalCode(code.get(), globals.get(), globals.get()) : nullptr);
+  if (!ran) {
+    *err = FetchPythonError();
+    err->code = "ERR_INTERPRETER_START";
+    return false;
+  }
+  return true;
+}
+
 std::shared_ptr<Interp> Interp::AdoptMain(PyThreadState* main_ts, const std::vector<std::string>& path,
                                           ErrorInfo* err) {
   std::shared_ptr<Interp> in(new Interp());
@@ -122,7 +135,7 @@ std::shared_ptr<Interp> Interp::CreateSub(const InterpSpec& spec, PyThreadState*
   // The new thread state is current and holds the new interpreter's GIL.
   in->state_ = ts->interp;
   in->owner_ts_ = ts;
-  if (!in->Bootstrap(spec.path, spec.strict_extensions, err)) {
+  if (!in->Bootstrap(spec.path, spec.strict_extensions, err) || (!spec.prelude.empty() && !in->RunPrelude(spec.prelude, err))) {
     Py_EndInterpreter(ts);
 #if PY_VERSION_HEX < 0x030C0000
     PyThreadState_Swap(main_ts);

@@ -22,6 +22,7 @@ struct InterpSpec {
   InterpKind kind = InterpKind::kSharedGil;
   bool strict_extensions = false;  // refuse single-phase init extension modules
   std::vector<std::string> path;   // sys.path entries, first
+  std::string prelude;             // Python run once after the bootstrap (warm pools)
 };
 
 class Interp : public std::enable_shared_from_this<Interp> {
@@ -66,6 +67,7 @@ class Interp : public std::enable_shared_from_this<Interp> {
  private:
   Interp() = default;
   bool Bootstrap(const std::vector<std::string>& path, bool strict, ErrorInfo* err);
+  bool RunPrelude(const std::string& source, ErrorInfo* err);
 
   std::string name_;
   InterpKind kind_ = InterpKind::kMain;

@@ -17,10 +17,11 @@ InterpPool::Slot& InterpPool::SlotFor(InterpKind kind, bool strict) {
   return slots_.back();
 }
 
-void InterpPool::SetTarget(InterpKind kind, bool strict, int target) {
+void InterpPool::SetTarget(InterpKind kind, bool strict, int target, const std::string& prelude) {
   std::lock_guard<std::mutex> lock(mu_);
   Slot& s = SlotFor(kind, strict);
   s.target = target;
+  if (!prelude.empty()) s.prelude = prelude;
   RefillLocked(s);
 }
 
@@ -55,6 +56,7 @@ void InterpPool::RefillLocked(Slot& s) {
   spec.name = "(pool)";
   spec.kind = s.kind;
   spec.strict_extensions = s.strict || s.kind == InterpKind::kOwnGil;
+  spec.prelude = s.prelude;
   InterpKind kind = s.kind;
   bool strict = s.strict;
   Runtime::Get().CreateInterp(spec, [this, kind, strict](std::shared_ptr<Interp> in, ErrorInfo err) {

@@ -3,6 +3,7 @@
 #pragma once
 #include <memory>
 #include <mutex>
+#include <string>
 #include <vector>
 
 #include "core/interp.h"
@@ -12,8 +13,9 @@ namespace pyhost {
 class InterpPool {
  public:
   static InterpPool& Get();
-  // Keeps `target` idle interpreters of this kind ready; refills in the background.
-  void SetTarget(InterpKind kind, bool strict, int target);
+  // Keeps `target` idle interpreters of this kind ready; refills in the background. `prelude`
+  // (Python) runs in each when it is created, so its imports are paid ahead of need.
+  void SetTarget(InterpKind kind, bool strict, int target, const std::string& prelude = "");
   // An idle interpreter (removed from the pool), or nullptr when none is ready.
   std::shared_ptr<Interp> Take(InterpKind kind, bool strict);
   int idle(InterpKind kind, bool strict);
@@ -27,6 +29,7 @@ class InterpPool {
     bool strict;
     int target = 0;
     bool filling = false;
+    std::string prelude;
     std::vector<std::shared_ptr<Interp>> ready;
   };
   Slot& SlotFor(InterpKind kind, bool strict);

@@ -30,8 +30,10 @@ PyObject* IsSinglePhase(PyObject*, PyObject* mod) {
   if (!PyModule_Check(mod)) Py_RETURN_FALSE;
   PyModuleDef* def = PyModule_GetDef(mod);
   if (!def) {
+    // An extension module without a definition is a copy CPython keeps of a single-phase
+    // module loaded earlier in the process.
     PyErr_Clear();
-    Py_RETURN_FALSE;
+    Py_RETURN_TRUE;
   }
   return PyBool_FromLong(def->m_slots == nullptr);
 }

@@ -18,6 +18,12 @@ std::string PyStrAsUtf8(PyObject* str) {
   return std::string(s, len);
 }
 
+PyObject* ImportModule(const char* name) {
+  PyRef fromlist(Py_BuildValue("(s)", "__name__"));
+  if (!fromlist) return nullptr;
+  return PyImport_ImportModuleLevel(name, nullptr, nullptr, fromlist.get(), 0);
+}
+
 std::string PyToUtf8(PyObject* obj) {
   if (!obj) return "<NULL>";
   if (PyUnicode_Check(obj)) return PyStrAsUtf8(obj);

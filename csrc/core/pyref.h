@@ -61,4 +61,9 @@ std::string PyToUtf8(PyObject* obj);
 // Utf8 of a str object without conversion through str(); empty on error (error cleared).
 std::string PyStrAsUtf8(PyObject* str);
 
+// Imports a module and returns it (new reference) as the import returned it. Unlike
+// PyImport_ImportModule, it does not look the module up in sys.modules afterwards, which races
+// with another thread importing it (importlib pops and re-inserts it): a spurious KeyError.
+PyObject* ImportModule(const char* name);
+
 }  // namespace pyhost

@@ -1,5 +1,7 @@
 #include "core/runtime.h"
 
+#include <signal.h>
+
 #include <chrono>
 #include <cstring>
 
@@ -120,6 +122,21 @@ void Runtime::ThreadMain(std::function<void(ErrorInfo)> done) {
     return;
   }
   main_ts_ = PyThreadState_Get();
+  {
+    // Importing `signal` installs Python's SIGINT handler when SIGINT is at its default (even
+    // with install_signal_handlers=0), and only the main interpreter's main thread could run
+    // it: Ctrl-C would stop working. Import it now and put back what was there (Node's).
+    // A placeholder handler while it imports makes it record "installed by someone else"
+    // (getsignal() returns None) instead of installing its own.
+    struct sigaction saved, placeholder = {};
+    sigaction(SIGINT, nullptr, &saved);
+    placeholder.sa_handler = [](int) {};
+    sigemptyset(&placeholder.sa_mask);
+    if (saved.sa_handler == SIG_DFL) sigaction(SIGINT, &placeholder, nullptr);
+    PyRef sig(PyImport_ImportModule("signal"));
+    if (!sig) PyErr_Clear();
+    sigaction(SIGINT, &saved, nullptr);
+  }
   version_ = Py_GetVersion();
   version_ = version_.substr(0, version_.find(' '));
   main_ = Interp::AdoptMain(main_ts_, opts_.path, &err);
@@ -163,7 +180,10 @@ void Runtime::CreateInterp(InterpSpec spec, std::function<void(std::shared_ptr<I
     InterpSpec full = spec;
     full.path.insert(full.path.begin(), opts_.path.begin(), opts_.path.end());
     auto in = Interp::CreateSub(full, main_ts_, &err);
-    if (in) subs_.push_back(in);
+    if (in) {
+      subs_.push_back(in);
+      live_subs_.store(static_cast<int>(subs_.size()));
+    }
     done(in, err);
   };
   if (!Post(std::move(task))) {
@@ -183,6 +203,7 @@ void Runtime::EndLater(std::shared_ptr<Interp> interp) {
           break;
         }
       }
+      live_subs_.store(static_cast<int>(subs_.size()));
     } else {
       Log(LogLevel::kWarn, interp->name(), why);
     }
@@ -295,6 +316,7 @@ void Runtime::RunShutdown(int timeout_ms, std::function<void(bool, std::string)>
       main_.reset();
       for (auto& in : subs_) in->NotifyEnd(true);
       subs_.clear();
+      live_subs_.store(0);
       InterpPool::Get().Reset();
       if (Py_FinalizeEx() < 0) report += "errors while flushing Python's buffered data; ";
     }

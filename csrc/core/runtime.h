@@ -4,6 +4,7 @@
 #define PY_SSIZE_T_CLEAN
 #include <Python.h>
 
+#include <atomic>
 #include <condition_variable>
 #include <deque>
 #include <functional>
@@ -50,6 +51,9 @@ class Runtime {
   // Ends a retired interpreter once it has no attached threads (any thread).
   void EndLater(std::shared_ptr<Interp> interp);
 
+  // Sub-interpreters alive now (created and not yet ended).
+  int live_interpreters() const { return live_subs_.load(); }
+
   // Groups register so shutdown can stop their workers.
   void Register(const std::shared_ptr<Group>& group);
 
@@ -78,6 +82,7 @@ class Runtime {
   std::shared_ptr<Interp> main_;
   PyThreadState* main_ts_ = nullptr;
   std::vector<std::shared_ptr<Interp>> subs_;   // live sub-interpreters (runtime thread only)
+  std::atomic<int> live_subs_{0};
   std::vector<std::weak_ptr<Group>> groups_;    // under mu_
   std::mutex workers_mu_;
   std::condition_variable workers_cv_;

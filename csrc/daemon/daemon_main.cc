@@ -9,6 +9,7 @@
 // Prints "READY <pid>" on stdout once it accepts connections. SIGTERM: finish requests in
 // flight, finalise Python, exit. SIGUSR2: log the Python stacks of every thread.
 #include <malloc.h>
+#include <sys/prctl.h>
 #include <pthread.h>
 #include <signal.h>
 #include <sys/socket.h>
@@ -176,7 +177,10 @@ void Daemon::Serve(int fd) {
         req.ClearRefused();
         group->RunHere(&req);
       } else {
-        req.Abort(ErrorInfo::Make("ERR_EXTENSION_REFUSED", req.refused_message()));
+        std::string advice = req.refused_message() + " (pyhost: extension module " + req.refused_module() +
+                             " cannot load in the sub-interpreter of group " + group->name() +
+                             "; run the application in group '%{GLOBAL}' (WSGIApplicationGroup %{GLOBAL}) or use fallback: 'global')";
+        req.Abort(ErrorInfo::Make("ERR_EXTENSION_REFUSED", advice));
       }
     }
     bool ok = !req.failed() && req.DrainBody();
@@ -360,6 +364,11 @@ int Daemon::Run() {
 }  // namespace pyhost
 
 int main(int argc, char** argv) {
+  // A daemon must not outlive its front (killed, crashed): SIGTERM when the parent goes, and
+  // if it went already (before prctl), stop now.
+  pid_t parent = getppid();
+  prctl(PR_SET_PDEATHSIG, SIGTERM);
+  if (getppid() != parent) return 0;
   mallopt(M_MMAP_THRESHOLD, 64 * 1024);  // large body chunks go back to the system when freed
   pyhost::Daemon d(pyhost::ParseArgs(argc, argv));
   return d.Run();

@@ -208,11 +208,12 @@ std::shared_ptr<Group> GroupFromJs(const Napi::Value& v) {
   return Napi::ObjectWrap<GroupHandle>::Unwrap(v.As<Napi::Object>())->group();
 }
 
-// poolSetTarget(kind, strict, n): keep n warm interpreters of this kind.
+// poolSetTarget(kind, strict, n, prelude?): keep n warm interpreters of this kind, each having
+// run `prelude`.
 Napi::Value PoolSetTarget(const Napi::CallbackInfo& info) {
   std::string kind = info[0].ToString().Utf8Value();
   InterpPool::Get().SetTarget(kind == "own" ? InterpKind::kOwnGil : InterpKind::kSharedGil, info[1].ToBoolean().Value(),
-                              info[2].ToNumber().Int32Value());
+                              info[2].ToNumber().Int32Value(), info[3].IsString() ? info[3].ToString().Utf8Value() : "");
   return info.Env().Undefined();
 }
 

@@ -3,9 +3,16 @@
 #include <cmath>
 
 namespace pyhost {
+namespace {
+Napi::Error ConversionError(Napi::Env env, const std::string& message) {
+  Napi::Error e = Napi::TypeError::New(env, message);
+  e.Set("code", "ERR_CONVERSION");
+  return e;
+}
+}  // namespace
 
 Value ValueFromJs(const Napi::Value& v, const std::string& path, int depth) {
-  if (depth > 64) throw Napi::TypeError::New(v.Env(), path + ": nested deeper than 64 levels (a cycle?)");
+  if (depth > 64) throw ConversionError(v.Env(), path + ": nested deeper than 64 levels (a cycle?)");
   switch (v.Type()) {
     case napi_undefined:
     case napi_null:
@@ -59,7 +66,7 @@ Value ValueFromJs(const Napi::Value& v, const std::string& path, int depth) {
       bool plain = proto.IsUndefined() ||
                    (proto.IsFunction() && proto.As<Napi::Function>().Get("name").ToString().Utf8Value() == "Object");
       if (!plain) {
-        throw Napi::TypeError::New(v.Env(), path + ": cannot pass a " +
+        throw ConversionError(v.Env(), path + ": cannot pass a " +
                                                 proto.As<Napi::Object>().Get("name").ToString().Utf8Value() +
                                                 " to Python (plain objects, arrays, strings, numbers, booleans, "
                                                 "null, bigint and Buffer can be passed)");
@@ -74,8 +81,8 @@ Value ValueFromJs(const Napi::Value& v, const std::string& path, int depth) {
       return dict;
     }
     default:
-      throw Napi::TypeError::New(v.Env(), path + ": cannot pass a " +
-                                              std::string(v.IsFunction() ? "function" : "symbol") + " to Python");
+      throw ConversionError(v.Env(), path + ": cannot pass a " + std::string(v.IsFunction() ? "function" : "symbol") +
+                                         " to Python");
   }
 }
 
@@ -105,7 +112,10 @@ Napi::Value ValueToJs(Napi::Env env, const Value& v) {
     }
     case Value::kDict: {
       Napi::Object obj = Napi::Object::New(env);
-      for (const auto& [k, val] : v.fields) obj.Set(k, ValueToJs(env, val));
+      // Defined, not assigned: a "__proto__" key must be a key, not a prototype.
+      for (const auto& [k, val] : v.fields) {
+        obj.DefineProperty(Napi::PropertyDescriptor::Value(k, ValueToJs(env, val), napi_default_jsproperty));
+      }
       return obj;
     }
   }

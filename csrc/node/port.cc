@@ -34,6 +34,11 @@ void CompletionPort::Release() {
   if (--holds_ == 0 && !closed_) uv_unref(reinterpret_cast<uv_handle_t*>(&async_));
 }
 
+void CompletionPort::DropHolds() {
+  if (holds_ > 0 && !closed_) uv_unref(reinterpret_cast<uv_handle_t*>(&async_));
+  holds_ = 0;
+}
+
 void CompletionPort::OnAsync(uv_async_t* handle) { static_cast<CompletionPort*>(handle->data)->Drain(); }
 
 void CompletionPort::Drain() {

@@ -25,6 +25,8 @@ class CompletionPort {
   // Loop thread: keep the loop alive while work is outstanding.
   void Hold();
   void Release();
+  // Work that will never complete (Python abandoned): stop keeping the loop alive for it.
+  void DropHolds();
   // Loop thread, at environment teardown. The port itself is never freed: worker threads may
   // still hold a pointer to it.
   void Close();

@@ -70,6 +70,8 @@ class ShutdownOp : public Deliverable {
   bool finalized = false;
   std::string report;
   bool Deliver(Napi::Env env) override {
+    // Jobs stuck in a Python that was left running never complete: they must not keep Node alive.
+    if (!finalized) Data(env)->port->DropHolds();
     Napi::Object r = Napi::Object::New(env);
     r.Set("finalized", finalized);
     r.Set("report", report);
@@ -128,6 +130,12 @@ Napi::Value ShutdownRuntime(const Napi::CallbackInfo& info) {
   return promise;
 }
 
+// releaseLoop(): the JS side gave up waiting for Python; outstanding work no longer holds the loop.
+Napi::Value ReleaseLoop(const Napi::CallbackInfo& info) {
+  Data(info.Env())->port->DropHolds();
+  return info.Env().Undefined();
+}
+
 Napi::Value SetLogHandler(const Napi::CallbackInfo& info) {
   AddonData* d = Data(info.Env());
   if (info[0].IsFunction()) d->log_handler = Napi::Persistent(info[0].As<Napi::Function>());
@@ -139,6 +147,7 @@ Napi::Value RuntimeState(const Napi::CallbackInfo& info) {
   Napi::Object r = Napi::Object::New(info.Env());
   r.Set("running", Runtime::Get().running());
   r.Set("version", Runtime::Get().version());
+  r.Set("interpreters", Runtime::Get().live_interpreters());
   return r;
 }
 
@@ -147,6 +156,7 @@ Napi::Value RuntimeState(const Napi::CallbackInfo& info) {
 void InitRuntimeBinding(Napi::Env env, Napi::Object exports) {
   exports.Set("startRuntime", Napi::Function::New(env, StartRuntime, "startRuntime"));
   exports.Set("shutdownRuntime", Napi::Function::New(env, ShutdownRuntime, "shutdownRuntime"));
+  exports.Set("releaseLoop", Napi::Function::New(env, ReleaseLoop, "releaseLoop"));
   exports.Set("setLogHandler", Napi::Function::New(env, SetLogHandler, "setLogHandler"));
   exports.Set("runtimeState", Napi::Function::New(env, RuntimeState, "runtimeState"));
 }

@@ -71,7 +71,7 @@ PyObject* ImportEntryPoint(const std::string& target, const std::string& fallbac
   size_t colon = target.find(':');
   std::string mod = target.substr(0, colon);
   std::string attr = colon == std::string::npos ? fallback_callable : target.substr(colon + 1);
-  PyRef obj(PyImport_ImportModule(mod.c_str()));
+  PyRef obj(ImportModule(mod.c_str()));
   size_t start = 0;
   while (obj) {
     size_t dot = attr.find('.', start);

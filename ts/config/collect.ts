@@ -210,6 +210,8 @@ class Collector {
         return this.set(ctx, 'passAuthorization', onOff(node), node);
       case 'wsgiscriptreloading':
         return this.set(ctx, 'scriptReloading', onOff(node), node);
+      case 'wsgichunkedrequest':
+        return this.set(ctx, 'chunkedRequest', onOff(node), node);
       case 'wsgirestrictembedded':
         o.restrictEmbedded = onOff(node);
         return;

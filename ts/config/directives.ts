@@ -36,6 +36,7 @@ export const HANDLED: ReadonlyMap<string, DirectiveSpec> = new Map([
   spec('WSGICallableObject', ...ANY),
   spec('WSGIPassAuthorization', ...ANY),
   spec('WSGIScriptReloading', ...ANY),
+  spec('WSGIChunkedRequest', ...ANY),
   spec('WSGIRestrictEmbedded', 'server'),
   spec('WSGIPythonHome', 'server'),
   spec('WSGIPythonPath', 'server'),
@@ -53,7 +54,7 @@ export const HANDLED: ReadonlyMap<string, DirectiveSpec> = new Map([
  */
 export const UNIMPLEMENTED_WSGI: ReadonlySet<string> = new Set([
   'WSGIAcceptMutex', 'WSGIAccessScript', 'WSGIAuthGroupScript', 'WSGIAuthUserScript', 'WSGICaseSensitivity',
-  'WSGIChunkedRequest', 'WSGIDestroyInterpreter', 'WSGIDispatchScript', 'WSGIDontWriteBytecode',
+  'WSGIDestroyInterpreter', 'WSGIDispatchScript', 'WSGIDontWriteBytecode',
   'WSGIEnableSendfile', 'WSGIErrorOverride', 'WSGIFreeThreading', 'WSGIGroupAuthoritative', 'WSGIHandlerScript',
   'WSGIIgnoreActivity', 'WSGIInterpreterOptions', 'WSGILazyInitialization', 'WSGIMapHEADToGET',
   'WSGINewRelicConfigFile', 'WSGINewRelicEnvironment', 'WSGIPassApacheRequest', 'WSGIPerInterpreterGIL',

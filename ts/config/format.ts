@@ -124,6 +124,7 @@ function mountLines(m: Mount, s: ServerPlan, port: number, plan: SitePlan, group
   lines.push(`      python:            ${python}`);
   if (st.passAuthorization) lines.push('      pass authorization: on');
   if (!st.scriptReloading) lines.push('      script reloading:  off');
+  if (st.chunkedRequest) lines.push('      chunked requests:  on');
   if (m.variesByUrl) {
     const parts = m.layers.filter((l) => !l.always).map((l) => `${l.label} (${loc(l)})`);
     lines.push(`      varies below this URL: ${parts.join(', ')}`);

@@ -2,6 +2,7 @@
  * {@link loadConfig}: an Apache/mod_wsgi configuration file to a {@link SitePlan}.
  */
 import { hostname } from 'node:os';
+import { ConfigError } from '../errors.js';
 import { resolve } from 'node:path';
 import type { RawAlias, RawMount } from './aliases.js';
 import { type Collected, type RawServer, collect } from './collect.js';
@@ -127,13 +128,12 @@ export function loadConfig(path: string, opts: LoadOptions = {}): SitePlan {
   validateGroups(c, groups, served, new Map([...names].map(([s, n]) => [s, n.name])));
 
   if (c.restrictEmbedded) {
-    const warned = new Set<string>();
     for (const { server, mounts } of served) {
       for (const m of mounts) {
-        if (m.settings.processGroup === '' && !warned.has(`${m.file}:${m.line}`)) {
-          warned.add(`${m.file}:${m.line}`);
-          warnings.push({ file: m.file, line: m.line,
-            message: `${m.directive} ${m.url} runs in embedded mode but WSGIRestrictEmbedded is On: its requests will fail with 500, as with mod_wsgi (${server.label})` });
+        if (m.settings.processGroup === '') {
+          // mod_wsgi answers such requests with 500; pyhost refuses the configuration instead.
+          throw new ConfigError(m.file, m.line,
+            `${m.directive} ${m.url} runs in embedded mode (no process group) but WSGIRestrictEmbedded is On: give it a process-group= or a WSGIProcessGroup (${server.label})`);
         }
       }
     }

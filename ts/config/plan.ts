@@ -58,6 +58,8 @@ export interface WsgiSettings {
   readonly passAuthorization: boolean;
   /** WSGIScriptReloading: reload the script when its mtime changes; default on. */
   readonly scriptReloading: boolean;
+  /** WSGIChunkedRequest: accept chunked request bodies (else 411 Length Required); default off. */
+  readonly chunkedRequest: boolean;
 }
 
 /** The name of one setting of {@link WsgiSettings}. */
@@ -70,6 +72,7 @@ export const DEFAULT_SETTINGS: WsgiSettings = Object.freeze({
   callableObject: 'application',
   passAuthorization: false,
   scriptReloading: true,
+  chunkedRequest: false,
 });
 
 /** A value set by a directive, with the directive's location. */

@@ -74,7 +74,7 @@ export class DaemonConnection {
   constructor(
     socketPath: string,
     private readonly onIdle: (c: DaemonConnection) => void,
-    private readonly onClosed: (c: DaemonConnection, req: DaemonRequest | undefined) => void,
+    private readonly onClosed: (c: DaemonConnection, req: DaemonRequest | undefined, requeue: boolean) => void,
   ) {
     this.socket = net.createConnection(socketPath);
     this.socket.setNoDelay?.(true);
@@ -215,17 +215,22 @@ export class DaemonConnection {
     const req = this.req;
     this.req = undefined;
     this.pump?.stop();
+    if (req && !req.finished && !this.connected && !req.cancelled && !req.ex.writer.headSent) {
+      // The process is gone (its socket refused us) before the request reached it: nothing was
+      // sent, so the request can wait for a sibling or the replacement.
+      req.conn = undefined;
+      req.sentAt = 0;
+      this.onClosed(this, req, true);
+      return;
+    }
     if (req && !req.finished) {
       if (!req.cancelled) {
-        // The daemon died (or refused us) mid-request.
+        // The daemon died mid-request.
         req.ex.writer.fail(502, 'Bad Gateway');
       }
       req.finish();
     }
-    this.onClosed(this, req);
+    this.onClosed(this, req, false);
   }
 
-  get wasConnected(): boolean {
-    return this.connected;
-  }
 }

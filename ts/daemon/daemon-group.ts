@@ -109,7 +109,7 @@ export class DaemonGroup implements RequestPlacement {
     spec.socketPath = spec.args[spec.args.length - 1];
     const proc = new DaemonProcess(spec, this.logger, {
       onIdle: () => this.dispatch(),
-      onConnectionLost: (p, req) => this.onConnectionLost(p, req),
+      onConnectionLost: (p, req, requeue) => this.onConnectionLost(p, req, requeue),
       onExit: (p, code, signal) => this.onExit(p, code, signal),
       onStopped: (p) => this.processes.delete(p),
     });
@@ -144,7 +144,7 @@ export class DaemonGroup implements RequestPlacement {
 
   private liveCount(): number {
     let n = 0;
-    for (const p of this.processes) if (p.state === 'starting' || p.state === 'ready') n++;
+    for (const p of this.processes) if (p.state === 'starting' || p.state === 'ready' || p.state === 'suspect') n++;
     return n;
   }
 
@@ -157,8 +157,24 @@ export class DaemonGroup implements RequestPlacement {
     this.scheduleRestart();
   }
 
-  private onConnectionLost(p: DaemonProcess, req: DaemonRequest | undefined): void {
-    if (req && !req.cancelled) this.lostRequests++;
+  private onConnectionLost(p: DaemonProcess, req: DaemonRequest | undefined, requeue: boolean): void {
+    if (req && requeue) {
+      this.running.delete(req);
+      this.queue.unshift(req);
+    } else if (req && !req.cancelled) {
+      this.lostRequests++;
+    }
+    if (req && !req.cancelled && p.state === 'ready') {
+      // A connection dropped under a request we did not cancel: the process is probably dying.
+      // Send it nothing until its exit is handled (or, if it lives on, for a moment).
+      p.state = 'suspect';
+      setTimeout(() => {
+        if (p.state === 'suspect') {
+          p.state = 'ready';
+          this.dispatch();
+        }
+      }, 1000).unref();
+    }
     this.dispatch();
   }
 
@@ -214,10 +230,21 @@ export class DaemonGroup implements RequestPlacement {
 
   async onTimeout(req: DaemonRequest): Promise<string> {
     const proc = this.running.get(req);
-    req.conn?.abandon();
-    if (!proc) return '';
+    if (!proc) {
+      req.conn?.abandon();
+      return '';
+    }
+    // No more work for it from now on, its successor starting; stacks first, then it stops.
+    const wasReady = proc.state === 'ready';
+    if (wasReady) {
+      proc.state = 'draining';
+      proc.recycling = true;
+      this.logger.info(`recycling ${proc.describe}: a request exceeded its timeout`, this.name);
+      this.spawn().catch(() => {});
+    }
     const stacks = await proc.dumpStacks();
-    this.recycle(proc, 'a request exceeded its timeout', true);
+    req.conn?.abandon();
+    if (wasReady) void proc.stop();
     return stacks;
   }
 

@@ -26,7 +26,8 @@ export interface ProcessSpec {
   shutdownTimeout: number;
 }
 
-export type ProcessState = 'starting' | 'ready' | 'draining' | 'stopping' | 'dead';
+/** 'suspect': it dropped a request; no work until its exit is seen (or briefly). */
+export type ProcessState = 'starting' | 'ready' | 'suspect' | 'draining' | 'stopping' | 'dead';
 
 export class DaemonProcess {
   state: ProcessState = 'starting';
@@ -52,7 +53,7 @@ export class DaemonProcess {
     private readonly logger: Logger,
     private readonly events: {
       onIdle(p: DaemonProcess): void;
-      onConnectionLost(p: DaemonProcess, req: DaemonRequest | undefined): void;
+      onConnectionLost(p: DaemonProcess, req: DaemonRequest | undefined, requeue: boolean): void;
       onExit(p: DaemonProcess, code: number | null, signal: string | null): void;
       onStopped(p: DaemonProcess): void;
     },
@@ -166,11 +167,11 @@ export class DaemonProcess {
         this.idle.push(c);
         this.events.onIdle(this);
       },
-      (c, req) => {
+      (c, req, requeue) => {
         this.connections.delete(c);
         const i = this.idle.indexOf(c);
         if (i >= 0) this.idle.splice(i, 1);
-        if (req) this.events.onConnectionLost(this, req);
+        if (req) this.events.onConnectionLost(this, req, requeue);
       },
     );
     this.connections.add(conn);

@@ -11,7 +11,7 @@ import { PyhostError } from '../errors.js';
 import { GLOBAL_GROUP, type Group } from '../group.js';
 import { checkKnownKeys, enumOption, intOption, invalid, stringArrayOption } from '../options.js';
 import { Tenant, type Placement, type TenantSetup } from './tenant.js';
-import { TENANT_MODULE_SOURCE } from './tenant-python.js';
+import { TENANT_INSTALLER } from './tenant-python.js';
 
 export interface HarnessOptions {
   /** Python executable (needs 3.12+ for own-GIL tenants). */
@@ -117,7 +117,7 @@ export class Harness {
     else poolTargets.set(this, { gil: this.gil, n });
     let sum = 0;
     for (const t of poolTargets.values()) if (t.gil === this.gil) sum += t.n;
-    this.engine.native.poolSetTarget(this.gil, true, sum);
+    this.engine.native.poolSetTarget(this.gil, true, sum, TENANT_INSTALLER);
   }
 
   /** Warm interpreters ready now. */
@@ -210,20 +210,11 @@ export class Harness {
     return { group, placement, fallbackReason };
   }
 
-  /** Installs the tenant module and applies sys.path and the os.environ view. */
+  /** Installs the tenant module (pooled interpreters have it) and applies sys.path and the os.environ view. */
   private async install(group: Group, pythonPath: string[], env: Record<string, string>): Promise<void> {
-    if (group.name === GLOBAL_GROUP) {
-      // %{GLOBAL} is shared: install once, no per-tenant sys.path/environ (documented).
-      await group.call('builtins', 'exec', [
-        "import sys, types\nif '_pyhost_tenant' not in sys.modules:\n    m = types.ModuleType('_pyhost_tenant')\n    exec(SRC, m.__dict__)\n    sys.modules['_pyhost_tenant'] = m\n    m.configure(PATHS, {})",
-        { SRC: TENANT_MODULE_SOURCE, PATHS: pythonPath },
-      ]);
-      return;
-    }
-    await group.call('builtins', 'exec', [
-      "import sys, types\nm = types.ModuleType('_pyhost_tenant')\nexec(SRC, m.__dict__)\nsys.modules['_pyhost_tenant'] = m\nm.configure(PATHS, ENV)",
-      { SRC: TENANT_MODULE_SOURCE, PATHS: pythonPath, ENV: env },
-    ]);
+    await group.exec(TENANT_INSTALLER);
+    // %{GLOBAL} is shared by every tenant placed there: no per-tenant environ view (documented).
+    await group.call('_pyhost_tenant', 'configure', [pythonPath, group.name === GLOBAL_GROUP ? {} : env]);
   }
 
   private async discard(group: Group): Promise<void> {

@@ -5,13 +5,14 @@
  * timing as data. `configure` applies the tenant's sys.path and its own os.environ view.
  */
 export const TENANT_MODULE_SOURCE = String.raw`
-import ast, io, json, os, site, sys, time, traceback, types
+import io, os, sys, time
 
 _main = sys.modules['__main__'].__dict__
 _compiled = {}
 
 
 def configure(paths, env):
+    import site
     front = []
     for entry in paths:
         before = set(sys.path)
@@ -30,9 +31,13 @@ def configure(paths, env):
         os.environ[key] = value
 
 
+_PLAIN = (bool, int, float, str)
+
+
 def _jsonable(value):
-    if value is None:
-        return None
+    if value is None or type(value) in _PLAIN:
+        return value
+    import json
     try:
         return json.loads(json.dumps(value))
     except (TypeError, ValueError) as e:
@@ -40,6 +45,7 @@ def _jsonable(value):
 
 
 def _error(e):
+    import traceback
     t = type(e)
     name = t.__qualname__ if t.__module__ in ('builtins', '__main__') else t.__module__ + '.' + t.__qualname__
     return {'type': name, 'message': str(e), 'traceback': ''.join(traceback.format_exception(t, e, e.__traceback__))}
@@ -49,6 +55,7 @@ def _compile(code):
     hit = _compiled.get(code)
     if hit is not None:
         return hit
+    import ast
     tree = ast.parse(code, '<tenant>', 'exec')
     last = None
     if tree.body and isinstance(tree.body[-1], ast.Expr):
@@ -105,4 +112,16 @@ def preflight(names):
         except ImportError as e:
             failed.append([name, '%s: %s' % (type(e).__name__, e)])
     return failed
+`;
+
+/**
+ * Python that installs `_pyhost_tenant` in an interpreter unless it is there: the warm pool runs
+ * it in every interpreter it makes (so a tenant's imports are paid ahead of need), and a tenant
+ * from outside the pool runs it first.
+ */
+export const TENANT_INSTALLER = `import sys, types
+if '_pyhost_tenant' not in sys.modules:
+    m = types.ModuleType('_pyhost_tenant')
+    exec(${JSON.stringify(TENANT_MODULE_SOURCE)}, m.__dict__)
+    sys.modules['_pyhost_tenant'] = m
 `;

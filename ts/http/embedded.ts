@@ -96,11 +96,13 @@ class EmbeddedRequest implements BackendRequest {
   /** The application could not load here: apply the group's %{GLOBAL} fallback policy. */
   private onRefused([module, message]: [string, string]): void {
     const err = new PythonError('ImportError', message.replace(/^ImportError: /, ''), '', module);
-    if (this.group.handleRefusal(err)) {
-      this.addon.requestResubmit(this.id, this.group.native);
-    } else {
-      this.addon.requestFail(this.id, 'ERR_EXTENSION_REFUSED', err.message);
-    }
+    void this.group.handleRefusal(err).then(
+      (moved) => {
+        if (moved) this.addon.requestResubmit(this.id, this.group.native);
+        else this.addon.requestFail(this.id, 'ERR_EXTENSION_REFUSED', err.message);
+      },
+      (e: Error) => this.addon.requestFail(this.id, 'ERR_EXTENSION_REFUSED', `${err.message}; moving to %{GLOBAL} failed: ${e.message}`),
+    );
   }
 
   private answer(status: number, message: string): void {
@@ -168,7 +170,7 @@ export class EmbeddedBackend implements Backend {
       const e = err as { code?: string; message?: string; type?: string; traceback?: string; refusedModule?: string };
       if (e.refusedModule) {
         const pe = new PythonError(e.type ?? 'ImportError', e.message ?? '', e.traceback ?? '', e.refusedModule);
-        if (group.handleRefusal(pe)) return this.preload(group);
+        if (await group.handleRefusal(pe)) return this.preload(group);
         throw pe;
       }
       throw e.type ? new PythonError(e.type, e.message ?? '', e.traceback ?? '') : new PyhostError(e.code ?? 'ERR_APP_LOAD', e.message ?? String(err));

@@ -13,7 +13,7 @@ import { checkKnownKeys, intOption, invalid, stringOption } from '../options.js'
 import { combinedLogLine } from './access-log.js';
 import { isPerRequestGroup, reportedGroupName, resolveGroupName } from './app-groups.js';
 import type { Backend, BackendRequest, Exchange } from './backend.js';
-import { canonicalMountPoint, decodePath, normalizePath, splitMount } from './paths.js';
+import { canonicalMountPoint, decodePath, normalizePath, normalizeTarget, ORIGINAL_TARGET, splitMount, type TargetRequest } from './paths.js';
 import { readRequestFields } from './request-fields.js';
 import { ResponseWriter } from './response-writer.js';
 
@@ -58,6 +58,8 @@ export interface MountOptions {
    * like processes, in one process. Not for %{GLOBAL}. Default 1.
    */
   replicas?: number;
+  /** Accept chunked request bodies (default true; mod_wsgi's WSGIChunkedRequest is off: 411). */
+  chunkedRequest?: boolean;
 }
 
 /** A Node request handler serving one WSGI application. */
@@ -76,6 +78,7 @@ export interface MountHandler {
 const MOUNT_KEYS = [
   'mountPoint', 'group', 'groupOptions', 'callable', 'entryPoint', 'passAuthorization', 'reload', 'preload',
   'processGroup', 'limitRequestBody', 'queueTimeout', 'requestTimeout', 'accessLog', 'serverName', 'defaultPort', 'replicas',
+  'chunkedRequest',
 ] as const;
 
 export interface ResolvedMountOptions {
@@ -96,6 +99,7 @@ export interface ResolvedMountOptions {
   serverName: string | undefined;
   defaultPort: number | undefined;
   replicas: number;
+  chunkedRequest: boolean;
 }
 
 export function resolveMountOptions(script: string | null | undefined, options: MountOptions = {}): ResolvedMountOptions {
@@ -113,7 +117,7 @@ export function resolveMountOptions(script: string | null | undefined, options: 
   } else if (script) {
     throw invalid(what, 'give a script path or entryPoint, not both');
   }
-  for (const flag of ['passAuthorization', 'reload', 'preload'] as const) {
+  for (const flag of ['passAuthorization', 'reload', 'preload', 'chunkedRequest'] as const) {
     if (options[flag] !== undefined && typeof options[flag] !== 'boolean') throw invalid(what, `${flag} must be a boolean`);
   }
   if (options.accessLog !== undefined && typeof options.accessLog !== 'function') throw invalid(what, 'accessLog must be a function');
@@ -142,6 +146,7 @@ export function resolveMountOptions(script: string | null | undefined, options: 
     serverName: stringOption(what, 'serverName', options.serverName),
     defaultPort: options.defaultPort === undefined ? undefined : intOption(what, 'defaultPort', options.defaultPort, 80, 1, 65535),
     replicas: intOption(what, 'replicas', options.replicas, 1, 1, 256),
+    chunkedRequest: options.chunkedRequest ?? true,
   };
 }
 
@@ -221,11 +226,18 @@ export function createMountHandler(
   }
 
   const handler = ((req: IncomingMessage, res: ServerResponse, next?: (err?: unknown) => void) => {
+    if (!(req as RoutedRequest)[ROUTE] && !normalizeTarget(req, res)) return;
     // Express strips its own mount path from req.url and keeps it in req.baseUrl.
     const express = req as IncomingMessage & { baseUrl?: unknown; originalUrl?: string };
     const base = typeof express.baseUrl === 'string' ? express.baseUrl : '';
     const url = req.url ?? '/';
     const fields = readRequestFields(req, express.originalUrl ?? url);
+    const original = (req as TargetRequest)[ORIGINAL_TARGET];
+    if (original) fields.requestUri = original;
+    if (!fields.hostHasPort && opts.defaultPort !== undefined) {
+      fields.serverPort = String(opts.defaultPort);
+      fields.hostPort = opts.defaultPort;
+    }
     const routed = (req as RoutedRequest)[ROUTE];
     const q = url.indexOf('?');
     const decoded = routed ? undefined : decodePath(q < 0 ? url : url.slice(0, q));
@@ -265,6 +277,11 @@ export function createMountHandler(
       },
     };
     tracked.ex = ex;
+    if (fields.chunked && !opts.chunkedRequest) {
+      writer.fail(411, 'Length Required');
+      if (opts.accessLog) opts.accessLog(combinedLogLine(req, fields.remoteAddr, 411, 0, new Date()));
+      return;
+    }
     if (opts.limitRequestBody > 0 && fields.contentLength > opts.limitRequestBody) {
       writer.fail(413, 'Request Entity Too Large');
       if (opts.accessLog) opts.accessLog(combinedLogLine(req, fields.remoteAddr, 413, 0, new Date()));

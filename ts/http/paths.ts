@@ -1,3 +1,5 @@
+import type { IncomingMessage, ServerResponse } from 'node:http';
+
 /**
  * URL paths as WSGI sees them: percent-decoded to bytes held in a latin-1 string (PEP 3333),
  * normalised as Apache does (merged slashes, dot segments resolved), and split into
@@ -26,6 +28,42 @@ export function decodePath(raw: string): string | undefined {
     i += 3;
   }
   return out;
+}
+
+/** The request target as received, when normalizeTarget rewrote it (REQUEST_URI keeps it). */
+export const ORIGINAL_TARGET = Symbol('pyhost.originalTarget');
+export type TargetRequest = IncomingMessage & { [ORIGINAL_TARGET]?: string };
+
+/**
+ * Brings a request target to origin form before routing: an absolute-form target
+ * (`GET http://host:81/path`) becomes its path, and its authority replaces the Host header, as
+ * Apache does; a target with a fragment (`#`) is refused with 400, as Apache does. Returns false
+ * when the response was sent.
+ */
+export function normalizeTarget(req: IncomingMessage, res: ServerResponse): boolean {
+  const url = req.url ?? '/';
+  if (url.includes('#')) {
+    const body = 'Bad Request\n';
+    res.writeHead(400, { 'Content-Type': 'text/plain; charset=utf-8', 'Content-Length': body.length, Connection: 'close' });
+    res.end(body);
+    return false;
+  }
+  const m = /^https?:\/\/([^/?]*)([^]*)$/i.exec(url);
+  if (!m) return true;
+  const authority = m[1];
+  (req as TargetRequest)[ORIGINAL_TARGET] = url;
+  req.url = m[2] === '' ? '/' : m[2].startsWith('/') ? m[2] : '/' + m[2];
+  const raw = req.rawHeaders;
+  let found = false;
+  for (let i = 0; i < raw.length; i += 2) {
+    if (raw[i].toLowerCase() === 'host') {
+      raw[i + 1] = authority;
+      found = true;
+    }
+  }
+  if (!found) raw.push('Host', authority);
+  req.headers.host = authority;
+  return true;
 }
 
 /** Merges repeated slashes and resolves `.` and `..` segments (never above the root). */

@@ -3,7 +3,7 @@
  * aliases alike), as Apache resolves Alias and WSGIScriptAlias; 404 when none matches.
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import { decodePath, normalizePath, splitMount } from './paths.js';
+import { decodePath, normalizePath, normalizeTarget, splitMount } from './paths.js';
 
 export type Handler = (req: IncomingMessage, res: ServerResponse, next?: () => void) => void;
 
@@ -16,6 +16,7 @@ export interface Route {
 export function createRouter(routes: Route[]): Handler {
   const sorted = [...routes].sort((a, b) => b.prefix.length - a.prefix.length);
   return (req, res) => {
+    if (!normalizeTarget(req, res)) return;
     const url = req.url ?? '/';
     const q = url.indexOf('?');
     const decoded = decodePath(q < 0 ? url : url.slice(0, q));

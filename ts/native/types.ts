@@ -90,8 +90,8 @@ export interface NativeAddon {
   requestResubmit(id: number, group: NativeGroupHandle): void;
   requestFail(id: number, code: string, message: string): void;
   requestInfo(id: number): { started: boolean; thread: number; seq: number } | undefined;
-  /** Keep `n` warm interpreters of a kind ready. */
-  poolSetTarget(kind: 'own' | 'shared', strict: boolean, n: number): void;
+  /** Keep `n` warm interpreters of a kind ready, each having run `prelude` (Python). */
+  poolSetTarget(kind: 'own' | 'shared', strict: boolean, n: number, prelude?: string): void;
   poolStats(kind: 'own' | 'shared', strict: boolean): { idle: number; created: number };
   setRequestDispatch(fn: RequestDispatch): void;
   /** Loads (imports) a registered WSGI application in a group, as WSGIImportScript does. */
@@ -99,7 +99,9 @@ export interface NativeAddon {
   pythonVersionBuilt: string;
   startRuntime(opts: { program?: string; home?: string; path: string[]; optimize: number }): Promise<{ version: string }>;
   shutdownRuntime(timeoutMs: number): Promise<{ finalized: boolean; report: string }>;
+  /** Outstanding native work stops keeping the event loop alive (after giving up on Python). */
+  releaseLoop(): void;
   setLogHandler(fn: ((level: number, group: string, line: string) => void) | null): void;
-  runtimeState(): { running: boolean; version: string };
+  runtimeState(): { running: boolean; version: string; interpreters: number };
   GroupHandle: new (opts: NativeGroupOptions) => NativeGroupHandle;
 }

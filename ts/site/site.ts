@@ -10,6 +10,7 @@ import { ConfigError, PyhostError } from '../errors.js';
 import type { Listener, Mount, ServerPlan, SitePlan, VirtualHostPlan } from '../config/plan.js';
 import { wildcardToRegExp } from '../config/patterns.js';
 import type { LogLevel, LogSink } from '../logger.js';
+import { normalizeTarget } from '../http/paths.js';
 import { ServerRoutes } from './server-routes.js';
 
 export interface SiteOptions {
@@ -92,10 +93,12 @@ export class Site {
           queueTimeout: s(d.queueTimeout),
         });
       }
-      const makeRoutes = (server: ServerPlan, port: number | undefined) =>
-        new ServerRoutes(server, (mount, script, settings) => Site.mountFor(engine, server, port, mount, script, settings, options));
-      const mainRoutes = makeRoutes(plan.mainServer, plan.mainServer.port);
-      const vhostRoutes = plan.virtualHosts.map((v) => ({ vhost: v, routes: makeRoutes(v, v.serverNamePort ?? (v.port === '*' ? undefined : v.port)) }));
+      // A Host header without a port means the ServerName's port, else 80 (Apache's SERVER_PORT).
+      const makeRoutes = (server: ServerPlan) =>
+        new ServerRoutes(server, (mount, script, settings) =>
+          Site.mountFor(engine, server, server.serverNamePort ?? 80, mount, script, settings, options));
+      const mainRoutes = makeRoutes(plan.mainServer);
+      const vhostRoutes = plan.virtualHosts.map((v) => ({ vhost: v, routes: makeRoutes(v) }));
       const all = [mainRoutes, ...vhostRoutes.map((v) => v.routes)];
       for (const r of all) r.prepare();
       for (const imp of plan.importScripts) {
@@ -131,6 +134,7 @@ export class Site {
       serverName: server.serverName,
       defaultPort: port,
       preload: mount.preload && settings.processGroup === '' && !settings.applicationGroup.startsWith('%{R'),
+      chunkedRequest: settings.chunkedRequest,
       accessLog: options.accessLog,
     });
   }
@@ -140,13 +144,18 @@ export class Site {
     const covering = vhosts.filter(({ vhost }) =>
       vhost.addresses.some((a) => (a.address === '*' || a.address === l.address || l.address === '*') && (a.port === '*' || a.port === l.port)),
     );
-    if (covering.length === 0) return (req, res) => Site.serve(main, req, res);
+    if (covering.length === 0) {
+      return (req, res) => {
+        if (normalizeTarget(req, res)) Site.serve(main, req, res);
+      };
+    }
     const names = covering.map(({ vhost, routes }) => ({
       routes,
       names: [vhost.serverName.toLowerCase()],
       aliases: vhost.serverAliases.map((a) => wildcardToRegExp(a.toLowerCase())),
     }));
     return (req, res) => {
+      if (!normalizeTarget(req, res)) return;
       const host = hostOf(req);
       const hit = names.find((n) => n.names.includes(host) || n.aliases.some((re) => re.test(host)));
       Site.serve((hit ?? names[0]).routes, req, res);
