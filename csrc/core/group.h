@@ -2,6 +2,7 @@
 // The interpreter and the workers start lazily, on the first job. Submitting never waits on a
 // GIL or on Python.
 #pragma once
+#include <atomic>
 #include <chrono>
 #include <condition_variable>
 #include <deque>
@@ -64,8 +65,11 @@ class Group : public std::enable_shared_from_this<Group> {
   ~Group();
 
   // Queues a job; it runs on a worker, or is aborted if the group is closed or failed to start.
-  // Returns the job's sequence number (for Interrupt).
-  uint64_t Submit(Job* job);
+  // Returns the job's sequence number (for Interrupt). With `wake` false no worker is woken:
+  // the caller calls Wake() once for a batch of jobs.
+  uint64_t Submit(Job* job, bool wake = true);
+  // Wakes a worker if jobs wait and none is running (see Submit).
+  void Wake();
   // Raises `exc` (a built-in exception type) in the worker running job `seq`, if it still runs
   // it; `done(hit)` is called from another thread, or never if the GIL is never released.
   void Interrupt(uint64_t seq, PyObject* exc, std::function<void(bool)> done);
@@ -119,6 +123,14 @@ class Group : public std::enable_shared_from_this<Group> {
   std::vector<std::unique_ptr<Worker>> workers_;
   int inline_busy_ = 0;
   uint64_t next_seq_ = 0;
+  // Wake-up policy state (group.cc): workers running a batch of jobs now, workers waiting, the
+  // one waiting worker that watches for a stalled batch, and when a job was last taken.
+  int hot_ = 0;
+  int idle_ = 0;
+  bool standby_ = false;
+  std::chrono::steady_clock::time_point last_pick_{};
+  // Takes the next job (lock held), updating the wake-up policy state.
+  Job* PickLocked(Worker* w);
 };
 
 }  // namespace pyhost

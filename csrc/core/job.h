@@ -1,5 +1,6 @@
 // A unit of work a group's worker runs with the interpreter's GIL held.
 #pragma once
+#include <chrono>
 #include <cstdint>
 #include <string>
 
@@ -21,6 +22,8 @@ class Job {
 
   // Set by Group::Submit: names the job for Group::Interrupt.
   uint64_t seq = 0;
+  // When it was queued (the wake-up policy lets a job wait briefly for a running worker).
+  std::chrono::steady_clock::time_point queued_at{};
 };
 
 }  // namespace pyhost

@@ -17,7 +17,7 @@ std::shared_ptr<Group> GroupFromJs(const Napi::Value& v);
 namespace {
 
 // Flags of submitRequest
-constexpr int kHasBody = 1, kPassAuthorization = 2, kMultiprocess = 4, kSingleThread = 8;
+constexpr int kHasBody = 1, kPassAuthorization = 2, kMultiprocess = 4, kSingleThread = 8, kDeferWake = 16;
 // Flags of dispatch
 constexpr int kEnd = 1, kAbort = 2, kResumeInput = 4, kSendfile = 8, kRefused = 16;
 constexpr size_t kExternalBufferMin = 32 << 10;
@@ -28,6 +28,8 @@ struct RequestTable {
   uint32_t next_id = 1;
   std::unordered_map<uint32_t, NodeWsgiRequest*> live;
   std::vector<AppSpec> apps;
+  // Groups given requests since the last wakeGroups(): their workers are woken once per batch.
+  std::vector<std::shared_ptr<Group>> to_wake;
 };
 
 RequestTable& Table(Napi::Env env);
@@ -148,32 +150,30 @@ Napi::Value RegisterApp(const Napi::CallbackInfo& info) {
   return Napi::Number::New(info.Env(), static_cast<double>(apps.size() - 1));
 }
 
-// submitRequest(group, appKey, method, scriptName, pathInfo, query, requestUri, protocol, scheme,
-//               serverName, serverPort, localAddr, remoteAddr, remotePort, headers,
-//               processGroup, applicationGroup, flags) -> id
+// submitRequest(group, appKey, fields, flags) -> id, where `fields` is one latin-1 string:
+// method, scriptName, pathInfo, query, requestUri, protocol, scheme, serverName, serverPort,
+// localAddr, remoteAddr, remotePort, processGroup, applicationGroup and the raw headers, joined
+// by NUL (one string to convert instead of fifteen: this call is on every request's path).
 Napi::Value SubmitRequest(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   RequestTable& table = Table(env);
   std::shared_ptr<Group> group = GroupFromJs(info[0]);
   uint32_t app_key = info[1].As<Napi::Number>().Uint32Value();
   if (app_key >= table.apps.size()) throw Napi::RangeError::New(env, "unknown app key");
+  std::string all = Latin1FromJs(env, info[2]);
   RequestHead h;
-  h.method = Latin1FromJs(env, info[2]);
-  h.script_name = Latin1FromJs(env, info[3]);
-  h.path_info = Latin1FromJs(env, info[4]);
-  h.query = Latin1FromJs(env, info[5]);
-  h.request_uri = Latin1FromJs(env, info[6]);
-  h.protocol = Latin1FromJs(env, info[7]);
-  h.scheme = Latin1FromJs(env, info[8]);
-  h.server_name = Latin1FromJs(env, info[9]);
-  h.server_port = Latin1FromJs(env, info[10]);
-  h.local_addr = Latin1FromJs(env, info[11]);
-  h.remote_addr = Latin1FromJs(env, info[12]);
-  h.remote_port = Latin1FromJs(env, info[13]);
-  h.headers = Latin1FromJs(env, info[14]);
-  h.process_group = Latin1FromJs(env, info[15]);
-  h.application_group = Latin1FromJs(env, info[16]);
-  int flags = info[17].As<Napi::Number>().Int32Value();
+  std::string* fields[] = {&h.method,      &h.script_name, &h.path_info,   &h.query,         &h.request_uri,
+                           &h.protocol,    &h.scheme,      &h.server_name, &h.server_port,   &h.local_addr,
+                           &h.remote_addr, &h.remote_port, &h.process_group, &h.application_group};
+  size_t pos = 0;
+  for (std::string* f : fields) {
+    size_t end = all.find('\0', pos);
+    if (end == std::string::npos) throw Napi::RangeError::New(env, "submitRequest: malformed fields");
+    f->assign(all, pos, end - pos);
+    pos = end + 1;
+  }
+  h.headers.assign(all, pos, std::string::npos);
+  int flags = info[3].As<Napi::Number>().Int32Value();
   h.has_body = flags & kHasBody;
   h.pass_authorization = flags & kPassAuthorization;
   h.multiprocess = flags & kMultiprocess;
@@ -184,7 +184,14 @@ Napi::Value SubmitRequest(const Napi::CallbackInfo& info) {
   auto* req = new NodeWsgiRequest(id, port, table.apps[app_key], std::move(h));
   table.live.emplace(id, req);
   port->Hold();
-  group->Submit(req);
+  if (flags & kDeferWake) {
+    group->Submit(req, /*wake=*/false);
+    bool listed = false;
+    for (const auto& g : table.to_wake) listed = listed || g == group;
+    if (!listed) table.to_wake.push_back(group);
+  } else {
+    group->Submit(req);
+  }
   return Napi::Number::New(env, id);
 }
 
@@ -277,6 +284,15 @@ Napi::Value LoadApp(const Napi::CallbackInfo& info) {
   return p;
 }
 
+// wakeGroups(): wakes the workers of groups given requests with the defer-wake flag (called once
+// per event loop turn, so a burst of requests costs one wake-up, not one each).
+Napi::Value WakeGroups(const Napi::CallbackInfo& info) {
+  RequestTable& table = Table(info.Env());
+  for (const auto& g : table.to_wake) g->Wake();
+  table.to_wake.clear();
+  return info.Env().Undefined();
+}
+
 Napi::Value SetRequestDispatch(const Napi::CallbackInfo& info) {
   Data(info.Env())->request_dispatch = Napi::Persistent(info[0].As<Napi::Function>());
   return info.Env().Undefined();
@@ -294,6 +310,7 @@ void InitRequestBinding(Napi::Env env, Napi::Object exports) {
   exports.Set("requestSendfileDone", Napi::Function::New(env, RequestSendfileDone, "requestSendfileDone"));
   exports.Set("requestResubmit", Napi::Function::New(env, RequestResubmit, "requestResubmit"));
   exports.Set("requestFail", Napi::Function::New(env, RequestFail, "requestFail"));
+  exports.Set("wakeGroups", Napi::Function::New(env, WakeGroups, "wakeGroups"));
   exports.Set("requestInfo", Napi::Function::New(env, RequestInfo, "requestInfo"));
   exports.Set("loadApp", Napi::Function::New(env, LoadApp, "loadApp"));
   exports.Set("setRequestDispatch", Napi::Function::New(env, SetRequestDispatch, "setRequestDispatch"));

@@ -76,8 +76,8 @@ bool WsgiRequest::ReadInput(std::string* out, int64_t max, bool line) {
   cv_.wait(lock, [&] { return in_buffered_ > 0 || in_eof_ || cancelled_; });
   if (in_buffered_ == 0) return false;  // end of input, or the client went away
   size_t taken = 0;
-  while (!in_chunks_.empty() && (max < 0 || static_cast<int64_t>(taken) < max)) {
-    std::string& front = in_chunks_.front();
+  while (in_first_ < in_chunks_.size() && (max < 0 || static_cast<int64_t>(taken) < max)) {
+    std::string& front = in_chunks_[in_first_];
     size_t avail = front.size() - in_offset_;
     size_t n = avail;
     if (max >= 0) n = std::min<size_t>(n, static_cast<size_t>(max) - taken);
@@ -93,8 +93,13 @@ bool WsgiRequest::ReadInput(std::string* out, int64_t max, bool line) {
     taken += n;
     in_offset_ += n;
     if (in_offset_ == front.size()) {
-      in_chunks_.pop_front();
+      std::string().swap(front);  // free it now
+      in_first_++;
       in_offset_ = 0;
+      if (in_first_ == in_chunks_.size()) {
+        in_chunks_.clear();
+        in_first_ = 0;
+      }
     }
     if (found_newline) break;
   }

@@ -143,8 +143,11 @@ class WsgiRequest : public Job {
   mutable std::mutex mu_;
   std::condition_variable cv_;
   // input
-  std::deque<std::string> in_chunks_;
-  size_t in_offset_ = 0;  // consumed bytes of in_chunks_.front()
+  // Body chunks not yet read: [in_first_, end), in_offset_ bytes of the first consumed. A vector
+  // (a deque allocates on construction, for every request, body or not).
+  std::vector<std::string> in_chunks_;
+  size_t in_first_ = 0;
+  size_t in_offset_ = 0;
   size_t in_buffered_ = 0;
   bool in_eof_ = false;
   bool in_paused_ = false;

@@ -10,6 +10,12 @@ import type { Backend, BackendRequest, Exchange } from './backend.js';
 import { BodyPump } from './body-pump.js';
 
 const live = new Map<number, EmbeddedRequest>();
+let wakeScheduled = false;
+
+function wakeGroups(addon: NativeAddon): void {
+  wakeScheduled = false;
+  addon.wakeGroups();
+}
 const hooked = new WeakSet<NativeAddon>();
 
 /** How long a stack dump may wait for the interpreter's GIL. */
@@ -186,26 +192,18 @@ export class EmbeddedBackend implements Backend {
     if (ex.passAuthorization) flags |= SubmitFlags.PassAuthorization;
     if (this.multiprocess) flags |= SubmitFlags.Multiprocess;
     if (group.options.threads === 1) flags |= SubmitFlags.SingleThread;
-    const id = this.addon.submitRequest(
-      group.native,
-      this.appKey,
-      f.method,
-      ex.scriptName,
-      ex.pathInfo,
-      f.query,
-      f.requestUri,
-      f.protocol,
-      f.scheme,
-      f.serverName,
-      f.serverPort,
-      f.localAddr,
-      f.remoteAddr,
-      f.remotePort,
-      f.headers,
-      ex.processGroup,
-      ex.applicationGroup,
-      flags,
-    );
+    // Requests that arrive in one turn of the event loop wake their group's worker once (measured:
+    // hello world 13k -> 16k requests/s, median of 6 alternating runs).
+    flags |= SubmitFlags.DeferWake;
+    if (!wakeScheduled) {
+      wakeScheduled = true;
+      setImmediate(wakeGroups, this.addon);
+    }
+    const fields =
+      f.method + '\0' + ex.scriptName + '\0' + ex.pathInfo + '\0' + f.query + '\0' + f.requestUri + '\0' +
+      f.protocol + '\0' + f.scheme + '\0' + f.serverName + '\0' + f.serverPort + '\0' + f.localAddr + '\0' +
+      f.remoteAddr + '\0' + f.remotePort + '\0' + ex.processGroup + '\0' + ex.applicationGroup + '\0' + f.headers;
+    const id = this.addon.submitRequest(group.native, this.appKey, fields, flags);
     group.enter();
     const addon = this.addon;
     ex.writer.sink = { ack: (n) => addon.requestAck(id, n), sendfileDone: () => addon.requestSendfileDone(id) };

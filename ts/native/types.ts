@@ -35,6 +35,8 @@ export const enum SubmitFlags {
   PassAuthorization = 2,
   Multiprocess = 4,
   SingleThread = 8,
+  /** Do not wake a worker now: wakeGroups() does, once per event loop turn. */
+  DeferWake = 16,
 }
 
 /** Flags of the request dispatch callback. */
@@ -62,26 +64,14 @@ export type RequestDispatch = (
 
 export interface NativeAddon {
   registerApp(target: string, isModule: boolean, callable: string, reload: boolean): number;
-  submitRequest(
-    group: NativeGroupHandle,
-    appKey: number,
-    method: string,
-    scriptName: string,
-    pathInfo: string,
-    query: string,
-    requestUri: string,
-    protocol: string,
-    scheme: string,
-    serverName: string,
-    serverPort: string,
-    localAddr: string,
-    remoteAddr: string,
-    remotePort: string,
-    headers: string,
-    processGroup: string,
-    applicationGroup: string,
-    flags: number,
-  ): number;
+  /**
+   * `fields`: method, scriptName, pathInfo, query, requestUri, protocol, scheme, serverName,
+   * serverPort, localAddr, remoteAddr, remotePort, processGroup, applicationGroup, then the raw
+   * headers ("name\nvalue\n..."), joined by NUL.
+   */
+  submitRequest(group: NativeGroupHandle, appKey: number, fields: string, flags: number): number;
+  /** Wakes the workers of groups given DeferWake requests. */
+  wakeGroups(): void;
   requestPush(id: number, chunk: Buffer): boolean;
   requestEnd(id: number): void;
   requestCancel(id: number): void;
