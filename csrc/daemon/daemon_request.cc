@@ -96,9 +96,8 @@ void DaemonRequest::Notify() {
     refused_message_ = out.refused_message;
     return;
   }
-  // Socket writes block on a slow client: never with the GIL held.
-  PyThreadState* ts = CurrentThreadState() ? PyEval_SaveThread() : nullptr;
   bool ok = !failed_;
+  PyThreadState* ts = nullptr;  // set while the GIL is released for blocking I/O
   // Head, data and (unless a file follows) the end go out in one writev.
   std::vector<std::string> heads;  // frame headers and the HEAD payload, kept alive for iov
   std::vector<struct iovec> iov;
@@ -135,7 +134,15 @@ void DaemonRequest::Notify() {
   for (size_t i = 0, h = 0; i < iov.size(); i++) {
     if (iov[i].iov_base == nullptr) iov[i].iov_base = &heads[h++][0];
   }
-  if (ok && !iov.empty()) ok = wire::WriteVector(fd_, iov.data(), iov.size());
+  // Try without blocking first: a small response usually fits the socket buffer, and keeping the
+  // GIL spares a hand-off to the other threads of the interpreter and back. What would block
+  // (a slow client) is written with the GIL released.
+  struct iovec* rest = iov.data();
+  size_t left = iov.size();
+  if (ok && left) ok = wire::WriteVectorNow(fd_, rest, left);
+  bool must_block = ok && (left > 0 || out.sendfile || (out.end && !end_now));
+  if (must_block && CurrentThreadState()) ts = PyEval_SaveThread();
+  if (ok && left) ok = wire::WriteVector(fd_, rest, left);
   if (ok && out.sendfile) ok = SendfileFrames(out.sendfile_fd, out.sendfile_offset, out.sendfile_length);
   if (out.sendfile) SendfileDone();
   if (ok && out.end && !end_now) ok = wire::WriteFrame(fd_, wire::kEnd, out.abort_connection ? wire::kAbort : 0, 0, nullptr, 0);

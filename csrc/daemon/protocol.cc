@@ -73,6 +73,30 @@ bool WriteFull(int fd, const char* buf, size_t len) {
   return true;
 }
 
+bool WriteVectorNow(int fd, struct iovec*& iov, size_t& count) {
+  while (count > 0) {
+    struct msghdr msg = {};
+    msg.msg_iov = iov;
+    msg.msg_iovlen = count > 1024 ? 1024 : count;
+    ssize_t n = ::sendmsg(fd, &msg, MSG_NOSIGNAL | MSG_DONTWAIT);
+    if (n < 0) {
+      if (errno == EINTR) continue;
+      return errno == EAGAIN || errno == EWOULDBLOCK;
+    }
+    size_t done = static_cast<size_t>(n);
+    while (count > 0 && done >= iov->iov_len) {
+      done -= iov->iov_len;
+      iov++;
+      count--;
+    }
+    if (count > 0) {
+      iov->iov_base = static_cast<char*>(iov->iov_base) + done;
+      iov->iov_len -= done;
+    }
+  }
+  return true;
+}
+
 bool WriteVector(int fd, struct iovec* iov, size_t count) {
   while (count > 0) {
     struct msghdr msg = {};

@@ -56,6 +56,9 @@ bool WriteFull(int fd, const char* buf, size_t len);
 bool WriteFrame(int fd, uint8_t type, uint8_t flags, uint16_t aux, const char* payload, size_t len);
 // Writes every buffer, in order (one sendmsg when the socket takes it all).
 bool WriteVector(int fd, struct iovec* iov, size_t count);
+// Writes as much as the socket takes now without blocking; advances iov/count past it.
+// Returns false on a broken connection (true with count > 0 when the rest would block).
+bool WriteVectorNow(int fd, struct iovec*& iov, size_t& count);
 
 }  // namespace wire
 }  // namespace pyhost

@@ -140,13 +140,22 @@ export class DaemonConnection {
       this.abandon();
       return;
     }
-    for (const f of frames) {
+    for (let i = 0; i < frames.length; i++) {
+      const f = frames[i];
       const req = this.req;
       if (!req) {
         this.abandon(); // a frame with no request: protocol error
         return;
       }
       const w = req.ex.writer;
+      const next = frames[i + 1];
+      if (f.type === Frame.Data && next?.type === Frame.End && !(next.flags & END_ABORT)) {
+        // The last body bytes and the end together: one write to the client (res.end(data)).
+        if (!req.cancelled) w.body(f.payload, true);
+        i++;
+        this.complete();
+        continue;
+      }
       switch (f.type) {
         case Frame.Head: {
           const { reason, headers } = decodeHead(f.payload);
