@@ -103,6 +103,9 @@ function buildOne(python, { ifMissing, debug, isDefault }) {
     install(path.join(built, 'pyhost.node'), addon);
     const daemon = path.join(built, 'pyhost-daemon');
     if (fs.existsSync(daemon)) install(daemon, path.join(outDir, 'pyhost-daemon'));
+    // The front addon links no Python: one copy serves every build.
+    const front = path.join(built, 'pyhost_front.node');
+    if (fs.existsSync(front)) install(front, path.join(root, 'prebuilds', platformDir(), 'pyhost_front.node'));
     fs.writeFileSync(path.join(outDir, 'python.json'), JSON.stringify({ tag, ...info }, null, 2) + '\n');
   }
   if (isDefault) {

@@ -13,12 +13,8 @@ export const GLOBAL_GROUP = '%{GLOBAL}';
 const IMPORT_SIDE_EFFECTS = /^(ImportError|ModuleNotFoundError|AttributeError|KeyError)$/;
 
 /** Puts a re-homed group's sys.path entries (site.addsitedir) at the front in %{GLOBAL}. */
-const ADD_PATHS = `import site, sys
-for entry in reversed(PATHS):
-    before = set(sys.path)
-    site.addsitedir(entry)
-    added = [p for p in sys.path if p not in before] or [entry]
-    sys.path[:] = added + [p for p in sys.path if p not in added]
+const ADD_PATHS = `import _pyhost
+_pyhost.add_paths(PATHS)
 `;
 
 /** What a group runs in now: the main interpreter, or a sub-interpreter with a shared or own GIL. */

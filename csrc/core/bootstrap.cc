@@ -51,18 +51,23 @@ def _pyhost_bootstrap(path_entries, strict_extensions):
     sys.stdout = LogStream(1, 'stdout')
     sys.stderr = LogStream(2, 'stderr')
 
-    # pythonPath entries are processed like site.addsitedir (.pth files honoured) and, with
-    # whatever they add, moved to the front of sys.path in the order given.
-    front = []
-    for entry in path_entries:
-        before = set(sys.path)
-        site.addsitedir(entry)
-        added = [p for p in sys.path if p not in before]
-        if entry not in added:
-            added.insert(0, entry)
-        front.extend(p for p in added if p not in front)
-    if front:
-        sys.path[:] = front + [p for p in sys.path if p not in front]
+    def add_paths(entries):
+        """pythonPath entries are processed like site.addsitedir (.pth files honoured) and, with
+        whatever they add, moved to the front of sys.path in the order given."""
+        front = []
+        for entry in entries:
+            before = set(sys.path)
+            site.addsitedir(entry)
+            added = [p for p in sys.path if p not in before]
+            if entry not in added:
+                added.insert(0, entry)
+            front.extend(p for p in added if p not in front)
+        if front:
+            sys.path[:] = front + [p for p in sys.path if p not in front]
+
+    # Also for later use: a re-homed group's entries, a harness tenant's.
+    _pyhost.add_paths = add_paths
+    add_paths(path_entries)
 
     class FileWrapper:
         """wsgi.file_wrapper: for a real file, the host streams it from the descriptor."""

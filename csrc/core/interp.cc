@@ -13,14 +13,6 @@
 namespace pyhost {
 namespace {
 
-PyThreadState* CurrentThreadState() {
-#if PY_VERSION_HEX >= 0x030D0000
-  return PyThreadState_GetUnchecked();
-#else
-  return _PyThreadState_UncheckedGet();
-#endif
-}
-
 PyObject* StringList(const std::vector<std::string>& items) {
   PyObject* list = PyList_New(0);
   if (!list) return nullptr;

@@ -61,6 +61,15 @@ std::string PyToUtf8(PyObject* obj);
 // Utf8 of a str object without conversion through str(); empty on error (error cleared).
 std::string PyStrAsUtf8(PyObject* str);
 
+// The calling thread's current thread state, or nullptr (no GIL held by it).
+inline PyThreadState* CurrentThreadState() {
+#if PY_VERSION_HEX >= 0x030D0000
+  return PyThreadState_GetUnchecked();
+#else
+  return _PyThreadState_UncheckedGet();
+#endif
+}
+
 // Imports a module and returns it (new reference) as the import returned it. Unlike
 // PyImport_ImportModule, it does not look the module up in sys.modules afterwards, which races
 // with another thread importing it (importlib pops and re-inserts it): a spurious KeyError.

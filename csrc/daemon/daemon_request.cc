@@ -9,20 +9,10 @@
 #include <cstring>
 #include <vector>
 
+#include "core/pyref.h"
 #include "daemon/protocol.h"
 
 namespace pyhost {
-namespace {
-
-PyThreadState* CurrentThreadState() {
-#if PY_VERSION_HEX >= 0x030D0000
-  return PyThreadState_GetUnchecked();
-#else
-  return _PyThreadState_UncheckedGet();
-#endif
-}
-
-}  // namespace
 
 bool DaemonRequest::NextFrame() {
   char hb[wire::kHeaderSize];

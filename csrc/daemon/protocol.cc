@@ -73,12 +73,15 @@ bool WriteFull(int fd, const char* buf, size_t len) {
   return true;
 }
 
-bool WriteVectorNow(int fd, struct iovec*& iov, size_t& count) {
+namespace {
+// Writes iov[0..count) with sendmsg `flags`, advancing iov/count past what was written. Returns
+// false on an error other than EAGAIN (which leaves count > 0).
+bool SendVector(int fd, struct iovec*& iov, size_t& count, int flags) {
   while (count > 0) {
     struct msghdr msg = {};
     msg.msg_iov = iov;
     msg.msg_iovlen = count > 1024 ? 1024 : count;
-    ssize_t n = ::sendmsg(fd, &msg, MSG_NOSIGNAL | MSG_DONTWAIT);
+    ssize_t n = ::sendmsg(fd, &msg, MSG_NOSIGNAL | flags);
     if (n < 0) {
       if (errno == EINTR) continue;
       return errno == EAGAIN || errno == EWOULDBLOCK;
@@ -96,29 +99,13 @@ bool WriteVectorNow(int fd, struct iovec*& iov, size_t& count) {
   }
   return true;
 }
+}  // namespace
+
+bool WriteVectorNow(int fd, struct iovec*& iov, size_t& count) { return SendVector(fd, iov, count, MSG_DONTWAIT); }
 
 bool WriteVector(int fd, struct iovec* iov, size_t count) {
-  while (count > 0) {
-    struct msghdr msg = {};
-    msg.msg_iov = iov;
-    msg.msg_iovlen = count > 1024 ? 1024 : count;
-    ssize_t n = ::sendmsg(fd, &msg, MSG_NOSIGNAL);
-    if (n < 0) {
-      if (errno == EINTR) continue;
-      return false;
-    }
-    size_t done = static_cast<size_t>(n);
-    while (count > 0 && done >= iov->iov_len) {
-      done -= iov->iov_len;
-      iov++;
-      count--;
-    }
-    if (count > 0) {
-      iov->iov_base = static_cast<char*>(iov->iov_base) + done;
-      iov->iov_len -= done;
-    }
-  }
-  return true;
+  // A blocking socket: EAGAIN does not happen, so success means everything was written.
+  return SendVector(fd, iov, count, 0) && count == 0;
 }
 
 bool WriteFrame(int fd, uint8_t type, uint8_t flags, uint16_t aux, const char* payload, size_t len) {

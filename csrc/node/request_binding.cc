@@ -4,6 +4,7 @@
 
 #include "core/group.h"
 #include "node/addon_data.h"
+#include "node/js_call.h"
 #include "node/js_value.h"
 #include "node/promise_op.h"
 #include "wsgi/wsgi_state.h"
@@ -62,15 +63,7 @@ class NodeWsgiRequest : public WsgiRequest, public Deliverable {
       args[2] = env.Undefined();
       args[3] = env.Undefined();
     }
-    if (out.chunks.size() == 1) {
-      args[4] = MakeBuffer(env, std::move(out.chunks[0]));
-    } else if (out.chunks.size() > 1) {
-      Napi::Array arr = Napi::Array::New(env, out.chunks.size());
-      for (size_t i = 0; i < out.chunks.size(); i++) arr.Set(static_cast<uint32_t>(i), MakeBuffer(env, std::move(out.chunks[i])));
-      args[4] = arr;
-    } else {
-      args[4] = env.Undefined();
-    }
+    args[4] = ChunksToJs(env, out.chunks, kExternalBufferMin);
     args[6] = env.Undefined();
     if (out.end) flags |= kEnd;
     if (out.abort_connection) flags |= kAbort;
@@ -95,17 +88,7 @@ class NodeWsgiRequest : public WsgiRequest, public Deliverable {
       Table(env).live.erase(id_);
       port_->Release();
     }
-    if (!d->request_dispatch.IsEmpty()) {
-      napi_value result;
-      napi_call_function(env, env.Undefined(), d->request_dispatch.Value(), 7, args, &result);
-      bool pending = false;
-      napi_is_exception_pending(env, &pending);
-      if (pending) {
-        napi_value e;
-        napi_get_and_clear_last_exception(env, &e);
-        napi_fatal_exception(env, e);
-      }
-    }
+    if (!d->request_dispatch.IsEmpty()) CallDispatch(env, d->request_dispatch, 7, args);
     return out.end;
   }
 
@@ -113,13 +96,6 @@ class NodeWsgiRequest : public WsgiRequest, public Deliverable {
   void Notify() override { port_->Post(this); }
 
  private:
-  static napi_value MakeBuffer(Napi::Env env, std::string&& chunk) {
-    if (chunk.size() < kExternalBufferMin) return Napi::Buffer<char>::Copy(env, chunk.data(), chunk.size());
-    auto* owned = new std::string(std::move(chunk));
-    return Napi::Buffer<char>::New(env, &(*owned)[0], owned->size(),
-                                   [](Napi::Env, char*, std::string* s) { delete s; }, owned);
-  }
-
   uint32_t id_;
   CompletionPort* port_;
 };

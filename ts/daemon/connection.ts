@@ -1,11 +1,11 @@
 /**
- * One connection from the front to a daemon process, carrying one request at a time, and the
- * request (DaemonRequest) while it is on it: body out with backpressure, response frames in.
+ * Connections from the front to daemon processes, and the request (DaemonRequest) while it is on
+ * one: body out with backpressure, response in.
  */
-import net from 'node:net';
 import type { BackendRequest, Exchange } from '../http/backend.js';
 import { BodyPump } from '../http/body-pump.js';
-import { decodeHead, encodeRequest, END_ABORT, Frame, frameHeader, FrameReader, RequestFlag, type RequestFields } from './protocol.js';
+import { LinkFlags, loadFront, type FrontAddon } from '../native/front.js';
+import { encodeRequest, RequestFlag, type RequestFields } from './protocol.js';
 
 /** What the daemon group needs to know about a request's placement. */
 export interface RequestPlacement {
@@ -62,13 +62,23 @@ export class DaemonRequest implements BackendRequest {
   }
 }
 
+const links = new Map<number, DaemonConnection>();
+let dispatching = false;
+
+function linkOutput(id: number, status: number, reason: string | undefined, headers: string | undefined, body: Buffer | Buffer[] | undefined, flags: number): void {
+  links.get(id)?.onOutput(status, reason, headers, body, flags);
+}
+
+/**
+ * One connection to a daemon process (a native link: its socket I/O runs on a thread of its own),
+ * carrying one request at a time: body out with backpressure, response events in.
+ */
 export class DaemonConnection {
-  private readonly socket: net.Socket;
-  private readonly reader = new FrameReader();
+  private readonly front: FrontAddon;
+  private readonly id: number;
   private req: DaemonRequest | undefined;
   private pump: BodyPump | undefined;
   private bodyEndSent = false;
-  private connected = false;
   closed = false;
 
   constructor(
@@ -76,12 +86,13 @@ export class DaemonConnection {
     private readonly onIdle: (c: DaemonConnection) => void,
     private readonly onClosed: (c: DaemonConnection, req: DaemonRequest | undefined, requeue: boolean) => void,
   ) {
-    this.socket = net.createConnection(socketPath);
-    this.socket.setNoDelay?.(true);
-    this.socket.on('connect', () => (this.connected = true));
-    this.socket.on('data', (chunk: Buffer) => this.onData(chunk));
-    this.socket.on('error', () => {});
-    this.socket.on('close', () => this.onSocketClosed());
+    this.front = loadFront();
+    if (!dispatching) {
+      this.front.setDispatch(linkOutput);
+      dispatching = true;
+    }
+    this.id = this.front.open(socketPath);
+    links.set(this.id, this);
   }
 
   get busy(): boolean {
@@ -96,20 +107,17 @@ export class DaemonConnection {
     const ex = req.ex;
     const hasBody = (req.flags & RequestFlag.HasBody) !== 0;
     this.bodyEndSent = !hasBody;
-    this.socket.write(encodeRequest(req.fields, req.flags, !hasBody));
-    ex.writer.sink = { ack: () => {}, sendfileDone: () => {} };
+    const { front, id } = this;
+    front.send(id, encodeRequest(req.fields, req.flags, !hasBody));
+    ex.writer.sink = { ack: (n) => front.ack(id, n), sendfileDone: () => {} };
     if (hasBody) {
-      const socket = this.socket;
       this.pump = new BodyPump(
         ex.req,
         {
-          push: (chunk) => {
-            socket.write(frameHeader(Frame.Body, 0, 0, chunk.length));
-            return socket.write(chunk);
-          },
+          push: (chunk) => front.push(id, chunk),
           end: () => {
             this.bodyEndSent = true;
-            socket.write(frameHeader(Frame.BodyEnd, 0, 0, 0));
+            front.end(id);
           },
           overLimit: () => {
             ex.writer.fail(413, 'Request Entity Too Large');
@@ -118,86 +126,33 @@ export class DaemonConnection {
         },
         ex.limitRequestBody,
       );
-      socket.on('drain', this.onSocketDrain);
     }
   }
 
-  private onSocketDrain = () => this.pump?.resume();
-  private paused = false;
-  /** Changes with every request, so a late 'drain' of an earlier response resumes nothing. */
-  private pauseToken = 0;
-  private resume(): void {
-    if (!this.paused) return;
-    this.paused = false;
-    this.socket.resume();
-  }
-
-  private onData(chunk: Buffer): void {
-    let frames;
-    try {
-      frames = this.reader.push(chunk);
-    } catch {
-      this.abandon();
-      return;
-    }
-    for (let i = 0; i < frames.length; i++) {
-      const f = frames[i];
-      const req = this.req;
-      if (!req) {
-        this.abandon(); // a frame with no request: protocol error
-        return;
-      }
+  /** @internal the link's new output (loop thread). */
+  onOutput(status: number, reason: string | undefined, headers: string | undefined, body: Buffer | Buffer[] | undefined, flags: number): void {
+    if (flags & LinkFlags.ResumeInput) this.pump?.resume();
+    const req = this.req;
+    if (req && !req.cancelled) {
       const w = req.ex.writer;
-      const next = frames[i + 1];
-      if (f.type === Frame.Data && next?.type === Frame.End && !(next.flags & END_ABORT)) {
-        // The last body bytes and the end together: one write to the client (res.end(data)).
-        if (!req.cancelled) w.body(f.payload, true);
-        i++;
-        this.complete();
-        continue;
-      }
-      switch (f.type) {
-        case Frame.Head: {
-          const { reason, headers } = decodeHead(f.payload);
-          if (!req.cancelled) w.head(f.aux, reason, headers);
-          break;
-        }
-        case Frame.Data:
-          if (!req.cancelled && !w.finished) {
-            // Backpressure: stop reading the daemon while the client is slow.
-            if (!w.stream(f.payload) && !this.paused) {
-              this.paused = true;
-              this.socket.pause();
-              const token = this.pauseToken;
-              w.onceDrain(() => {
-                if (token === this.pauseToken) this.resume();
-              });
-            }
-          }
-          break;
-        case Frame.End:
-          if (!req.cancelled) {
-            if (f.flags & END_ABORT) w.abort();
-            else w.end();
-          }
-          this.complete();
-          break;
-        default:
-          this.abandon();
-          return;
+      const end = (flags & LinkFlags.End) !== 0;
+      const abort = (flags & LinkFlags.Abort) !== 0;
+      if (status) w.head(status, reason, headers);
+      if (body !== undefined) w.body(body, end && !abort);
+      if (end) {
+        if (abort) w.abort();
+        else w.end();
       }
     }
+    if (req && flags & LinkFlags.End) this.complete();
+    if (flags & LinkFlags.Lost) this.lost((flags & LinkFlags.Connected) !== 0);
   }
 
   private complete(): void {
     const req = this.req!;
     this.req = undefined;
-    // The response ended: a drain may never come now, so read on regardless.
-    this.pauseToken++;
-    this.resume();
     this.pump?.stop();
     this.pump = undefined;
-    this.socket.off('drain', this.onSocketDrain);
     req.finish();
     if (!this.bodyEndSent) {
       // The application did not read the whole body: rather than stream the rest to a daemon that
@@ -216,15 +171,25 @@ export class DaemonConnection {
   close(): void {
     if (this.closed) return;
     this.closed = true;
-    this.socket.destroy();
+    links.delete(this.id);
+    this.front.close(this.id);
+    this.ended(false);
   }
 
-  private onSocketClosed(): void {
+  /** The daemon closed the connection (it died, or refused us). */
+  private lost(connected: boolean): void {
+    if (this.closed) return;
     this.closed = true;
+    links.delete(this.id);
+    this.front.close(this.id);
+    this.ended(!connected);
+  }
+
+  private ended(neverConnected: boolean): void {
     const req = this.req;
     this.req = undefined;
     this.pump?.stop();
-    if (req && !req.finished && !this.connected && !req.cancelled && !req.ex.writer.headSent) {
+    if (req && !req.finished && neverConnected && !req.cancelled && !req.ex.writer.headSent) {
       // The process is gone (its socket refused us) before the request reached it: nothing was
       // sent, so the request can wait for a sibling or the replacement.
       req.conn = undefined;
@@ -233,13 +198,9 @@ export class DaemonConnection {
       return;
     }
     if (req && !req.finished) {
-      if (!req.cancelled) {
-        // The daemon died mid-request.
-        req.ex.writer.fail(502, 'Bad Gateway');
-      }
+      if (!req.cancelled) req.ex.writer.fail(502, 'Bad Gateway'); // the daemon died mid-request
       req.finish();
     }
     this.onClosed(this, req, false);
   }
-
 }

@@ -2,7 +2,8 @@
  * The front <-> daemon wire protocol (twin of csrc/daemon/protocol.h). Frames over a UNIX socket:
  * an 8-byte header {u8 type, u8 flags, u16 aux, u32 length, little-endian} and the payload.
  * Per request on a connection: front sends REQUEST, BODY*, BODY_END; daemon answers HEAD?,
- * DATA*, END. The front cancels a request by closing the connection.
+ * DATA*, END. The front cancels a request by closing the connection. The front's native link
+ * (csrc/front) writes the body frames and reads the answer; JS encodes the REQUEST frame.
  */
 
 export const enum Frame {
@@ -22,9 +23,7 @@ export const enum RequestFlag {
   Reload = 16,
 }
 
-export const END_ABORT = 1;
 export const HEADER_SIZE = 8;
-const MAX_FRAME = 64 * 1024 * 1024;
 
 /** REQUEST payload fields in wire order; `utf8` ones are file paths and names, the rest latin-1. */
 export interface RequestFields {
@@ -57,15 +56,6 @@ const ORDER: (keyof RequestFields)[] = [
 ];
 const UTF8_FIELDS = new Set<keyof RequestFields>(['appTarget', 'callable', 'groupName']);
 
-export function frameHeader(type: Frame, flags: number, aux: number, length: number): Buffer {
-  const h = Buffer.allocUnsafe(HEADER_SIZE);
-  h[0] = type;
-  h[1] = flags;
-  h.writeUInt16LE(aux, 2);
-  h.writeUInt32LE(length, 4);
-  return h;
-}
-
 /** REQUEST frame (header included), optionally followed by BODY_END in the same buffer. */
 export function encodeRequest(f: RequestFields, flags: number, withBodyEnd: boolean): Buffer {
   let size = 0;
@@ -86,65 +76,4 @@ export function encodeRequest(f: RequestFields, flags: number, withBodyEnd: bool
     buf.fill(0, off + 1, off + HEADER_SIZE);
   }
   return buf;
-}
-
-export interface DecodedFrame {
-  type: number;
-  flags: number;
-  aux: number;
-  payload: Buffer;
-}
-
-/** Splits a byte stream into frames. */
-export class FrameReader {
-  private chunks: Buffer[] = [];
-  private length = 0;
-
-  push(chunk: Buffer): DecodedFrame[] {
-    this.chunks.push(chunk);
-    this.length += chunk.length;
-    const out: DecodedFrame[] = [];
-    for (;;) {
-      if (this.length < HEADER_SIZE) break;
-      const head = this.peek(HEADER_SIZE);
-      const len = head.readUInt32LE(4);
-      if (len > MAX_FRAME) throw new Error(`daemon protocol error: frame of ${len} bytes`);
-      if (this.length < HEADER_SIZE + len) break;
-      const all = this.take(HEADER_SIZE + len);
-      out.push({ type: all[0], flags: all[1], aux: all.readUInt16LE(2), payload: all.subarray(HEADER_SIZE) });
-    }
-    return out;
-  }
-
-  private peek(n: number): Buffer {
-    if (this.chunks[0].length >= n) return this.chunks[0];
-    const b = Buffer.concat(this.chunks);
-    this.chunks = [b];
-    return b;
-  }
-
-  private take(n: number): Buffer {
-    const first = this.chunks[0];
-    let out: Buffer;
-    if (first.length >= n) {
-      out = first.subarray(0, n);
-      if (first.length === n) this.chunks.shift();
-      else this.chunks[0] = first.subarray(n);
-    } else {
-      const b = Buffer.concat(this.chunks);
-      out = b.subarray(0, n);
-      this.chunks = b.length > n ? [b.subarray(n)] : [];
-    }
-    this.length -= n;
-    return out;
-  }
-}
-
-/** HEAD payload: u32 len + reason, u32 len + headers ("name\nvalue\n..."), both latin-1. */
-export function decodeHead(payload: Buffer): { reason: string; headers: string } {
-  const rl = payload.readUInt32LE(0);
-  const reason = payload.toString('latin1', 4, 4 + rl);
-  const hl = payload.readUInt32LE(4 + rl);
-  const headers = payload.toString('latin1', 8 + rl, 8 + rl + hl);
-  return { reason, headers };
 }

@@ -12,17 +12,8 @@ _compiled = {}
 
 
 def configure(paths, env):
-    import site
-    front = []
-    for entry in paths:
-        before = set(sys.path)
-        site.addsitedir(entry)
-        added = [p for p in sys.path if p not in before]
-        if entry not in added:
-            added.insert(0, entry)
-        front.extend(p for p in added if p not in front)
-    if front:
-        sys.path[:] = front + [p for p in sys.path if p not in front]
+    import _pyhost
+    _pyhost.add_paths(paths)  # like site.addsitedir, first on sys.path
     # The tenant's os.environ is its own view: writes no longer reach the process environment
     # (shared by every tenant), only this interpreter's os.environ.
     os.putenv = lambda key, value: None

@@ -1,0 +1,136 @@
+// pyhost_front.node: the native side of a front that serves daemon process groups. It links no
+// Python: a front under WSGIRestrictEmbedded never maps libpython.
+#include <napi.h>
+
+#include <memory>
+#include <unordered_map>
+#include <vector>
+
+#include "front/daemon_link.h"
+#include "node/js_call.h"
+#include "node/port.h"
+
+namespace pyhost {
+namespace {
+
+struct FrontData {
+  CompletionPort* port = nullptr;
+  Napi::FunctionReference dispatch;
+  uint32_t next_id = 1;
+  std::unordered_map<uint32_t, DaemonLink*> links;
+  std::vector<DaemonLink*> closed;  // freed once their I/O thread has ended
+};
+
+FrontData* Front(Napi::Env env) { return env.GetInstanceData<FrontData>(); }
+
+DaemonLink* Find(const Napi::CallbackInfo& info) {
+  auto& links = Front(info.Env())->links;
+  auto it = links.find(info[0].As<Napi::Number>().Uint32Value());
+  return it == links.end() ? nullptr : it->second;
+}
+
+napi_value Latin1(napi_env env, const std::string& s) {
+  napi_value v;
+  napi_create_string_latin1(env, s.data(), s.size(), &v);
+  return v;
+}
+
+// open(socketPath) -> id: connects in the background.
+Napi::Value Open(const Napi::CallbackInfo& info) {
+  FrontData* d = Front(info.Env());
+  for (auto it = d->closed.begin(); it != d->closed.end();) {
+    if ((*it)->Finished()) {
+      delete *it;
+      it = d->closed.erase(it);
+    } else {
+      ++it;
+    }
+  }
+  uint32_t id = d->next_id++;
+  if (d->next_id == 0) d->next_id = 1;
+  auto* link = new DaemonLink(id, d->port, info[0].As<Napi::String>().Utf8Value());
+  d->links.emplace(id, link);
+  link->Start();
+  return Napi::Number::New(info.Env(), id);
+}
+
+// send(id, frames: Buffer): the REQUEST frame (and BODY_END when there is no body).
+Napi::Value Send(const Napi::CallbackInfo& info) {
+  if (DaemonLink* l = Find(info)) {
+    auto b = info[1].As<Napi::Buffer<char>>();
+    l->Send(std::string(b.Data(), b.Length()));
+  }
+  return info.Env().Undefined();
+}
+
+Napi::Value Push(const Napi::CallbackInfo& info) {
+  DaemonLink* l = Find(info);
+  if (!l) return Napi::Boolean::New(info.Env(), true);
+  auto b = info[1].As<Napi::Buffer<char>>();
+  return Napi::Boolean::New(info.Env(), l->Push(b.Data(), b.Length()));
+}
+
+Napi::Value End(const Napi::CallbackInfo& info) {
+  if (DaemonLink* l = Find(info)) l->EndBody();
+  return info.Env().Undefined();
+}
+
+Napi::Value Ack(const Napi::CallbackInfo& info) {
+  if (DaemonLink* l = Find(info)) l->Ack(static_cast<size_t>(info[1].As<Napi::Number>().Int64Value()));
+  return info.Env().Undefined();
+}
+
+// close(id): cancels what is in flight and ends the link.
+Napi::Value Close(const Napi::CallbackInfo& info) {
+  FrontData* d = Front(info.Env());
+  uint32_t id = info[0].As<Napi::Number>().Uint32Value();
+  auto it = d->links.find(id);
+  if (it != d->links.end()) {
+    it->second->Close();
+    d->closed.push_back(it->second);
+    d->links.erase(it);
+  }
+  return info.Env().Undefined();
+}
+
+Napi::Value SetDispatch(const Napi::CallbackInfo& info) {
+  Front(info.Env())->dispatch = Napi::Persistent(info[0].As<Napi::Function>());
+  return info.Env().Undefined();
+}
+
+Napi::Object Init(Napi::Env env, Napi::Object exports) {
+  auto* d = new FrontData();
+  d->port = new CompletionPort(env);
+  env.SetInstanceData<FrontData>(d);
+  napi_add_env_cleanup_hook(
+      env, [](void* arg) { static_cast<CompletionPort*>(arg)->Close(); }, d->port);
+  exports.Set("open", Napi::Function::New(env, Open, "open"));
+  exports.Set("send", Napi::Function::New(env, Send, "send"));
+  exports.Set("push", Napi::Function::New(env, Push, "push"));
+  exports.Set("end", Napi::Function::New(env, End, "end"));
+  exports.Set("ack", Napi::Function::New(env, Ack, "ack"));
+  exports.Set("close", Napi::Function::New(env, Close, "close"));
+  exports.Set("setDispatch", Napi::Function::New(env, SetDispatch, "setDispatch"));
+  return exports;
+}
+
+}  // namespace
+
+void DispatchLinkOutput(Napi::Env env, DaemonLink* link, int status, const std::string& reason,
+                        const std::string& headers, std::vector<std::string>& chunks, int flags) {
+  FrontData* d = Front(env);
+  if (d->dispatch.IsEmpty() || !d->links.count(link->id())) return;  // closed meanwhile
+  napi_value args[6];
+  args[0] = Napi::Number::New(env, link->id());
+  args[1] = Napi::Number::New(env, status);
+  args[2] = status ? Latin1(env, reason) : env.Undefined();
+  args[3] = status ? Latin1(env, headers) : env.Undefined();
+  args[4] = ChunksToJs(env, chunks);
+  args[5] = Napi::Number::New(env, flags);
+  CallDispatch(env, d->dispatch, 6, args);
+}
+
+}  // namespace pyhost
+
+static Napi::Object InitFront(Napi::Env env, Napi::Object exports) { return pyhost::Init(env, exports); }
+NODE_API_MODULE(pyhost_front, InitFront)

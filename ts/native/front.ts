@@ -1,0 +1,50 @@
+/**
+ * The front addon (pyhost_front.node): native connections to daemon processes. It links no
+ * Python, so a front that runs no Python itself (restrictEmbedded) never maps libpython.
+ */
+import fs from 'node:fs';
+import { createRequire } from 'node:module';
+import path from 'node:path';
+import { platformDir } from '../../scripts/python.js';
+import { PyhostError } from '../errors.js';
+import { packageRoot } from './loader.js';
+
+/** Flags of the link dispatch (csrc/front/daemon_link.h). */
+export const enum LinkFlags {
+  End = 1,
+  Abort = 2,
+  ResumeInput = 4,
+  Lost = 32,
+  Connected = 64,
+}
+
+export type LinkDispatch = (
+  id: number,
+  status: number,
+  reason: string | undefined,
+  headers: string | undefined,
+  body: Buffer | Buffer[] | undefined,
+  flags: number,
+) => void;
+
+export interface FrontAddon {
+  open(socketPath: string): number;
+  send(id: number, frames: Buffer): void;
+  push(id: number, chunk: Buffer): boolean;
+  end(id: number): void;
+  ack(id: number, bytes: number): void;
+  close(id: number): void;
+  setDispatch(fn: LinkDispatch): void;
+}
+
+let front: FrontAddon | undefined;
+
+export function loadFront(): FrontAddon {
+  if (front) return front;
+  const file = path.join(packageRoot, 'prebuilds', platformDir(), 'pyhost_front.node');
+  if (!fs.existsSync(file)) {
+    throw new PyhostError('ERR_NO_BUILD', `the front addon ${file} is missing: rebuild with npm run build`);
+  }
+  front = createRequire(import.meta.url)(file) as FrontAddon;
+  return front;
+}
