@@ -8,7 +8,6 @@
 //                 [--deadlock-timeout S] [--shutdown-timeout S]
 // Prints "READY <pid>" on stdout once it accepts connections. SIGTERM: finish requests in
 // flight, finalise Python, exit. SIGUSR2: log the Python stacks of every thread.
-#include <malloc.h>
 #include <sys/prctl.h>
 #include <pthread.h>
 #include <signal.h>
@@ -369,7 +368,6 @@ int main(int argc, char** argv) {
   pid_t parent = getppid();
   prctl(PR_SET_PDEATHSIG, SIGTERM);
   if (getppid() != parent) return 0;
-  mallopt(M_MMAP_THRESHOLD, 64 * 1024);  // large body chunks go back to the system when freed
   pyhost::Daemon d(pyhost::ParseArgs(argc, argv));
   return d.Run();
 }

@@ -1,6 +1,5 @@
 // Entry point of the Node addon.
 #include <dlfcn.h>
-#include <malloc.h>
 
 #include <string>
 
@@ -37,10 +36,6 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
     e.Set("code", "ERR_RUNTIME_CONFLICT");
     throw e;
   }
-  // Body chunks are allocated on worker threads and freed on the loop thread; with glibc's
-  // per-thread arenas and dynamic mmap threshold, freed chunks of big transfers stay mapped and
-  // the RSS ratchets up. A fixed threshold makes large chunks mmap'd, returned on free.
-  mallopt(M_MMAP_THRESHOLD, 64 * 1024);
   auto* data = new AddonData();
   data->port = new CompletionPort(env);
   env.SetInstanceData<AddonData>(data);

@@ -25,6 +25,7 @@ bool WsgiRequest::PushInput(const char* data, size_t len) {
   if (in_eof_ || cancelled_) return true;
   in_chunks_.emplace_back(data, len);
   in_buffered_ += len;
+  in_received_.fetch_add(static_cast<int64_t>(len), std::memory_order_relaxed);
   cv_.notify_all();
   if (in_buffered_ >= kInputHighWater) {
     in_paused_ = true;

@@ -125,6 +125,8 @@ class WsgiRequest : public Job {
   bool cancelled() const;
   int64_t content_length() const { return content_length_; }
   int64_t body_sent() const { return body_sent_; }
+  // Body bytes that went through this request, both ways.
+  int64_t bytes_moved() const { return body_sent_ + in_received_.load(std::memory_order_relaxed); }
   bool is_head_method() const { return is_head_; }
   // The worker thread (Python thread ident) running the request, 0 before it starts.
   unsigned long running_thread() const { return running_thread_.load(); }
@@ -149,6 +151,7 @@ class WsgiRequest : public Job {
   size_t in_first_ = 0;
   size_t in_offset_ = 0;
   size_t in_buffered_ = 0;
+  std::atomic<int64_t> in_received_{0};
   bool in_eof_ = false;
   bool in_paused_ = false;
   // output
