@@ -75,17 +75,25 @@ interface Kind {
   options?: GroupOptions;
 }
 
-async function roundTrip(g: Group, samples: number): Promise<{ medianUs: number; p99Us: number; meanUs: number; samples: number }> {
+async function roundTrip(g: Group, samples: number) {
   for (let i = 0; i < Math.min(2000, samples); i++) await g.eval('1');
   const times = new Float64Array(samples);
-  for (let i = 0; i < samples; i++) {
-    const t0 = performance.now();
-    await g.eval('1');
-    times[i] = performance.now() - t0;
-  }
+  const m = await measured(async () => {
+    for (let i = 0; i < samples; i++) {
+      const t0 = performance.now();
+      await g.eval('1');
+      times[i] = performance.now() - t0;
+    }
+  });
   const sorted = Array.from(times).sort((a, b) => a - b);
   const mean = sorted.reduce((a, b) => a + b, 0) / sorted.length;
-  return { medianUs: round(us(quantile(sorted, 0.5)), 2), p99Us: round(us(quantile(sorted, 0.99)), 2), meanUs: round(us(mean), 2), samples };
+  return {
+    medianUs: round(us(quantile(sorted, 0.5)), 2),
+    p99Us: round(us(quantile(sorted, 0.99)), 2),
+    meanUs: round(us(mean), 2),
+    samples,
+    hostOtherCores: round(m.otherCores, 2),
+  };
 }
 
 function benchmarkJs(g: Group, maxTime: number): Promise<{ meanUs: number; rmePct: number; opsPerSec: number; cycles: number }> {
@@ -109,7 +117,7 @@ function benchmarkJs(g: Group, maxTime: number): Promise<{ meanUs: number; rmePc
   });
 }
 
-async function throughput(g: Group, inFlight: number, seconds: number): Promise<{ callsPerSec: number; inFlight: number; seconds: number }> {
+async function throughput(g: Group, inFlight: number, seconds: number) {
   let running = true;
   let done = 0;
   let failed: unknown;
@@ -131,50 +139,82 @@ async function throughput(g: Group, inFlight: number, seconds: number): Promise<
   });
   await Promise.all(wp);
   done = 0;
-  const t0 = performance.now();
-  const workers = Array.from({ length: inFlight }, worker);
-  await new Promise((r) => setTimeout(r, seconds * 1000));
+  let counted = 0;
+  let workers: Promise<void>[] = [];
+  const m = await measured(async () => {
+    workers = Array.from({ length: inFlight }, worker);
+    await new Promise((r) => setTimeout(r, seconds * 1000));
+    counted = done;
+  });
   running = false;
-  const counted = done;
-  const elapsed = (performance.now() - t0) / 1000;
   await Promise.all(workers);
   if (failed) throw failed;
-  return { callsPerSec: Math.round(counted / elapsed), inFlight, seconds: round(elapsed, 2) };
+  return {
+    callsPerSec: Math.round(counted / (m.ms / 1000)),
+    inFlight,
+    seconds: round(m.ms / 1000, 2),
+    processCpuPerWall: round(m.cpuPerWall, 2),
+    hostOtherCores: round(m.otherCores, 2),
+  };
 }
 
 const SPIN = 'def pyhost_spin(n):\n    x = 0\n    for i in range(n):\n        x += i * i\n    return x\n';
+
+/** Jiffies per second of /proc/stat (USER_HZ: 100 on Linux). */
+const USER_HZ = 100;
+
+/**
+ * Runs `fn` and measures wall time, this process's CPU and, from /proc/stat, how many cores the
+ * rest of the host (other processes, and the hypervisor's steal time) kept busy meanwhile.
+ */
+async function measured(fn: () => Promise<unknown>): Promise<{ ms: number; cpuPerWall: number; otherCores: number }> {
+  const host0 = cpuTimes();
+  const cpu0 = process.cpuUsage();
+  const t0 = performance.now();
+  await fn();
+  const ms = performance.now() - t0;
+  const cpu = process.cpuUsage(cpu0);
+  const host1 = cpuTimes();
+  const ownCores = (cpu.user + cpu.system) / 1000 / ms;
+  const hostCores = (host1.busy - host0.busy) / USER_HZ / (ms / 1000);
+  return { ms, cpuPerWall: ownCores, otherCores: Math.max(0, hostCores - ownCores) };
+}
 
 async function scaling(a: Group, b: Group, n: number, repeats: number) {
   await Promise.all([a.exec(SPIN), b.exec(SPIN)]);
   await Promise.all([a.eval('pyhost_spin(1000)'), b.eval('pyhost_spin(1000)')]);
   const call = (g: Group) => g.eval(`pyhost_spin(${n})`);
   const runs: { sequentialMs: number; concurrentMs: number; ratio: number; concurrentCpuPerWall: number }[] = [];
-  for (let i = 0; i < repeats; i++) {
-    let t0 = performance.now();
-    await call(a);
-    await call(b);
-    const sequentialMs = performance.now() - t0;
-    const cpu0 = process.cpuUsage();
-    t0 = performance.now();
-    await Promise.all([call(a), call(b)]);
-    const concurrentMs = performance.now() - t0;
-    const cpu = process.cpuUsage(cpu0);
+  let disturbed = 0;
+  // A run during which other processes kept more than 0.25 of a core busy is measured again.
+  for (let attempt = 0; runs.length < repeats && attempt < repeats * 4; attempt++) {
+    const seq = await measured(async () => {
+      await call(a);
+      await call(b);
+    });
+    const conc = await measured(() => Promise.all([call(a), call(b)]));
+    if (seq.otherCores > 0.25 || conc.otherCores > 0.25) {
+      disturbed++;
+      continue;
+    }
     runs.push({
-      sequentialMs: round(sequentialMs),
-      concurrentMs: round(concurrentMs),
-      ratio: round(concurrentMs / sequentialMs, 3),
+      sequentialMs: round(seq.ms),
+      concurrentMs: round(conc.ms),
+      ratio: round(conc.ms / seq.ms, 3),
       // CPU seconds this process used per wall second while both ran: ~2 when they ran in parallel
-      concurrentCpuPerWall: round((cpu.user + cpu.system) / 1000 / concurrentMs, 2),
+      concurrentCpuPerWall: round(conc.cpuPerWall, 2),
     });
   }
   const seq = median(runs.map((r) => r.sequentialMs));
   const conc = median(runs.map((r) => r.concurrentMs));
   return {
-    // median concurrent time over median sequential time: robust to one disturbed run
+    // median concurrent time over median sequential time: robust to one odd run
     ratio: round(conc / seq, 3),
     medianSequentialMs: seq,
     medianConcurrentMs: conc,
     concurrentCpuPerWall: median(runs.map((r) => r.concurrentCpuPerWall)),
+    cleanRuns: runs.length,
+    disturbedRuns: disturbed,
     runs,
   };
 }
@@ -193,8 +233,9 @@ async function calibrate(g: Group, targetMs: number): Promise<number> {
 
 function cpuTimes(): { busy: number; total: number } {
   const f = fs.readFileSync('/proc/stat', 'utf8').split('\n')[0].trim().split(/\s+/).slice(1).map(Number);
+  // user nice system idle iowait irq softirq steal [guest guest_nice: already in user and nice]
   const idle = f[3] + (f[4] ?? 0);
-  const total = f.reduce((a, b) => a + b, 0);
+  const total = f.slice(0, 8).reduce((a, b) => a + b, 0);
   return { busy: total - idle, total };
 }
 
@@ -303,20 +344,25 @@ async function main(): Promise<void> {
 
   // table
   const rows: string[][] = [['measure', ...kinds.map((k) => k.label)]];
-  const pick = (o: Record<string, unknown>, id: string, key: string) => String((o[id] as Record<string, unknown> | undefined)?.[key] ?? '-');
+  const pick = (o: Record<string, unknown>, id: string, key: string) => {
+    const r = o[id] as Record<string, unknown> | undefined;
+    const v = r?.[key];
+    if (v === undefined || (typeof v === 'number' && Number.isNaN(v))) return 'n/a';
+    // '*': other processes kept more than a quarter of a core busy meanwhile
+    return String(v) + (typeof r?.hostOtherCores === 'number' && r.hostOtherCores > 0.25 ? ' *' : '');
+  };
   rows.push(['eval("1") median µs (goal < 30)', ...kinds.map((k) => pick(latency, k.id, 'medianUs'))]);
   rows.push(['eval("1") p99 µs', ...kinds.map((k) => pick(latency, k.id, 'p99Us'))]);
   rows.push(['Benchmark.js mean µs (± rme %)', ...kinds.map((k) => `${pick(benchjs, k.id, 'meanUs')} (±${pick(benchjs, k.id, 'rmePct')}%)`)]);
   rows.push(['calls/s, 1,000 in flight (goal >= 100,000)', ...kinds.map((k) => pick(tput, k.id, 'callsPerSec'))]);
-  type Scaling = { ratio: number; concurrentCpuPerWall: number };
-  const sc = (k: string) => scalingRes[k] as Scaling;
   rows.push([
     'CPU x2, at once / one after the other',
     '-',
-    `${sc('shared').ratio} (must not scale)`,
-    ...(ownGil ? [`${sc('own').ratio} (goal <= 0.6)`] : []),
+    `${pick(scalingRes, 'shared', 'ratio')} (must not scale)`,
+    ...(ownGil ? [`${pick(scalingRes, 'own', 'ratio')} (goal <= 0.6)`] : []),
   ]);
-  rows.push(['CPU x2 at once: process CPU s per wall s', '-', String(sc('shared').concurrentCpuPerWall), ...(ownGil ? [String(sc('own').concurrentCpuPerWall)] : [])]);
+  rows.push(['CPU x2 at once: process CPU s per wall s', '-', pick(scalingRes, 'shared', 'concurrentCpuPerWall'), ...(ownGil ? [pick(scalingRes, 'own', 'concurrentCpuPerWall')] : [])]);
+  rows.push(['CPU x2: clean / disturbed runs', '-', `${pick(scalingRes, 'shared', 'cleanRuns')} / ${pick(scalingRes, 'shared', 'disturbedRuns')}`, ...(ownGil ? [`${pick(scalingRes, 'own', 'cleanRuns')} / ${pick(scalingRes, 'own', 'disturbedRuns')}`] : [])]);
   rows.push(['RSS per extra group, MiB (1 worker)', '-', pick(rss, 'shared', 'perGroupMiB'), ...(ownGil ? [pick(rss, 'own', 'perGroupMiB')] : [])]);
   const widths = rows[0].map((_, c) => Math.max(...rows.map((r) => (r[c] ?? '').length)));
   const line = (r: string[]) => '| ' + r.map((cell, c) => (cell ?? '').padEnd(widths[c])).join(' | ') + ' |';
@@ -324,6 +370,7 @@ async function main(): Promise<void> {
   console.log(line(rows[0]));
   console.log('|' + widths.map((w) => '-'.repeat(w + 2)).join('|') + '|');
   for (const r of rows.slice(1)) console.log(line(r));
+  console.log('* other processes kept > 0.25 core busy during that measurement: treat it as noisy');
 
   fs.mkdirSync(path.dirname(args.out!), { recursive: true });
   let all: { runs: Record<string, unknown> } = { runs: {} };
