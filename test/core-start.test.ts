@@ -110,6 +110,7 @@ test('unknown and invalid Engine options are ERR_INVALID_OPTION naming the optio
     [{ logger: 'console' }, /logger must be a function/],
     [{ shutdownTimeout: -1 }, /shutdownTimeout must be an integer from 0/],
     [{ shutdownTimeout: 1.5 }, /shutdownTimeout must be an integer/],
+    [{ allocator: 'jemalloc' }, /allocator must be one of 'pymalloc', 'malloc', got "jemalloc"/],
     [null, /expected an options object, got null/],
     ['python3', /expected an options object, got string/],
   ];
@@ -139,6 +140,44 @@ test('with neither python nor $PYHOST_PYTHON, the default build runs', async (t)
   );
   t.is(r.code, 0, describeChild(r));
   t.deepEqual(r.reports, [{ version: def.version, real: facts.version, exe: facts.executable }]);
+});
+
+withPythons("allocator 'malloc' is Python's allocator in every group, and is chosen once per process", [PY313], async (t) => {
+  const r = await runChild(
+    `
+    const engine = await Engine.start({ python: ${J(PY313)}, allocator: 'malloc', logger: () => {} });
+    report({
+      global: await engine.group('%{GLOBAL}').eval('__import__("_testinternalcapi").pymem_getallocatorsname()'),
+      own: await engine.group('tenant', { gil: 'own' }).eval('__import__("_testinternalcapi").pymem_getallocatorsname()'),
+    });
+    await engine.close();
+    try { await Engine.start({ python: ${J(PY313)}, allocator: 'pymalloc', logger: () => {} }); report('started'); }
+    catch (e) { report({ code: e.code, message: e.message }); }
+    const again = await Engine.start({ python: ${J(PY313)}, logger: () => {} });
+    report(await again.group('%{GLOBAL}').eval('__import__("_testinternalcapi").pymem_getallocatorsname()'));
+    await again.close();
+  `,
+    { env: { PYTHONMALLOC: undefined } },
+  );
+  t.is(r.code, 0, describeChild(r));
+  t.deepEqual(r.reports[0], { global: 'malloc', own: 'malloc' });
+  const refused = r.reports[1] as { code: string; message: string };
+  t.is(refused.code, 'ERR_INVALID_OPTION', describeChild(r));
+  t.regex(refused.message, /allocator pymalloc: this process already ran Python with allocator malloc/);
+  t.is(r.reports[2], 'malloc', 'a later start without allocator keeps the first choice');
+});
+
+withPythons('without allocator, Python keeps its default allocator (pymalloc)', [PY313], async (t) => {
+  const r = await runChild(
+    `
+    const engine = await Engine.start({ python: ${J(PY313)}, logger: () => {} });
+    report(await engine.group('%{GLOBAL}').eval('__import__("_testinternalcapi").pymem_getallocatorsname()'));
+    await engine.close();
+  `,
+    { env: { PYTHONMALLOC: undefined } },
+  );
+  t.is(r.code, 0, describeChild(r));
+  t.deepEqual(r.reports, ['pymalloc']);
 });
 
 withPythons('$PYHOST_PYTHON chooses the Python when python is not given', [PY313], async (t) => {

@@ -29,6 +29,13 @@ export interface EngineOptions {
   home?: string;
   /** Python's -O level. */
   optimize?: 0 | 1 | 2;
+  /**
+   * Python's memory allocator, chosen once per process (default: CPython's, or `$PYTHONMALLOC`).
+   * 'malloc' suits harnesses that create and destroy many own-GIL interpreters: CPython 3.12/3.13
+   * keep every pymalloc arena of an isolated interpreter that still has a live block when it ends
+   * (measured on 3.13.0: ~1.7 MB per create/destroy cycle with pymalloc, ~0.2 MB with malloc).
+   */
+  allocator?: 'pymalloc' | 'malloc';
   /** Where log lines go (default: stderr). */
   logger?: LogSink;
   /** Least level logged (default 'info'). */
@@ -42,9 +49,10 @@ export interface EngineOptions {
   restrictEmbedded?: boolean;
 }
 
-const ENGINE_KEYS = ['python', 'pythonHome', 'pythonPath', 'home', 'optimize', 'logger', 'logLevel', 'shutdownTimeout', 'restrictEmbedded'] as const;
+const ENGINE_KEYS = ['python', 'pythonHome', 'pythonPath', 'home', 'optimize', 'allocator', 'logger', 'logLevel', 'shutdownTimeout', 'restrictEmbedded'] as const;
 const GROUP_KEYS = ['gil', 'threads', 'fallback', 'queueLimit', 'extensions', 'pythonPath', 'pooled'] as const;
 const NATIVE_LEVELS: LogLevel[] = ['debug', 'info', 'warn', 'error'];
+const ALLOCATORS = ['pymalloc', 'malloc'] as const;
 
 /** The process-wide runtime: started by the first Engine, finalised by the last close(). */
 interface SharedRuntime {
@@ -54,6 +62,7 @@ interface SharedRuntime {
   pythonHome?: string;
   pythonPath: string[];
   optimize: number;
+  allocator?: string;
   home?: string;
   engines: Set<Engine>;
 }
@@ -108,6 +117,7 @@ export class Engine {
     const pythonPath = stringArrayOption(what, 'pythonPath', options.pythonPath).map((p) => path.resolve(p));
     const home = stringOption(what, 'home', options.home);
     const optimize = intOption(what, 'optimize', options.optimize, 0, 0, 2);
+    const allocator = options.allocator === undefined ? undefined : enumOption(what, 'allocator', options.allocator, ALLOCATORS, 'pymalloc');
     const logLevel = enumOption(what, 'logLevel', options.logLevel, LOG_LEVELS, 'info');
     const shutdownTimeout = intOption(what, 'shutdownTimeout', options.shutdownTimeout, 5000, 0, 600000);
     if (options.logger !== undefined && typeof options.logger !== 'function') throw invalid(what, 'logger must be a function');
@@ -133,6 +143,7 @@ export class Engine {
         conflicts.push(`pythonPath ${JSON.stringify(runtime.pythonPath)}`);
       }
       if (options.optimize !== undefined && optimize !== runtime.optimize) conflicts.push(`optimize ${runtime.optimize}`);
+      if (allocator !== undefined && allocator !== (runtime.allocator ?? 'pymalloc')) conflicts.push(`allocator ${runtime.allocator ?? '(default)'}`);
       if (home !== undefined && path.resolve(home) !== runtime.home) conflicts.push(`home ${runtime.home ?? '(none)'}`);
       if (conflicts.length) {
         throw new PyhostError(
@@ -161,6 +172,7 @@ export class Engine {
       home: homeInfo && !homeInfo.venv ? path.resolve(pythonHome!) : undefined,
       path: [...pythonPath, ...(home ? [path.resolve(home)] : [])],
       optimize,
+      allocator,
     };
     starting = (async () => {
       addon.setLogHandler(dispatchLog);
@@ -177,6 +189,7 @@ export class Engine {
         pythonHome: pythonHome ? path.resolve(pythonHome) : undefined,
         pythonPath,
         optimize,
+        allocator,
         home: home ? path.resolve(home) : undefined,
         engines: new Set<Engine>(),
       } satisfies SharedRuntime;

@@ -23,6 +23,7 @@ struct InterpSpec {
   bool strict_extensions = false;  // refuse single-phase init extension modules
   std::vector<std::string> path;   // sys.path entries, first
   std::string prelude;             // Python run once after the bootstrap (warm pools)
+  bool background = false;         // created ahead of need: yield the CPU to request work
 };
 
 class Interp : public std::enable_shared_from_this<Interp> {

@@ -57,6 +57,7 @@ void InterpPool::RefillLocked(Slot& s) {
   spec.kind = s.kind;
   spec.strict_extensions = s.strict || s.kind == InterpKind::kOwnGil;
   spec.prelude = s.prelude;
+  spec.background = true;
   InterpKind kind = s.kind;
   bool strict = s.strict;
   Runtime::Get().CreateInterp(spec, [this, kind, strict](std::shared_ptr<Interp> in, ErrorInfo err) {

@@ -26,6 +26,7 @@ struct RuntimeOptions {
   std::string home;                // PYTHONHOME for a plain prefix; empty for the default
   std::vector<std::string> path;   // sys.path entries put first, in every interpreter
   int optimize = 0;                // -O level
+  std::string allocator;           // "malloc" or "pymalloc"; empty: CPython's default (PYTHONMALLOC)
 };
 
 class Runtime {
@@ -69,6 +70,7 @@ class Runtime {
  private:
   Runtime() = default;
   void ThreadMain(std::function<void(ErrorInfo)> done);
+  bool PreInitialize(ErrorInfo* err);
   bool InitPython(ErrorInfo* err);
   void RunShutdown(int timeout_ms, std::function<void(bool, std::string)> done);
 

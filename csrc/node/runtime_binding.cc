@@ -91,7 +91,7 @@ std::vector<std::string> StringArray(const Napi::Value& v) {
   return out;
 }
 
-// startRuntime({program, home, path, optimize}) -> Promise<{version}>
+// startRuntime({program, home, path, optimize, allocator}) -> Promise<{version}>
 Napi::Value StartRuntime(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   Napi::Object o = info[0].As<Napi::Object>();
@@ -100,6 +100,7 @@ Napi::Value StartRuntime(const Napi::CallbackInfo& info) {
   if (o.Get("home").IsString()) opts.home = o.Get("home").As<Napi::String>().Utf8Value();
   opts.path = StringArray(o.Get("path"));
   if (o.Get("optimize").IsNumber()) opts.optimize = o.Get("optimize").ToNumber().Int32Value();
+  if (o.Get("allocator").IsString()) opts.allocator = o.Get("allocator").As<Napi::String>().Utf8Value();
   CompletionPort* port = Data(env)->port;
   auto* op = new StartOp(env);
   Napi::Promise promise = op->promise();

@@ -212,9 +212,13 @@ export class Harness {
 
   /** Installs the tenant module (pooled interpreters have it) and applies sys.path and the os.environ view. */
   private async install(group: Group, pythonPath: string[], env: Record<string, string>): Promise<void> {
-    await group.exec(TENANT_INSTALLER);
+    // A warm interpreter ran the installer as its prelude: compiling it again would cost more
+    // than the rest of taking a tenant.
+    if (!group.native.pooled) await group.exec(TENANT_INSTALLER);
     // %{GLOBAL} is shared by every tenant placed there: no per-tenant environ view (documented).
-    await group.call('_pyhost_tenant', 'configure', [pythonPath, group.name === GLOBAL_GROUP ? {} : env]);
+    // An own GIL is the tenant's alone: a short switch interval there costs no one else.
+    const switchInterval = group.kind === 'own' ? 0.001 : null;
+    await group.call('_pyhost_tenant', 'configure', [pythonPath, group.name === GLOBAL_GROUP ? {} : env, switchInterval]);
   }
 
   private async discard(group: Group): Promise<void> {

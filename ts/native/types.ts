@@ -87,7 +87,7 @@ export interface NativeAddon {
   /** Loads (imports) a registered WSGI application in a group, as WSGIImportScript does. */
   loadApp(group: NativeGroupHandle, appKey: number): Promise<undefined>;
   pythonVersionBuilt: string;
-  startRuntime(opts: { program?: string; home?: string; path: string[]; optimize: number }): Promise<{ version: string }>;
+  startRuntime(opts: { program?: string; home?: string; path: string[]; optimize: number; allocator?: string }): Promise<{ version: string }>;
   shutdownRuntime(timeoutMs: number): Promise<{ finalized: boolean; report: string }>;
   /** Outstanding native work stops keeping the event loop alive (after giving up on Python). */
   releaseLoop(): void;
