@@ -54,6 +54,7 @@ class DaemonLink : public Deliverable {
   };
   void Run();
   void Wake();
+  void WriteLocked(std::string frame);  // mu_ held
   bool ReadFrames();                 // false: the daemon closed the connection or broke framing
   bool FlushWrites();                // writes what can be written now; false: connection broken
   void NotifyLocked(std::unique_lock<std::mutex>& lock);

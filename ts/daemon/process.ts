@@ -61,11 +61,9 @@ export class DaemonProcess {
     this.exited = new Promise((r) => (this.resolveExited = r));
   }
 
-  /** Requests on this process now. */
+  /** Connections not idle: requests on this process now (an abandoned one counts until it closes). */
   get busy(): number {
-    let n = 0;
-    for (const c of this.connections) if (c.busy) n++;
-    return n;
+    return this.connections.size - this.idle.length;
   }
 
   get describe(): string {
