@@ -18,6 +18,7 @@ import { cpuShare, cpuSnapshot } from './lib/cpu.js';
 import { hostBusyPct, machineInfo, machineLine } from './lib/machine.js';
 import { freePort, indent, installCleanupHooks, interrupted } from './lib/proc.js';
 import { computeRatios, fmtMs, fmtRps, renderMarkdown, renderSvg, renderText, type BenchReport, type PeerInfo, type RunResult, type ScenarioInfo } from './lib/report.js';
+import { runMicro } from './lib/micro.js';
 import { allScenarios, BENCH_DIR, DEBIAN_PYTHON, prepareScenarios, REPO_DIR, type Scenario } from './lib/scenarios.js';
 import { PEERS, type Peer } from './peers/index.js';
 
@@ -118,10 +119,11 @@ async function measure(peer: Peer, s: Scenario, opts: BenchOptions, logsDir: str
   }
 }
 
-function updateReadme(md: string, svgRel: string): void {
+/** Replaces the part of bench/README.md between `<!-- bench:<section>:start/end -->`. */
+function updateReadme(section: 'results' | 'micro', content: string): void {
   const readme = path.join(BENCH_DIR, 'README.md');
-  const start = '<!-- bench:results:start -->';
-  const end = '<!-- bench:results:end -->';
+  const start = `<!-- bench:${section}:start -->`;
+  const end = `<!-- bench:${section}:end -->`;
   const text = fs.readFileSync(readme, 'utf8');
   const i = text.indexOf(start);
   const j = text.indexOf(end);
@@ -129,7 +131,7 @@ function updateReadme(md: string, svgRel: string): void {
     log(`[bench] --update-readme: markers not found in ${readme}; not updated`);
     return;
   }
-  const block = `${start}\n\n${md.trim()}\n\n![requests/s per peer](${svgRel})\n\n${end}`;
+  const block = `${start}\n\n${content.trim()}\n\n${end}`;
   fs.writeFileSync(readme, text.slice(0, i) + block + text.slice(j + end.length));
   log(`[bench] updated ${readme}`);
 }
@@ -148,6 +150,7 @@ async function main(): Promise<number> {
   }
   installCleanupHooks();
   fs.mkdirSync(opts.outDir, { recursive: true });
+  if (!opts.http) return microPart(opts);
   const logsDir = path.join(opts.outDir, 'logs');
   fs.mkdirSync(logsDir, { recursive: true });
   const workDir = fs.mkdtempSync(path.join(os.tmpdir(), 'pyhost-bench-'));
@@ -287,12 +290,30 @@ async function main(): Promise<number> {
   fs.writeFileSync(path.join(opts.outDir, 'results.json'), JSON.stringify(report, null, 2) + '\n');
   fs.writeFileSync(path.join(opts.outDir, 'results.md'), `# pyhost HTTP bench results\n\n${md}\n`);
   fs.writeFileSync(path.join(opts.outDir, 'results.svg'), renderSvg(report, order));
-  if (opts.updateReadme) updateReadme(md, path.relative(BENCH_DIR, path.join(opts.outDir, 'results.svg')));
+  if (opts.updateReadme) updateReadme('results', `${md.trim()}\n\n![requests/s per peer](${path.relative(BENCH_DIR, path.join(opts.outDir, 'results.svg'))})`);
 
   log(renderText(report, order));
   log(`\n[bench] wrote ${['results.json', 'results.md', 'results.svg'].map((f) => path.join(opts.outDir, f)).join(', ')} in ${elapsed()}`);
+  const microCode = opts.micro && !interrupted() ? await microPart(opts) : 0;
   if (failures.length > 0) {
     loud([`${failures.length} FAILURE(S): these numbers must not be used`, ...failures.map((f) => `- ${f.split('\n')[0]}`)]);
+    return 1;
+  }
+  return microCode;
+}
+
+/** The microbenchmarks: micro.md (+ the README section); 1 when a suite failed. */
+async function microPart(opts: BenchOptions): Promise<number> {
+  log(`\n[bench] ${elapsed()} microbenchmarks`);
+  const chartHref = path.relative(BENCH_DIR, path.join(opts.outDir, 'micro-scaling.svg'));
+  const m = await runMicro({ quick: opts.quick, outDir: opts.outDir, waitIdleSec: opts.waitIdleSec, chartHref }, log);
+  const machine = `Machine: ${new Date().toISOString()} · ${os.cpus().length} cores ${os.cpus()[0]?.model ?? ''} · Node ${process.version} · Python ${m.version} (${m.python})`;
+  const md = `${machine}\n\n${m.markdown}`;
+  fs.writeFileSync(path.join(opts.outDir, 'micro.md'), `# pyhost microbenchmark results\n\n${md}\n`);
+  if (opts.updateReadme && m.markdown) updateReadme('micro', md);
+  log(`[bench] wrote ${path.join(opts.outDir, 'micro.md')} in ${elapsed()}`);
+  if (m.failures.length) {
+    loud([`${m.failures.length} MICROBENCHMARK FAILURE(S)`, ...m.failures.flatMap((f) => f.split('\n'))]);
     return 1;
   }
   return 0;

@@ -16,17 +16,26 @@ export interface BenchOptions {
   updateReadme: boolean;
   /** Before each run, wait up to this many seconds for the machine to be idle (0: don't wait). */
   waitIdleSec: number;
+  /** Run the HTTP part / the in-process microbenchmarks (bench/micro/). */
+  http: boolean;
+  micro: boolean;
 }
 
-export const QUICK_SCENARIOS: ScenarioId[] = ['hello', 'upload', 'flask'];
+// Quick runs keep within 3 minutes with the microbenchmarks: upload and 64k are in the full run.
+export const QUICK_SCENARIOS: ScenarioId[] = ['hello', 'flask'];
 
 export const USAGE = `Usage: node --import tsx bench/run.ts [options]
 
-HTTP benchmark of pyhost against bare Node, Apache mod_wsgi, gunicorn, uWSGI and waitress.
+HTTP benchmark of pyhost against bare Node, Apache mod_wsgi, gunicorn, uWSGI and waitress, then
+the in-process microbenchmarks of bench/micro/ (calls, gateway, scaling, harness).
 
-  --quick               short runs (< 3 minutes): ${QUICK_SCENARIOS.join(', ')}, 1 s warm-up + 3 s each
-  --only a,b            peers to run (ids: see below); default all
-  --scenarios a,b       scenarios: ${SCENARIO_IDS.join(', ')}; default all
+  --quick               short runs (< 3 minutes): ${QUICK_SCENARIOS.join(', ')}, 1 s warm-up + 3 s each,
+                        and the microbenchmarks' --quick
+  --only a,b            peers to run (ids: see below); default all (implies --no-micro)
+  --scenarios a,b       scenarios: ${SCENARIO_IDS.join(', ')}; default all (implies --no-micro)
+  --no-micro            HTTP only
+  --micro-only          microbenchmarks only (Python: $PYHOST_BENCH_MICRO_PYTHON, else the newest
+                        Python pyhost has a build for)
   --duration S          measured seconds per run (default 10, --quick 3)
   --warmup S            warm-up seconds before each measurement (default 3, --quick 1)
   --connections N       concurrent connections (default 32)
@@ -71,6 +80,8 @@ export function parseBenchArgs(argv: string[], peerIds: string[]): BenchOptions 
       strict: { type: 'boolean', default: false },
       'update-readme': { type: 'boolean', default: false },
       'wait-idle': { type: 'string' },
+      'no-micro': { type: 'boolean', default: false },
+      'micro-only': { type: 'boolean', default: false },
       help: { type: 'boolean', short: 'h', default: false },
     },
     allowPositionals: false,
@@ -87,6 +98,8 @@ export function parseBenchArgs(argv: string[], peerIds: string[]): BenchOptions 
     if (!(SCENARIO_IDS as string[]).includes(s)) throw new Error(`--scenarios: unknown scenario ${JSON.stringify(s)} (scenarios: ${SCENARIO_IDS.join(', ')})`);
   }
   const connections = Math.round(positiveNumber('connections', values.connections, 32));
+  const microOnly = values['micro-only'] ?? false;
+  if (microOnly && (values['no-micro'] || only || values.scenarios)) throw new Error('--micro-only: cannot be combined with --no-micro, --only or --scenarios');
   return {
     quick,
     ...(only ? { only } : {}),
@@ -99,5 +112,7 @@ export function parseBenchArgs(argv: string[], peerIds: string[]): BenchOptions 
     strict: values.strict ?? false,
     updateReadme: values['update-readme'] ?? false,
     waitIdleSec: values['wait-idle'] === undefined ? 0 : positiveNumber('wait-idle', values['wait-idle'], 0),
+    http: !microOnly,
+    micro: microOnly || !(values['no-micro'] || only || values.scenarios),
   };
 }

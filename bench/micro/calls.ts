@@ -5,9 +5,8 @@
  *      (%{GLOBAL}, shared-GIL sub-interpreter, own-GIL sub-interpreter on 3.12+); goal < 30 µs median.
  *      Benchmark.js (deferred) gives a second opinion on the mean.
  *   2. Calls per second with 1,000 calls in flight, per group kind; goal >= 100,000/s.
- *   3. CPU-bound scaling: two groups running a pure-Python loop at once vs one after the other
- *      (time ratio). Own-GIL groups should scale (goal <= 0.6 on 2 cores); shared-GIL groups must not.
- *   4. RSS added per extra sub-interpreter group (20 created and started, 1 worker each).
+ *   3. RSS added per extra sub-interpreter group (20 created and started, 1 worker each).
+ * CPU-bound scaling across groups and daemon processes is bench/micro/scaling.ts.
  *
  * Usage: node --import tsx bench/micro/calls.ts [--python PATH] [--quick] [--wait-idle SEC] [--out FILE]
  * --wait-idle: first wait up to SEC seconds for the machine to be idle (other processes' load makes
@@ -15,13 +14,13 @@
  * Prints a table and merges the results, keyed by Python version, into
  * bench/results/micro-calls.json (or --out).
  */
-import fs from 'node:fs';
 import { createRequire } from 'node:module';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { Engine, type Group, type GroupOptions } from '../../ts/index.js';
+import { latencyStats, log, machine, markdownTable, measured, round, saveRun, timeSequential, waitIdle } from './common.js';
 
 const HERE = path.dirname(fileURLToPath(import.meta.url));
 const REPO = path.resolve(HERE, '..', '..');
@@ -58,15 +57,6 @@ if (args.help) {
 }
 const quick = args.quick;
 
-const us = (ms: number) => ms * 1000;
-const round = (x: number, d = 1) => Math.round(x * 10 ** d) / 10 ** d;
-function quantile(sorted: number[], q: number): number {
-  if (!sorted.length) return NaN;
-  const i = Math.min(sorted.length - 1, Math.max(0, Math.ceil(q * sorted.length) - 1));
-  return sorted[i];
-}
-const median = (xs: number[]) => quantile([...xs].sort((a, b) => a - b), 0.5);
-const log = (s: string) => process.stderr.write(s + '\n');
 
 interface Kind {
   id: 'global' | 'shared' | 'own';
@@ -76,24 +66,11 @@ interface Kind {
 }
 
 async function roundTrip(g: Group, samples: number) {
-  for (let i = 0; i < Math.min(2000, samples); i++) await g.eval('1');
-  const times = new Float64Array(samples);
+  let times: ArrayLike<number> = [];
   const m = await measured(async () => {
-    for (let i = 0; i < samples; i++) {
-      const t0 = performance.now();
-      await g.eval('1');
-      times[i] = performance.now() - t0;
-    }
+    times = await timeSequential(() => g.eval('1'), samples);
   });
-  const sorted = Array.from(times).sort((a, b) => a - b);
-  const mean = sorted.reduce((a, b) => a + b, 0) / sorted.length;
-  return {
-    medianUs: round(us(quantile(sorted, 0.5)), 2),
-    p99Us: round(us(quantile(sorted, 0.99)), 2),
-    meanUs: round(us(mean), 2),
-    samples,
-    hostOtherCores: round(m.otherCores, 2),
-  };
+  return { ...latencyStats(times), hostOtherCores: round(m.otherCores, 2) };
 }
 
 function benchmarkJs(g: Group, maxTime: number): Promise<{ meanUs: number; rmePct: number; opsPerSec: number; cycles: number }> {
@@ -158,109 +135,6 @@ async function throughput(g: Group, inFlight: number, seconds: number) {
   };
 }
 
-const SPIN = 'def pyhost_spin(n):\n    x = 0\n    for i in range(n):\n        x += i * i\n    return x\n';
-
-/** Jiffies per second of /proc/stat (USER_HZ: 100 on Linux). */
-const USER_HZ = 100;
-
-/**
- * Runs `fn` and measures wall time, this process's CPU and, from /proc/stat, how many cores the
- * rest of the host (other processes, and the hypervisor's steal time) kept busy meanwhile.
- */
-async function measured(fn: () => Promise<unknown>): Promise<{ ms: number; cpuPerWall: number; otherCores: number }> {
-  const host0 = cpuTimes();
-  const cpu0 = process.cpuUsage();
-  const t0 = performance.now();
-  await fn();
-  const ms = performance.now() - t0;
-  const cpu = process.cpuUsage(cpu0);
-  const host1 = cpuTimes();
-  const ownCores = (cpu.user + cpu.system) / 1000 / ms;
-  const hostCores = (host1.busy - host0.busy) / USER_HZ / (ms / 1000);
-  return { ms, cpuPerWall: ownCores, otherCores: Math.max(0, hostCores - ownCores) };
-}
-
-async function scaling(a: Group, b: Group, n: number, repeats: number) {
-  await Promise.all([a.exec(SPIN), b.exec(SPIN)]);
-  await Promise.all([a.eval('pyhost_spin(1000)'), b.eval('pyhost_spin(1000)')]);
-  const call = (g: Group) => g.eval(`pyhost_spin(${n})`);
-  const runs: { sequentialMs: number; concurrentMs: number; ratio: number; concurrentCpuPerWall: number }[] = [];
-  let disturbed = 0;
-  // A run during which other processes kept more than 0.25 of a core busy is measured again.
-  for (let attempt = 0; runs.length < repeats && attempt < repeats * 4; attempt++) {
-    const seq = await measured(async () => {
-      await call(a);
-      await call(b);
-    });
-    const conc = await measured(() => Promise.all([call(a), call(b)]));
-    if (seq.otherCores > 0.25 || conc.otherCores > 0.25) {
-      disturbed++;
-      continue;
-    }
-    runs.push({
-      sequentialMs: round(seq.ms),
-      concurrentMs: round(conc.ms),
-      ratio: round(conc.ms / seq.ms, 3),
-      // CPU seconds this process used per wall second while both ran: ~2 when they ran in parallel
-      concurrentCpuPerWall: round(conc.cpuPerWall, 2),
-    });
-  }
-  const seq = median(runs.map((r) => r.sequentialMs));
-  const conc = median(runs.map((r) => r.concurrentMs));
-  return {
-    // median concurrent time over median sequential time: robust to one odd run
-    ratio: round(conc / seq, 3),
-    medianSequentialMs: seq,
-    medianConcurrentMs: conc,
-    concurrentCpuPerWall: median(runs.map((r) => r.concurrentCpuPerWall)),
-    cleanRuns: runs.length,
-    disturbedRuns: disturbed,
-    runs,
-  };
-}
-
-async function calibrate(g: Group, targetMs: number): Promise<number> {
-  await g.exec(SPIN);
-  let n = 200_000;
-  for (;;) {
-    const t0 = performance.now();
-    await g.eval(`pyhost_spin(${n})`);
-    const ms = performance.now() - t0;
-    if (ms > 50) return Math.round((n * targetMs) / ms);
-    n *= 4;
-  }
-}
-
-function cpuTimes(): { busy: number; total: number } {
-  const f = fs.readFileSync('/proc/stat', 'utf8').split('\n')[0].trim().split(/\s+/).slice(1).map(Number);
-  // user nice system idle iowait irq softirq steal [guest guest_nice: already in user and nice]
-  const idle = f[3] + (f[4] ?? 0);
-  const total = f.slice(0, 8).reduce((a, b) => a + b, 0);
-  return { busy: total - idle, total };
-}
-
-/** CPU busy % of the whole host (every process, all cores) over `ms`. */
-async function hostBusyPct(ms: number): Promise<number> {
-  try {
-    const a = cpuTimes();
-    await new Promise((r) => setTimeout(r, ms));
-    const b = cpuTimes();
-    return round((100 * (b.busy - a.busy)) / Math.max(1, b.total - a.total));
-  } catch {
-    return NaN;
-  }
-}
-
-async function waitIdle(seconds: number): Promise<number> {
-  const end = Date.now() + seconds * 1000;
-  let busy = await hostBusyPct(1000);
-  while (busy > 15 && Date.now() < end) {
-    log(`host ${busy}% busy: waiting for it to go idle...`);
-    busy = await hostBusyPct(2000);
-  }
-  return busy;
-}
-
 function rssMiB(): number {
   return process.memoryUsage().rss / 2 ** 20;
 }
@@ -291,7 +165,7 @@ async function main(): Promise<void> {
   if (ownGil) kinds.push({ id: 'own', label: 'own-GIL sub-interpreter', name: 'bench-own', options: { gil: 'own' } });
   log(`pyhost micro/calls: Python ${engine.pythonVersion} (${engine.python}), Node ${process.version}, ${os.cpus().length} cores${quick ? ', --quick' : ''}`);
 
-  // 4 first, before the other runs grow the heap.
+  // 3 first, before the other runs grow the heap.
   log('RSS per sub-interpreter group...');
   const rss: Record<string, unknown> = { shared: await rssPerGroup(engine, 'rss-shared', { gil: 'shared' }, 20) };
   if (ownGil) rss.own = await rssPerGroup(engine, 'rss-own', { gil: 'own' }, 20);
@@ -309,36 +183,17 @@ async function main(): Promise<void> {
     tput[k.id] = await throughput(g, 1000, quick ? 1 : 3);
   }
 
-  log('CPU-bound scaling...');
-  const target = quick ? 300 : 700;
-  const sa = engine.group('bench-cpu-shared-a');
-  const sb = engine.group('bench-cpu-shared-b');
-  const n = await calibrate(sa, target);
-  const scalingRes: Record<string, unknown> = { loopIterations: n, targetMsPerRun: target };
-  if (ownGil) {
-    scalingRes.own = await scaling(engine.group('bench-cpu-own-a', { gil: 'own' }), engine.group('bench-cpu-own-b', { gil: 'own' }), n, quick ? 1 : 5);
-  }
-  scalingRes.shared = await scaling(sa, sb, n, quick ? 1 : 5);
-
   await engine.close();
 
   const result = {
     date: new Date().toISOString(),
     python: { version: engine.pythonVersion, executable: engine.python },
-    machine: {
-      cores: os.cpus().length,
-      cpu: os.cpus()[0]?.model,
-      node: process.version,
-      hostBusyPctAtStart,
-      loadavgAtStart,
-      loadavgAtEnd: os.loadavg().map((x) => round(x, 2)),
-    },
+    machine: { ...machine(hostBusyPctAtStart), loadavgAtStart },
     quick,
-    goals: { roundTripMedianUs: 30, callsPerSec: 100000, ownGilScalingRatio: 0.6 },
+    goals: { roundTripMedianUs: 30, callsPerSec: 100000 },
     roundTrip: latency,
     benchmarkJs: benchjs,
     throughput: tput,
-    scaling: scalingRes,
     rssPerGroup: rss,
   };
 
@@ -355,33 +210,12 @@ async function main(): Promise<void> {
   rows.push(['eval("1") p99 µs', ...kinds.map((k) => pick(latency, k.id, 'p99Us'))]);
   rows.push(['Benchmark.js mean µs (± rme %)', ...kinds.map((k) => `${pick(benchjs, k.id, 'meanUs')} (±${pick(benchjs, k.id, 'rmePct')}%)`)]);
   rows.push(['calls/s, 1,000 in flight (goal >= 100,000)', ...kinds.map((k) => pick(tput, k.id, 'callsPerSec'))]);
-  rows.push([
-    'CPU x2, at once / one after the other',
-    '-',
-    `${pick(scalingRes, 'shared', 'ratio')} (must not scale)`,
-    ...(ownGil ? [`${pick(scalingRes, 'own', 'ratio')} (goal <= 0.6)`] : []),
-  ]);
-  rows.push(['CPU x2 at once: process CPU s per wall s', '-', pick(scalingRes, 'shared', 'concurrentCpuPerWall'), ...(ownGil ? [pick(scalingRes, 'own', 'concurrentCpuPerWall')] : [])]);
-  rows.push(['CPU x2: clean / disturbed runs', '-', `${pick(scalingRes, 'shared', 'cleanRuns')} / ${pick(scalingRes, 'shared', 'disturbedRuns')}`, ...(ownGil ? [`${pick(scalingRes, 'own', 'cleanRuns')} / ${pick(scalingRes, 'own', 'disturbedRuns')}`] : [])]);
   rows.push(['RSS per extra group, MiB (1 worker)', '-', pick(rss, 'shared', 'perGroupMiB'), ...(ownGil ? [pick(rss, 'own', 'perGroupMiB')] : [])]);
-  const widths = rows[0].map((_, c) => Math.max(...rows.map((r) => (r[c] ?? '').length)));
-  const line = (r: string[]) => '| ' + r.map((cell, c) => (cell ?? '').padEnd(widths[c])).join(' | ') + ' |';
   console.log(`\npyhost micro/calls — Python ${engine.pythonVersion}, ${os.cpus().length} cores, ${os.cpus()[0]?.model}; host ${hostBusyPctAtStart}% busy at start`);
-  console.log(line(rows[0]));
-  console.log('|' + widths.map((w) => '-'.repeat(w + 2)).join('|') + '|');
-  for (const r of rows.slice(1)) console.log(line(r));
+  console.log(markdownTable(rows));
   console.log('* other processes kept > 0.25 core busy during that measurement: treat it as noisy');
 
-  fs.mkdirSync(path.dirname(args.out!), { recursive: true });
-  let all: { runs: Record<string, unknown> } = { runs: {} };
-  try {
-    all = JSON.parse(fs.readFileSync(args.out!, 'utf8'));
-    all.runs ??= {};
-  } catch {
-    /* first run */
-  }
-  all.runs[engine.pythonVersion] = result;
-  fs.writeFileSync(args.out!, JSON.stringify(all, null, 2) + '\n');
+  saveRun(args.out!, engine.pythonVersion, result);
   console.log(`\nwritten: ${path.relative(process.cwd(), args.out!)}`);
 }
 

@@ -2,15 +2,11 @@
  * Tenant: one isolated Python tenant of a Harness, an application group of its own (its own
  * sys.modules, sys.path, __main__, stdout/stderr capture and os.environ view).
  */
-import { Readable } from 'node:stream';
-import type { IncomingMessage } from 'node:http';
 import { PyhostError, PythonError } from '../errors.js';
 import type { Group } from '../group.js';
-import type { Exchange } from '../http/backend.js';
-import { CollectingWriter, type CollectedResponse } from '../http/collecting-writer.js';
+import type { CollectedResponse } from '../http/collecting-writer.js';
 import { EmbeddedBackend } from '../http/embedded.js';
-import { reportedGroupName } from '../http/app-groups.js';
-import type { RequestFields } from '../http/request-fields.js';
+import { requestInProcess, type InProcessRequest } from '../http/in-process.js';
 import type { NativeAddon } from '../native/types.js';
 
 /** Where a tenant runs. */
@@ -34,13 +30,7 @@ export interface RunOptions {
   timeout?: number;
 }
 
-export interface RequestOptions {
-  method?: string;
-  /** Path with optional query string (default '/'). */
-  path?: string;
-  headers?: Record<string, string> | [string, string][];
-  body?: string | Buffer;
-}
+export type { InProcessRequest as RequestOptions } from '../http/in-process.js';
 
 /** How long a timed-out call may take to unwind before the tenant is quarantined. */
 export const QUARANTINE_GRACE_MS = 2000;
@@ -147,7 +137,7 @@ export class Tenant {
    * Calls the tenant's WSGI application (`'pkg.module:app'` or a script path) through the same
    * gateway as HTTP, without a socket.
    */
-  async request(app: string, options: RequestOptions = {}): Promise<CollectedResponse> {
+  async request(app: string, options: InProcessRequest = {}): Promise<CollectedResponse> {
     this.check();
     let backend = this.apps.get(app);
     if (!backend) {
@@ -155,56 +145,7 @@ export class Tenant {
       backend = new EmbeddedBackend(this.addon, () => this.setup.group, { target: app, isModule, callable: 'application', reload: false });
       this.apps.set(app, backend);
     }
-    const method = (options.method ?? 'GET').toUpperCase();
-    const url = options.path ?? '/';
-    const q = url.indexOf('?');
-    const body = options.body === undefined ? Buffer.alloc(0) : Buffer.isBuffer(options.body) ? options.body : Buffer.from(options.body);
-    const headerList: [string, string][] = Array.isArray(options.headers) ? options.headers : Object.entries(options.headers ?? {});
-    const raw: string[] = [];
-    let host = 'localhost';
-    for (const [k, v] of headerList) {
-      if (k.toLowerCase() === 'host') host = v;
-      raw.push(k, v);
-    }
-    if (!headerList.some(([k]) => k.toLowerCase() === 'host')) raw.push('Host', host);
-    if (body.length && !headerList.some(([k]) => k.toLowerCase() === 'content-length')) raw.push('Content-Length', String(body.length));
-    const fields: RequestFields = {
-      method,
-      rawPath: q < 0 ? url : url.slice(0, q),
-      query: q < 0 ? '' : url.slice(q + 1),
-      requestUri: url,
-      protocol: 'HTTP/1.1',
-      scheme: 'http',
-      serverName: host.replace(/:\d+$/, ''),
-      serverPort: '80',
-      hostPort: 80,
-      hostHasPort: false,
-      localAddr: '127.0.0.1',
-      localPort: 80,
-      remoteAddr: '127.0.0.1',
-      remotePort: '0',
-      headers: raw.join('\n'),
-      contentLength: body.length,
-      chunked: false,
-      hasBody: body.length > 0,
-    };
-    const writer = new CollectingWriter();
-    const req = Readable.from(body.length ? [body] : []) as unknown as IncomingMessage;
-    const ex: Exchange = {
-      req,
-      writer,
-      fields,
-      scriptName: '',
-      pathInfo: fields.rawPath,
-      processGroup: '',
-      applicationGroup: reportedGroupName(this.setup.group.name),
-      groupName: this.setup.group.name,
-      passAuthorization: true,
-      limitRequestBody: 0,
-      onDone: () => {},
-    };
-    backend.submit(ex);
-    return writer.done;
+    return requestInProcess(backend, this.setup.group.name, options);
   }
 
   /** A fresh interpreter with the same options (Python has no in-place reset). */

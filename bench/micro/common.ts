@@ -1,0 +1,149 @@
+/**
+ * What the in-process microbenchmarks share: statistics, CPU accounting (this process vs the rest
+ * of the host, so a disturbed measurement can be flagged), waiting for an idle machine, Markdown
+ * tables and merging a run into its JSON results file.
+ */
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+
+export const round = (x: number, d = 1): number => Math.round(x * 10 ** d) / 10 ** d;
+export const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
+export const log = (s: string): void => void process.stderr.write(s + '\n');
+
+export function quantile(sorted: ArrayLike<number>, q: number): number {
+  if (!sorted.length) return NaN;
+  const i = Math.min(sorted.length - 1, Math.max(0, Math.ceil(q * sorted.length) - 1));
+  return sorted[i];
+}
+export const median = (xs: number[]): number => quantile([...xs].sort((a, b) => a - b), 0.5);
+
+/** Median, p99 and mean (µs) of round-trip times given in ms. */
+export function latencyStats(msTimes: ArrayLike<number>): { medianUs: number; p99Us: number; meanUs: number; samples: number } {
+  const sorted = Array.from(msTimes).sort((a, b) => a - b);
+  const mean = sorted.reduce((a, b) => a + b, 0) / sorted.length;
+  return {
+    medianUs: round(quantile(sorted, 0.5) * 1000, 2),
+    p99Us: round(quantile(sorted, 0.99) * 1000, 2),
+    meanUs: round(mean * 1000, 2),
+    samples: sorted.length,
+  };
+}
+
+/** Times `samples` sequential awaits of `fn` (after `warm` unmeasured ones); ms each. */
+export async function timeSequential(fn: () => Promise<unknown>, samples: number, warm = Math.min(2000, samples)): Promise<Float64Array> {
+  for (let i = 0; i < warm; i++) await fn();
+  const times = new Float64Array(samples);
+  for (let i = 0; i < samples; i++) {
+    const t0 = performance.now();
+    await fn();
+    times[i] = performance.now() - t0;
+  }
+  return times;
+}
+
+/** Jiffies per second of /proc/stat (USER_HZ: 100 on Linux). */
+const USER_HZ = 100;
+
+export function cpuTimes(): { busy: number; total: number } {
+  const f = fs.readFileSync('/proc/stat', 'utf8').split('\n')[0].trim().split(/\s+/).slice(1).map(Number);
+  // user nice system idle iowait irq softirq steal [guest guest_nice: already in user and nice]
+  const idle = f[3] + (f[4] ?? 0);
+  const total = f.slice(0, 8).reduce((a, b) => a + b, 0);
+  return { busy: total - idle, total };
+}
+
+export interface Measured {
+  ms: number;
+  /** This process's CPU seconds per wall second. */
+  cpuPerWall: number;
+  /**
+   * Cores the rest of the host kept busy meanwhile (other processes, steal time); for benchmarks
+   * whose work runs in child processes, pass `children` so their CPU is not counted as others'.
+   */
+  otherCores: number;
+}
+
+/** Runs `fn`, measuring wall time, this process's CPU and the rest of the host's (from /proc/stat). */
+export async function measured(fn: () => Promise<unknown>, childCpuSeconds?: () => number): Promise<Measured> {
+  const host0 = cpuTimes();
+  const cpu0 = process.cpuUsage();
+  const child0 = childCpuSeconds?.() ?? 0;
+  const t0 = performance.now();
+  await fn();
+  const ms = performance.now() - t0;
+  const cpu = process.cpuUsage(cpu0);
+  const child = (childCpuSeconds?.() ?? 0) - child0;
+  const host1 = cpuTimes();
+  const ownCores = (cpu.user + cpu.system) / 1000 / ms;
+  const hostCores = (host1.busy - host0.busy) / USER_HZ / (ms / 1000);
+  return { ms, cpuPerWall: ownCores, otherCores: Math.max(0, hostCores - ownCores - child / (ms / 1000)) };
+}
+
+/** CPU seconds (user + system) a process has used so far, from /proc/<pid>/stat. */
+export function processCpuSeconds(pid: number): number {
+  try {
+    const stat = fs.readFileSync(`/proc/${pid}/stat`, 'utf8');
+    const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    return (Number(f[11]) + Number(f[12])) / USER_HZ; // utime, stime
+  } catch {
+    return 0;
+  }
+}
+
+/** CPU busy % of the whole host (every process, all cores) over `ms`. */
+export async function hostBusyPct(ms: number): Promise<number> {
+  const a = cpuTimes();
+  await sleep(ms);
+  const b = cpuTimes();
+  return round((100 * (b.busy - a.busy)) / Math.max(1, b.total - a.total));
+}
+
+/** Waits up to `seconds` for the host to be < 15% busy; returns the last busy %. */
+export async function waitIdle(seconds: number): Promise<number> {
+  const end = Date.now() + seconds * 1000;
+  let busy = await hostBusyPct(1000);
+  while (busy > 15 && Date.now() < end) {
+    log(`host ${busy}% busy: waiting for it to go idle...`);
+    busy = await hostBusyPct(2000);
+  }
+  return busy;
+}
+
+export function machine(hostBusyPctAtStart: number): Record<string, unknown> {
+  return {
+    cores: os.cpus().length,
+    cpu: os.cpus()[0]?.model,
+    memGiB: round(os.totalmem() / 2 ** 30),
+    node: process.version,
+    hostBusyPctAtStart,
+    loadavg: os.loadavg().map((x) => round(x, 2)),
+  };
+}
+
+export function markdownTable(rows: string[][]): string {
+  const widths = rows[0].map((_, c) => Math.max(...rows.map((r) => (r[c] ?? '').length)));
+  const line = (r: string[]) => '| ' + r.map((cell, c) => (cell ?? '').padEnd(widths[c])).join(' | ') + ' |';
+  return [line(rows[0]), '|' + widths.map((w) => '-'.repeat(w + 2)).join('|') + '|', ...rows.slice(1).map(line)].join('\n');
+}
+
+/** Merges `result` into the JSON file `out` under runs[key] (one entry per Python version). */
+export function saveRun(out: string, key: string, result: unknown): void {
+  fs.mkdirSync(path.dirname(out), { recursive: true });
+  let all: { runs: Record<string, unknown> } = { runs: {} };
+  try {
+    all = JSON.parse(fs.readFileSync(out, 'utf8'));
+    all.runs ??= {};
+  } catch {
+    /* first run */
+  }
+  all.runs[key] = result;
+  fs.writeFileSync(out, JSON.stringify(all, null, 2) + '\n');
+}
+
+/** RSS and PSS (MiB) of a process, from /proc/<pid>/smaps_rollup. */
+export function processMemoryMiB(pid: number): { rssMiB: number; pssMiB: number } {
+  const text = fs.readFileSync(`/proc/${pid}/smaps_rollup`, 'utf8');
+  const kb = (name: string) => Number(new RegExp(`^${name}:\\s+(\\d+) kB`, 'm').exec(text)?.[1] ?? NaN);
+  return { rssMiB: round(kb('Rss') / 1024, 2), pssMiB: round(kb('Pss') / 1024, 2) };
+}
