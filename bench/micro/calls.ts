@@ -17,13 +17,9 @@
 import { createRequire } from 'node:module';
 import os from 'node:os';
 import path from 'node:path';
-import { fileURLToPath } from 'node:url';
-import { parseArgs } from 'node:util';
 import { Engine, type Group, type GroupOptions } from '../../ts/index.js';
-import { latencyStats, log, machine, markdownTable, measured, round, saveRun, timeSequential, waitIdle } from './common.js';
+import { inFlightRate, microArgs, latencyStats, log, machine, markdownTable, measured, round, saveRun, timeSequential, waitIdle } from './common.js';
 
-const HERE = path.dirname(fileURLToPath(import.meta.url));
-const REPO = path.resolve(HERE, '..', '..');
 
 /** The part of Benchmark.js used here (the package ships no types). */
 interface BenchmarkStats {
@@ -42,19 +38,7 @@ type Deferred = { resolve(): void };
 type BenchmarkCtor = new (name: string, opts: { defer: true; fn: (d: Deferred) => void; minSamples?: number; maxTime?: number }) => BenchmarkInstance;
 const Benchmark = createRequire(import.meta.url)('benchmark') as BenchmarkCtor;
 
-const { values: args } = parseArgs({
-  options: {
-    python: { type: 'string' },
-    quick: { type: 'boolean', default: false },
-    out: { type: 'string', default: path.join(REPO, 'bench', 'results', 'micro-calls.json') },
-    'wait-idle': { type: 'string', default: '0' },
-    help: { type: 'boolean', default: false },
-  },
-});
-if (args.help) {
-  console.log('Usage: node --import tsx bench/micro/calls.ts [--python PATH] [--quick] [--wait-idle SEC] [--out FILE]');
-  process.exit(0);
-}
+const args = microArgs('calls');
 const quick = args.quick;
 
 
@@ -95,44 +79,8 @@ function benchmarkJs(g: Group, maxTime: number): Promise<{ meanUs: number; rmePc
 }
 
 async function throughput(g: Group, inFlight: number, seconds: number) {
-  let running = true;
-  let done = 0;
-  let failed: unknown;
-  const worker = async () => {
-    while (running) {
-      try {
-        await g.eval('1');
-        done++;
-      } catch (err) {
-        failed = err;
-        running = false;
-      }
-    }
-  };
-  // warm-up
-  const warm = Date.now() + 500;
-  const wp = Array.from({ length: inFlight }, async () => {
-    while (Date.now() < warm) await g.eval('1');
-  });
-  await Promise.all(wp);
-  done = 0;
-  let counted = 0;
-  let workers: Promise<void>[] = [];
-  const m = await measured(async () => {
-    workers = Array.from({ length: inFlight }, worker);
-    await new Promise((r) => setTimeout(r, seconds * 1000));
-    counted = done;
-  });
-  running = false;
-  await Promise.all(workers);
-  if (failed) throw failed;
-  return {
-    callsPerSec: Math.round(counted / (m.ms / 1000)),
-    inFlight,
-    seconds: round(m.ms / 1000, 2),
-    processCpuPerWall: round(m.cpuPerWall, 2),
-    hostOtherCores: round(m.otherCores, 2),
-  };
+  const { perSec, ...rest } = await inFlightRate(() => g.eval('1'), inFlight, seconds);
+  return { callsPerSec: perSec, ...rest };
 }
 
 function rssMiB(): number {
@@ -153,7 +101,7 @@ async function rssPerGroup(engine: Engine, prefix: string, options: GroupOptions
 }
 
 async function main(): Promise<void> {
-  const hostBusyPctAtStart = await waitIdle(Number(args['wait-idle']) || 0);
+  const hostBusyPctAtStart = await waitIdle(args.waitIdleSec);
   const loadavgAtStart = os.loadavg().map((x) => round(x, 2));
   const engine = await Engine.start({ python: args.python, logger: () => {} });
   const [maj, min] = engine.pythonVersion.split('.').map(Number);
@@ -215,8 +163,8 @@ async function main(): Promise<void> {
   console.log(markdownTable(rows));
   console.log('* other processes kept > 0.25 core busy during that measurement: treat it as noisy');
 
-  saveRun(args.out!, engine.pythonVersion, result);
-  console.log(`\nwritten: ${path.relative(process.cwd(), args.out!)}`);
+  saveRun(args.out, engine.pythonVersion, result);
+  console.log(`\nwritten: ${path.relative(process.cwd(), args.out)}`);
 }
 
 main().catch((err) => {

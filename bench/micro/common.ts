@@ -6,6 +6,41 @@
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { parseArgs } from 'node:util';
+
+export const RESULTS_DIR = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', 'results');
+
+export interface MicroArgs {
+  python?: string;
+  quick: boolean;
+  out: string;
+  waitIdleSec: number;
+  /** --svg FILE, for suites that draw a chart. */
+  svg: string;
+}
+
+/**
+ * The command line every suite shares: [--python PATH] [--quick] [--wait-idle SEC] [--out FILE]
+ * (and --svg FILE where `withSvg`). Prints the usage and exits on --help.
+ */
+export function microArgs(suite: string, withSvg = false): MicroArgs {
+  const { values } = parseArgs({
+    options: {
+      python: { type: 'string' },
+      quick: { type: 'boolean', default: false },
+      out: { type: 'string', default: path.join(RESULTS_DIR, `micro-${suite}.json`) },
+      svg: { type: 'string', default: path.join(RESULTS_DIR, `micro-${suite}.svg`) },
+      'wait-idle': { type: 'string', default: '0' },
+      help: { type: 'boolean', default: false },
+    },
+  });
+  if (values.help) {
+    console.log(`Usage: node --import tsx bench/micro/${suite}.ts [--python PATH] [--quick] [--wait-idle SEC] [--out FILE]${withSvg ? ' [--svg FILE]' : ''}`);
+    process.exit(0);
+  }
+  return { python: values.python, quick: values.quick!, out: values.out!, waitIdleSec: Number(values['wait-idle']) || 0, svg: values.svg! };
+}
 
 export const round = (x: number, d = 1): number => Math.round(x * 10 ** d) / 10 ** d;
 export const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
@@ -78,6 +113,47 @@ export async function measured(fn: () => Promise<unknown>, childCpuSeconds?: () 
   const ownCores = (cpu.user + cpu.system) / 1000 / ms;
   const hostCores = (host1.busy - host0.busy) / USER_HZ / (ms / 1000);
   return { ms, cpuPerWall: ownCores, otherCores: Math.max(0, hostCores - ownCores - child / (ms / 1000)) };
+}
+
+/**
+ * Completions per second of `fn` kept `inFlight` times in flight for `seconds` (after `warmMs` of
+ * the same unmeasured). The first error stops the run and is thrown.
+ */
+export async function inFlightRate(fn: () => Promise<unknown>, inFlight: number, seconds: number, warmMs = 500) {
+  let running = true;
+  let done = 0;
+  let failed: unknown;
+  const worker = async (until = Infinity) => {
+    while (running && Date.now() < until) {
+      try {
+        await fn();
+        done++;
+      } catch (err) {
+        failed ??= err;
+        running = false;
+      }
+    }
+  };
+  const warmEnd = Date.now() + warmMs;
+  await Promise.all(Array.from({ length: inFlight }, () => worker(warmEnd)));
+  done = 0;
+  let counted = 0;
+  let workers: Promise<void>[] = [];
+  const m = await measured(async () => {
+    workers = Array.from({ length: inFlight }, () => worker());
+    await sleep(seconds * 1000);
+    counted = done;
+  });
+  running = false;
+  await Promise.all(workers);
+  if (failed) throw failed;
+  return {
+    perSec: Math.round(counted / (m.ms / 1000)),
+    inFlight,
+    seconds: round(m.ms / 1000, 2),
+    processCpuPerWall: round(m.cpuPerWall, 2),
+    hostOtherCores: round(m.otherCores, 2),
+  };
 }
 
 /** CPU seconds (user + system) a process has used so far, from /proc/<pid>/stat. */

@@ -14,27 +14,12 @@
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { fileURLToPath } from 'node:url';
-import { parseArgs } from 'node:util';
 import { Engine, type Group, type GroupOptions } from '../../ts/index.js';
 import { EmbeddedBackend } from '../../ts/http/embedded.js';
 import { requestInProcess, type InProcessRequest } from '../../ts/http/in-process.js';
-import { latencyStats, log, machine, markdownTable, measured, round, saveRun, timeSequential, waitIdle } from './common.js';
+import { inFlightRate, microArgs, latencyStats, log, machine, markdownTable, round, saveRun, timeSequential, waitIdle } from './common.js';
 
-const REPO = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..');
-const { values: args } = parseArgs({
-  options: {
-    python: { type: 'string' },
-    quick: { type: 'boolean', default: false },
-    out: { type: 'string', default: path.join(REPO, 'bench', 'results', 'micro-gateway.json') },
-    'wait-idle': { type: 'string', default: '0' },
-    help: { type: 'boolean', default: false },
-  },
-});
-if (args.help) {
-  console.log('Usage: node --import tsx bench/micro/gateway.ts [--python PATH] [--quick] [--wait-idle SEC] [--out FILE]');
-  process.exit(0);
-}
+const args = microArgs('gateway');
 const quick = args.quick;
 const EXTRA_HEADERS = 40;
 const ROUNDS = 10;
@@ -59,29 +44,8 @@ async function checked(backend: EmbeddedBackend, group: Group, req: InProcessReq
   }
 }
 
-async function throughput(fn: () => Promise<void>, inFlight: number, seconds: number) {
-  let running = true;
-  let done = 0;
-  const worker = async () => {
-    while (running) {
-      await fn();
-      done++;
-    }
-  };
-  let counted = 0;
-  let workers: Promise<void>[] = [];
-  const m = await measured(async () => {
-    workers = Array.from({ length: inFlight }, worker);
-    await new Promise((r) => setTimeout(r, seconds * 1000));
-    counted = done;
-  });
-  running = false;
-  await Promise.all(workers);
-  return { requestsPerSec: Math.round(counted / (m.ms / 1000)), inFlight, seconds: round(m.ms / 1000, 2), hostOtherCores: round(m.otherCores, 2) };
-}
-
 async function main(): Promise<void> {
-  const hostBusyPctAtStart = await waitIdle(Number(args['wait-idle']) || 0);
+  const hostBusyPctAtStart = await waitIdle(args.waitIdleSec);
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'pyhost-gateway-'));
   const script = path.join(dir, 'noop.wsgi');
   fs.writeFileSync(script, NOOP_APP);
@@ -116,7 +80,8 @@ async function main(): Promise<void> {
       manyMs.push(...(await timeSequential(() => checked(backend, group, many), samples / ROUNDS, 200)));
     }
     log(`${k.label}: throughput (256 in flight)...`);
-    const tput = await throughput(() => checked(backend, group, plain), 256, quick ? 1 : 3);
+    const { perSec, ...rest } = await inFlightRate(() => checked(backend, group, plain), 256, quick ? 1 : 3);
+    const tput = { requestsPerSec: perSec, ...rest };
     const e = latencyStats(evalMs);
     const p = latencyStats(plainMs);
     const m = latencyStats(manyMs);
@@ -150,8 +115,8 @@ async function main(): Promise<void> {
   rows.push(['no-op requests/s, 256 in flight', ...kinds.map((k) => get(k.id, (r) => r.throughput.requestsPerSec))]);
   console.log(`\npyhost micro/gateway — Python ${engine.pythonVersion}, ${os.cpus().length} cores; host ${hostBusyPctAtStart}% busy at start`);
   console.log(markdownTable(rows));
-  saveRun(args.out!, engine.pythonVersion, result);
-  console.log(`\nwritten: ${path.relative(process.cwd(), args.out!)}`);
+  saveRun(args.out, engine.pythonVersion, result);
+  console.log(`\nwritten: ${path.relative(process.cwd(), args.out)}`);
 }
 
 main().catch((err) => {

@@ -12,27 +12,10 @@ import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
-import { fileURLToPath } from 'node:url';
-import { parseArgs } from 'node:util';
 import { Engine, type Group } from '../../ts/index.js';
-import { log, machine, markdownTable, measured, median, processCpuSeconds, processMemoryMiB, round, saveRun, waitIdle, type Measured } from './common.js';
+import { microArgs, log, machine, markdownTable, measured, median, processCpuSeconds, processMemoryMiB, round, saveRun, waitIdle, type Measured } from './common.js';
 
-const REPO = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..');
-const RESULTS = path.join(REPO, 'bench', 'results');
-const { values: args } = parseArgs({
-  options: {
-    python: { type: 'string' },
-    quick: { type: 'boolean', default: false },
-    out: { type: 'string', default: path.join(RESULTS, 'micro-scaling.json') },
-    svg: { type: 'string', default: path.join(RESULTS, 'micro-scaling.svg') },
-    'wait-idle': { type: 'string', default: '0' },
-    help: { type: 'boolean', default: false },
-  },
-});
-if (args.help) {
-  console.log('Usage: node --import tsx bench/micro/scaling.ts [--python PATH] [--quick] [--wait-idle SEC] [--out FILE] [--svg FILE]');
-  process.exit(0);
-}
+const args = microArgs('scaling', true);
 const quick = args.quick;
 const COUNTS = [1, 2, 4];
 const REPEATS = quick ? 2 : 5;
@@ -200,7 +183,7 @@ function renderSvg(kinds: Partial<Record<KindId, Point[]>>, subtitle: string): s
 }
 
 async function main(): Promise<void> {
-  const hostBusyPctAtStart = await waitIdle(Number(args['wait-idle']) || 0);
+  const hostBusyPctAtStart = await waitIdle(args.waitIdleSec);
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'pyhost-scaling-'));
   const script = path.join(dir, 'spin.wsgi');
   fs.writeFileSync(script, SPIN_APP);
@@ -255,9 +238,9 @@ async function main(): Promise<void> {
   console.log(markdownTable(rows));
   console.log(`daemon process memory (${mem.length} processes, hello-sized app loaded): RSS ${result.daemonProcessMemory.meanRssMiB} MiB, PSS ${result.daemonProcessMemory.meanPssMiB} MiB each`);
   console.log('*k: k rounds were disturbed by other processes (> 0.25 core) and measured again; with no clean round, the disturbed ones are shown');
-  saveRun(args.out!, engine.pythonVersion, result);
-  fs.writeFileSync(args.svg!, renderSvg(kinds, subtitle));
-  console.log(`\nwritten: ${path.relative(process.cwd(), args.out!)}, ${path.relative(process.cwd(), args.svg!)}`);
+  saveRun(args.out, engine.pythonVersion, result);
+  fs.writeFileSync(args.svg, renderSvg(kinds, subtitle));
+  console.log(`\nwritten: ${path.relative(process.cwd(), args.out)}, ${path.relative(process.cwd(), args.svg)}`);
 }
 
 main().catch((err) => {
