@@ -1,9 +1,6 @@
 #include "front/daemon_link.h"
 
 #include <errno.h>
-#include <fcntl.h>
-#include <poll.h>
-#include <sys/eventfd.h>
 #include <sys/socket.h>
 #include <sys/un.h>
 #include <unistd.h>
@@ -14,68 +11,70 @@
 
 namespace pyhost {
 
+namespace {
+constexpr int kConnectRetries = 200;  // x 10 ms: a daemon's full accept backlog, for 2 s at most
+constexpr int kConnectRetryMs = 10;
+}  // namespace
+
 DaemonLink::DaemonLink(uint32_t id, CompletionPort* port, std::string socket_path)
-    : id_(id), port_(port), path_(std::move(socket_path)) {}
+    : id_(id), port_(port), env_(port->env()), path_(std::move(socket_path)) {}
 
 void DaemonLink::Start() {
-  evfd_ = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
-  std::thread([this] { Run(); }).detach();
+  uv_loop_t* loop = nullptr;
+  napi_get_uv_event_loop(env_, &loop);
+  uv_timer_init(loop, &retry_);
+  retry_.data = this;
+  uv_unref(reinterpret_cast<uv_handle_t*>(&retry_));
+  handles_open_++;
+  fd_ = ::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+  if (fd_ < 0) return Lost(/*defer=*/true);
+  uv_poll_init(loop, &poll_, fd_);
+  poll_.data = this;
+  uv_unref(reinterpret_cast<uv_handle_t*>(&poll_));  // a request in flight holds the port instead
+  handles_open_++;
+  TryConnect(/*from_js=*/true);
 }
 
-void DaemonLink::Wake() {
-  uint64_t one = 1;
-  if (evfd_ >= 0) (void)!::write(evfd_, &one, sizeof one);
-}
-
-void DaemonLink::NotifyLocked(std::unique_lock<std::mutex>& lock) {
-  if (notified_) return;
-  notified_ = true;
-  lock.unlock();
-  port_->Post(this);
-}
-
-// Writes a frame from the loop thread when nothing is queued before it (one send(2), no I/O
-// thread wake-up: measured, the eventfd wake per request was most of the front's overhead), and
-// queues what the socket does not take now for the I/O thread.
-void DaemonLink::WriteLocked(std::string frame) {
-  size_t off = 0;
-  if (out_frames_.empty() && connected_ && fd_ >= 0) {
-    while (off < frame.size()) {
-      ssize_t n = ::send(fd_, frame.data() + off, frame.size() - off, MSG_NOSIGNAL | MSG_DONTWAIT);
-      if (n < 0) {
-        if (errno == EINTR) continue;
-        break;  // EAGAIN, or broken: the I/O thread finds out either way
-      }
-      off += static_cast<size_t>(n);
-    }
-    if (off == frame.size()) return;
+void DaemonLink::TryConnect(bool from_js) {
+  sockaddr_un addr = {};
+  addr.sun_family = AF_UNIX;
+  std::strncpy(addr.sun_path, path_.c_str(), sizeof addr.sun_path - 1);
+  if (::connect(fd_, reinterpret_cast<sockaddr*>(&addr), sizeof addr) == 0) {
+    connected_ = true;
+    if (!Flush(from_js)) return Lost(from_js);
+    UpdatePoll();
+    return;
   }
-  out_bytes_ += frame.size() - off;
-  if (off) frame.erase(0, off);
-  out_frames_.push_back(std::move(frame));
-  Wake();
+  // A UNIX socket answers EAGAIN when the listener's backlog is full: try again shortly.
+  if ((errno == EAGAIN || errno == EINTR) && ++connect_attempts_ < kConnectRetries) {
+    uv_timer_start(&retry_, &DaemonLink::OnRetry, kConnectRetryMs, 0);
+    return;
+  }
+  Lost(from_js);
+}
+
+void DaemonLink::OnRetry(uv_timer_t* handle) {
+  auto* self = static_cast<DaemonLink*>(handle->data);
+  if (!self->closing_) self->TryConnect(/*from_js=*/false);
 }
 
 void DaemonLink::Send(std::string request_bytes) {
-  std::lock_guard<std::mutex> lock(mu_);
+  if (closing_) return;
   if (!held_) {
     held_ = true;  // a request in flight keeps Node's loop alive
     port_->Hold();
   }
-  in_request_ = true;
-  // The I/O thread stopped reading at the previous response's high water: let it read again.
-  if (unacked_ >= kOutputHighWater) Wake();
   unacked_ = 0;
-  WriteLocked(std::move(request_bytes));
+  Write(std::move(request_bytes));
+  UpdatePoll();  // reading may have stopped at the previous response's high water
 }
 
 bool DaemonLink::Push(const char* data, size_t len) {
-  std::lock_guard<std::mutex> lock(mu_);
   if (closing_) return true;
   std::string frame(wire::kHeaderSize, '\0');
   wire::EncodeHeader({wire::kBody, 0, 0, static_cast<uint32_t>(len)}, &frame[0]);
   frame.append(data, len);
-  WriteLocked(std::move(frame));
+  Write(std::move(frame));
   if (out_bytes_ >= kInputHighWater) {
     input_paused_ = true;
     return false;
@@ -84,32 +83,26 @@ bool DaemonLink::Push(const char* data, size_t len) {
 }
 
 void DaemonLink::EndBody() {
-  std::lock_guard<std::mutex> lock(mu_);
+  if (closing_) return;
   std::string frame(wire::kHeaderSize, '\0');
   wire::EncodeHeader({wire::kBodyEnd, 0, 0, 0}, &frame[0]);
-  WriteLocked(std::move(frame));
+  Write(std::move(frame));
 }
 
 void DaemonLink::Ack(size_t bytes) {
-  std::lock_guard<std::mutex> lock(mu_);
   bool was_stopped = unacked_ >= kOutputHighWater;
   unacked_ = bytes > unacked_ ? 0 : unacked_ - bytes;
-  // Only a reader stopped at the high water needs waking; otherwise it is already polling.
-  if (was_stopped && unacked_ < kOutputHighWater) Wake();
+  if (was_stopped && unacked_ < kOutputHighWater) UpdatePoll();
 }
 
-void DaemonLink::Close() {
-  if (held_) {
-    held_ = false;
-    port_->Release();
-  }
-  std::lock_guard<std::mutex> lock(mu_);
-  closing_ = true;
-  Wake();
+void DaemonLink::Write(std::string frame) {
+  out_bytes_ += frame.size();
+  out_frames_.push_back(std::move(frame));
+  if (out_frames_.size() == 1 && connected_ && !Flush(/*from_js=*/true)) return Lost(/*defer=*/true);
+  UpdatePoll();
 }
 
-bool DaemonLink::FlushWrites() {
-  std::unique_lock<std::mutex> lock(mu_);
+bool DaemonLink::Flush(bool from_js) {
   while (!out_frames_.empty()) {
     std::string& f = out_frames_.front();
     ssize_t n = ::send(fd_, f.data() + out_offset_, f.size() - out_offset_, MSG_NOSIGNAL | MSG_DONTWAIT);
@@ -126,22 +119,56 @@ bool DaemonLink::FlushWrites() {
   }
   if (input_paused_ && out_bytes_ < kInputHighWater / 4) {
     input_paused_ = false;
-    pending_.resume_input = true;
-    NotifyLocked(lock);
+    if (from_js) {
+      Defer(kLinkResumeInput);
+    } else {
+      Emit(kLinkResumeInput);
+    }
   }
   return true;
 }
 
-// Parses the frames in inbuf_ into pending_. The lock is not held on entry.
+void DaemonLink::UpdatePoll() {
+  if (closing_ || !connected_) return;
+  int events = 0;
+  // Backpressure: a slow client stops us reading, so the daemon's writes block.
+  if (unacked_ < kOutputHighWater) events |= UV_READABLE;
+  if (!out_frames_.empty()) events |= UV_WRITABLE;
+  if (polling_ && events == poll_events_) return;
+  poll_events_ = events;
+  polling_ = events != 0;
+  if (polling_) {
+    uv_poll_start(&poll_, events, &DaemonLink::OnPoll);
+  } else {
+    uv_poll_stop(&poll_);
+  }
+}
+
+void DaemonLink::OnPoll(uv_poll_t* handle, int status, int events) {
+  auto* self = static_cast<DaemonLink*>(handle->data);
+  if (self->closing_) return;
+  if (status < 0) return self->Lost(false);
+  if ((events & UV_WRITABLE) && !self->Flush(false)) return self->Lost(false);
+  if (self->closing_) return;  // JS closed the link when told to resume input
+  if ((events & (UV_READABLE | UV_DISCONNECT)) && !self->ReadFrames()) return self->Lost(false);
+  self->UpdatePoll();
+}
+
 bool DaemonLink::ReadFrames() {
   char buf[65536];
-  ssize_t n = ::read(fd_, buf, sizeof buf);
-  if (n == 0) return false;
-  if (n < 0) return errno == EINTR || errno == EAGAIN || errno == EWOULDBLOCK;
-  inbuf_.append(buf, static_cast<size_t>(n));
+  for (;;) {
+    ssize_t n = ::read(fd_, buf, sizeof buf);
+    if (n == 0) return false;
+    if (n < 0) {
+      if (errno == EINTR) continue;
+      if (errno != EAGAIN && errno != EWOULDBLOCK) return false;
+      break;
+    }
+    inbuf_.append(buf, static_cast<size_t>(n));
+    if (static_cast<size_t>(n) < sizeof buf) break;
+  }
   size_t pos = 0;
-  std::unique_lock<std::mutex> lock(mu_);
-  bool any = false;
+  bool any = false, end = false;
   while (inbuf_.size() - pos >= wire::kHeaderSize) {
     wire::FrameHeader h = wire::DecodeHeader(inbuf_.data() + pos);
     if (h.length > wire::kMaxFrame) return false;
@@ -155,111 +182,102 @@ bool DaemonLink::ReadFrames() {
         if (4 + rl + 4 > h.length) return false;
         std::memcpy(&hl, p + 4 + rl, 4);
         if (8 + rl + hl > h.length) return false;
-        pending_.status = h.aux;
-        pending_.reason.assign(p + 4, rl);
-        pending_.headers.assign(p + 8 + rl, hl);
+        out_.status = h.aux;
+        out_.reason.assign(p + 4, rl);
+        out_.headers.assign(p + 8 + rl, hl);
         break;
       }
       case wire::kData:
-        if (!pending_.chunks.empty() && pending_.chunks.back().size() < 16384 && h.length < 16384) {
-          pending_.chunks.back().append(p, h.length);
+        if (!out_.chunks.empty() && out_.chunks.back().size() < 16384 && h.length < 16384) {
+          out_.chunks.back().append(p, h.length);
         } else {
-          pending_.chunks.emplace_back(p, h.length);
+          out_.chunks.emplace_back(p, h.length);
         }
         unacked_ += h.length;
         break;
       case wire::kEnd:
-        pending_.end = true;
-        pending_.abort = h.flags & wire::kAbort;
-        in_request_ = false;
+        out_.end = true;
+        out_.abort = h.flags & wire::kAbort;
+        end = true;
         break;
       default:
         return false;
     }
     any = true;
     pos += wire::kHeaderSize + h.length;
+    if (end) break;  // one request at a time: nothing follows END until the next REQUEST
   }
   inbuf_.erase(0, pos);
-  if (any) NotifyLocked(lock);
+  if (any) Emit(0);
   return true;
 }
 
-void DaemonLink::Run() {
-  fd_ = ::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
-  sockaddr_un addr = {};
-  addr.sun_family = AF_UNIX;
-  std::strncpy(addr.sun_path, path_.c_str(), sizeof addr.sun_path - 1);
-  bool connected = fd_ >= 0 && ::connect(fd_, reinterpret_cast<sockaddr*>(&addr), sizeof addr) == 0;
-  {
-    std::lock_guard<std::mutex> lock(mu_);
-    connected_ = connected;
-  }
-  if (connected) fcntl(fd_, F_SETFL, fcntl(fd_, F_GETFL) | O_NONBLOCK);
-  bool alive = connected;
-  while (alive) {
-    bool want_write, want_read, closing;
-    {
-      std::lock_guard<std::mutex> lock(mu_);
-      closing = closing_;
-      want_write = !out_frames_.empty();
-      // Backpressure: a slow client stops us reading, so the daemon's writes block.
-      want_read = unacked_ < kOutputHighWater;
-    }
-    if (closing) break;
-    if (want_write && !FlushWrites()) break;
-    struct pollfd fds[2] = {{fd_, 0, 0}, {evfd_, POLLIN, 0}};
-    if (want_read) fds[0].events |= POLLIN;
-    {
-      std::lock_guard<std::mutex> lock(mu_);
-      if (!out_frames_.empty()) fds[0].events |= POLLOUT;
-    }
-    if (::poll(fds, 2, -1) < 0 && errno != EINTR) break;
-    if (fds[1].revents & POLLIN) {
-      uint64_t v;
-      (void)!::read(evfd_, &v, sizeof v);
-    }
-    if (fds[0].revents & (POLLIN | POLLHUP | POLLERR)) {
-      if (!ReadFrames()) alive = false;
-    }
-  }
-  // The link is over: tell JS (once), unless it closed the link itself.
-  {
-    std::unique_lock<std::mutex> lock(mu_);
-    if (fd_ >= 0) ::close(fd_);
-    fd_ = -1;
-    if (!closing_) {
-      pending_.lost = true;
-      pending_.connected = connected;
-      done_.store(true);
-      NotifyLocked(lock);
-      return;
-    }
-    done_.store(true);
-  }
-  // Closed by JS: nothing more to report; the port frees nothing (the table does).
+void DaemonLink::Emit(int extra_flags) {
+  Output out = std::move(out_);
+  out_ = Output();
+  if (out.end) ReleaseHold();
+  int flags = extra_flags | (out.end ? kLinkEnd : 0) | (out.abort ? kLinkAbort : 0);
+  Napi::HandleScope scope(env_);
+  DispatchLinkOutput(env_, this, out.status, out.reason, out.headers, out.chunks, flags);
 }
 
-bool DaemonLink::Finished() {
-  std::lock_guard<std::mutex> lock(mu_);
-  return done_.load() && !notified_;
+void DaemonLink::Lost(bool defer) {
+  if (closing_) return;
+  int flags = kLinkLost | (connected_ ? kLinkConnected : 0);
+  Teardown();
+  out_ = Output();
+  if (defer) return Defer(flags);
+  Napi::HandleScope scope(env_);
+  std::vector<std::string> none;
+  DispatchLinkOutput(env_, this, 0, std::string(), std::string(), none, flags);
+}
+
+// From inside a JS call (open, send, push): never call back into JS there; the port delivers
+// on the next turn of the loop.
+void DaemonLink::Defer(int flags) {
+  deferred_flags_ |= flags;
+  if (posted_) return;
+  posted_ = true;
+  port_->Post(this);
 }
 
 bool DaemonLink::Deliver(Napi::Env env) {
-  Output out;
-  {
-    std::lock_guard<std::mutex> lock(mu_);
-    notified_ = false;
-    out = std::move(pending_);
-    pending_ = Output();
-  }
-  if ((out.end || out.lost) && held_) {
+  posted_ = false;
+  int flags = deferred_flags_;
+  deferred_flags_ = 0;
+  if (closing_ && !(flags & kLinkLost)) return false;
+  std::vector<std::string> none;
+  DispatchLinkOutput(env, this, 0, std::string(), std::string(), none, flags);
+  return false;  // the link lives on; the binding frees it once closed
+}
+
+void DaemonLink::Close() { Teardown(); }
+
+void DaemonLink::ReleaseHold() {
+  if (held_) {
     held_ = false;
     port_->Release();
   }
-  int flags = (out.end ? kLinkEnd : 0) | (out.abort ? kLinkAbort : 0) | (out.resume_input ? kLinkResumeInput : 0) |
-              (out.lost ? kLinkLost : 0) | (out.connected ? kLinkConnected : 0);
-  DispatchLinkOutput(env, this, out.status, out.reason, out.headers, out.chunks, flags);
-  return false;  // the link lives on; the binding frees it when closed
+}
+
+void DaemonLink::Teardown() {
+  if (closing_) return;
+  closing_ = true;
+  ReleaseHold();
+  auto closed = [](uv_handle_t* h) {
+    auto* self = static_cast<DaemonLink*>(h->data);
+    if (++self->handles_closed_ == self->handles_open_ && self->fd_ >= 0) {
+      ::close(self->fd_);  // only once libuv is done with it
+      self->fd_ = -1;
+    }
+  };
+  if (handles_open_ >= 1) uv_close(reinterpret_cast<uv_handle_t*>(&retry_), closed);
+  if (handles_open_ >= 2) {
+    uv_close(reinterpret_cast<uv_handle_t*>(&poll_), closed);
+  } else if (fd_ >= 0) {
+    ::close(fd_);
+    fd_ = -1;
+  }
 }
 
 }  // namespace pyhost

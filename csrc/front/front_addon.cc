@@ -18,7 +18,7 @@ struct FrontData {
   Napi::FunctionReference dispatch;
   uint32_t next_id = 1;
   std::unordered_map<uint32_t, DaemonLink*> links;
-  std::vector<DaemonLink*> closed;  // freed once their I/O thread has ended
+  std::vector<DaemonLink*> closed;  // freed once libuv has closed their handles
 };
 
 FrontData* Front(Napi::Env env) { return env.GetInstanceData<FrontData>(); }

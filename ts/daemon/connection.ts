@@ -70,7 +70,7 @@ function linkOutput(id: number, status: number, reason: string | undefined, head
 }
 
 /**
- * One connection to a daemon process (a native link: its socket I/O runs on a thread of its own),
+ * One connection to a daemon process (a native link: its socket is polled by libuv in C++, no JS stream),
  * carrying one request at a time: body out with backpressure, response events in.
  */
 export class DaemonConnection {
