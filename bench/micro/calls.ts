@@ -18,7 +18,7 @@ import { createRequire } from 'node:module';
 import os from 'node:os';
 import path from 'node:path';
 import { Engine, type Group, type GroupOptions } from '../../ts/index.js';
-import { inFlightRate, microArgs, latencyStats, log, machine, markdownTable, measured, round, saveRun, timeSequential, waitIdle } from './common.js';
+import { inFlightRate, microArgs, resultHeader, latencyStats, log, markdownTable, measured, round, saveRun, timeSequential, waitIdle } from './common.js';
 
 
 /** The part of Benchmark.js used here (the package ships no types). */
@@ -134,10 +134,8 @@ async function main(): Promise<void> {
   await engine.close();
 
   const result = {
-    date: new Date().toISOString(),
-    python: { version: engine.pythonVersion, executable: engine.python },
-    machine: { ...machine(hostBusyPctAtStart), loadavgAtStart },
-    quick,
+    ...resultHeader(engine, hostBusyPctAtStart, quick),
+    loadavgAtStart,
     goals: { roundTripMedianUs: 30, callsPerSec: 100000 },
     roundTrip: latency,
     benchmarkJs: benchjs,

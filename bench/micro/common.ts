@@ -197,6 +197,16 @@ export function machine(hostBusyPctAtStart: number): Record<string, unknown> {
   };
 }
 
+/** What every suite's result starts with: when, which Python, which machine, quick or not. */
+export function resultHeader(engine: { pythonVersion: string; python: string }, hostBusyPctAtStart: number, quick: boolean) {
+  return {
+    date: new Date().toISOString(),
+    python: { version: engine.pythonVersion, executable: engine.python },
+    machine: machine(hostBusyPctAtStart),
+    quick,
+  };
+}
+
 export function markdownTable(rows: string[][]): string {
   const widths = rows[0].map((_, c) => Math.max(...rows.map((r) => (r[c] ?? '').length)));
   const line = (r: string[]) => '| ' + r.map((cell, c) => (cell ?? '').padEnd(widths[c])).join(' | ') + ' |';

@@ -17,7 +17,7 @@ import path from 'node:path';
 import { Engine, type Group, type GroupOptions } from '../../ts/index.js';
 import { EmbeddedBackend } from '../../ts/http/embedded.js';
 import { requestInProcess, type InProcessRequest } from '../../ts/http/in-process.js';
-import { inFlightRate, microArgs, latencyStats, log, machine, markdownTable, round, saveRun, timeSequential, waitIdle } from './common.js';
+import { inFlightRate, microArgs, resultHeader, latencyStats, log, markdownTable, round, saveRun, timeSequential, waitIdle } from './common.js';
 
 const args = microArgs('gateway');
 const quick = args.quick;
@@ -98,10 +98,7 @@ async function main(): Promise<void> {
   fs.rmSync(dir, { recursive: true, force: true });
 
   const result = {
-    date: new Date().toISOString(),
-    python: { version: engine.pythonVersion, executable: engine.python },
-    machine: machine(hostBusyPctAtStart),
-    quick,
+    ...resultHeader(engine, hostBusyPctAtStart, quick),
     extraHeaders: EXTRA_HEADERS,
     kinds: perKind,
   };

@@ -13,7 +13,7 @@ import type { AddressInfo } from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { Engine, type Group } from '../../ts/index.js';
-import { microArgs, log, machine, markdownTable, measured, median, processCpuSeconds, processMemoryMiB, round, saveRun, waitIdle, type Measured } from './common.js';
+import { microArgs, resultHeader, log, markdownTable, measured, median, processCpuSeconds, processMemoryMiB, round, saveRun, waitIdle, type Measured } from './common.js';
 
 const args = microArgs('scaling', true);
 const quick = args.quick;
@@ -209,10 +209,7 @@ async function main(): Promise<void> {
 
   const mem = daemon.memory;
   const result = {
-    date: new Date().toISOString(),
-    python: { version: engine.pythonVersion, executable: engine.python },
-    machine: machine(hostBusyPctAtStart),
-    quick,
+    ...resultHeader(engine, hostBusyPctAtStart, quick),
     loopIterations: n,
     targetMsPerUnit: targetMs,
     kinds,
