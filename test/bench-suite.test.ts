@@ -133,14 +133,16 @@ http.createServer((req, res) => { res.writeHead(200, { 'Content-Type': 'text/pla
   t.is(r.code, 0, tail(r));
   const res = Object.values((JSON.parse(fs.readFileSync(out, 'utf8')) as { runs: Record<string, any> }).runs)[0];
   t.deepEqual(Object.keys(res.kinds).sort(), ['daemon', 'own', 'shared']);
-  for (const [kind, points] of Object.entries(res.kinds) as [string, { units: number; speedup: number; medianMs: number }[]][]) {
+  for (const [kind, points] of Object.entries(res.kinds) as [string, { units: number; speedup: number; coresUsed: number; medianMs: number }[]][]) {
     t.deepEqual(
       points.map((p) => p.units),
       [1, 2, 4],
       kind,
     );
     t.is(points[0].speedup, 1, kind);
-    for (const p of points) t.true(p.medianMs > 0 && Number.isFinite(p.speedup), `${kind} ${JSON.stringify(p)}`);
+    for (const p of points) t.true(p.medianMs > 0 && Number.isFinite(p.speedup) && p.coresUsed > 0, `${kind} ${JSON.stringify(p)}`);
+    // One unit runs on one thread: its CPU time over its wall time cannot exceed one core.
+    t.true(points[0].coresUsed <= 1.05, `${kind}: one unit used ${points[0].coresUsed} cores`);
   }
   t.is(res.daemonProcessMemory.processes.length, 4);
   t.true(res.daemonProcessMemory.meanRssMiB > 1 && res.daemonProcessMemory.meanPssMiB > 0);

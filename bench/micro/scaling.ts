@@ -1,9 +1,11 @@
 /**
  * CPU-bound scaling (issue 5): the same pure-Python loop run as 1, 2 and 4 units at once, one per
  * shared-GIL sub-interpreter group, per own-GIL group (Python 3.12+), and per daemon process
- * (requests over HTTP to a daemon process group of N processes x 1 thread). Speedup =
- * N x (time of one unit) / (time of N at once): 1.0 means no scaling; on a 2-core machine the
- * ceiling is 2. Also the memory of each daemon process (RSS and PSS, from smaps_rollup).
+ * (requests over HTTP to a daemon process group of 4 processes x 1 thread). Two figures:
+ * cores used = CPU seconds of the units' threads (time.thread_time) per wall second, which says
+ * how many ran at once whatever the vCPUs' speed (the chart); speedup = N x (time of one unit) /
+ * (time of N at once), which this VM's changing vCPU speed makes noisy. On 2 cores both top out
+ * at 2. Also the memory of each daemon process (RSS and PSS, from smaps_rollup).
  *
  * Usage: node --import tsx bench/micro/scaling.ts [--python PATH] [--quick] [--wait-idle SEC] [--out FILE] [--svg FILE]
  */
@@ -20,11 +22,21 @@ const quick = args.quick;
 const COUNTS = [1, 2, 4];
 const REPEATS = quick ? 2 : 5;
 
-const SPIN = 'def spin(n):\n    x = 0\n    for i in range(n):\n        x += i * i\n    return x\n';
+// The loop's result (checked) and the CPU seconds its thread used (time.thread_time).
+const SPIN = `import time
+
+def spin(n):
+    t0 = time.thread_time()
+    x = 0
+    for i in range(n):
+        x += i * i
+    return [str(x), time.thread_time() - t0]
+`;
 const SPIN_APP = `${SPIN}
 def application(environ, start_response):
     n = int(environ['QUERY_STRING'] or '1000')
-    body = str(spin(n)).encode()
+    x, cpu = spin(n)
+    body = ('%s %.6f' % (x, cpu)).encode()
     start_response('200 OK', [('Content-Type', 'text/plain'), ('Content-Length', str(len(body)))])
     return [body]
 `;
@@ -35,12 +47,18 @@ interface Point {
   units: number;
   medianMs: number;
   speedup: number;
+  /**
+   * CPU seconds the units used per wall second: how many cores ran them at once. Unlike the
+   * speedup it does not depend on this VM's vCPU speed, which changes from one second to the next.
+   */
+  coresUsed: number;
   /** Runs kept / runs during which other processes took > 0.25 core (measured again). */
   cleanRuns: number;
   disturbedRuns: number;
 }
 
-type Runner = (units: number) => Promise<unknown>;
+/** Runs `units` units at once; resolves with the CPU seconds they used in all. */
+type Runner = (units: number) => Promise<number>;
 
 /**
  * Times `run(units)` for every count, REPEATS rounds; within a round the counts run back to back
@@ -49,14 +67,18 @@ type Runner = (units: number) => Promise<unknown>;
  * A round during which other processes took > 0.25 core is measured again (up to 4x in all).
  */
 async function scale(run: Runner, childCpu?: () => number): Promise<Point[]> {
-  const clean: Map<number, number>[] = [];
-  const noisy: Map<number, number>[] = [];
+  type Round = Map<number, { ms: number; cores: number }>;
+  const clean: Round[] = [];
+  const noisy: Round[] = [];
   for (let attempt = 0; clean.length < REPEATS && attempt < REPEATS * 4; attempt++) {
-    const times = new Map<number, number>();
+    const times: Round = new Map();
     let quiet = true;
     for (const units of COUNTS) {
-      const m: Measured = await measured(() => run(units), childCpu);
-      times.set(units, m.ms);
+      let cpu = 0;
+      const m: Measured = await measured(async () => {
+        cpu = await run(units);
+      }, childCpu);
+      times.set(units, { ms: m.ms, cores: (cpu * 1000) / m.ms });
       quiet &&= m.otherCores <= 0.25;
     }
     (quiet ? clean : noisy).push(times);
@@ -65,8 +87,9 @@ async function scale(run: Runner, childCpu?: () => number): Promise<Point[]> {
   const rounds = clean.length ? clean : noisy;
   return COUNTS.map((units) => ({
     units,
-    medianMs: round(median(rounds.map((t) => t.get(units)!))),
-    speedup: round(median(rounds.map((t) => (units * t.get(1)!) / t.get(units)!)), 2),
+    medianMs: round(median(rounds.map((t) => t.get(units)!.ms))),
+    speedup: round(median(rounds.map((t) => (units * t.get(1)!.ms) / t.get(units)!.ms)), 2),
+    coresUsed: round(median(rounds.map((t) => t.get(units)!.cores)), 2),
     cleanRuns: clean.length,
     disturbedRuns: noisy.length,
   }));
@@ -81,8 +104,9 @@ async function groupsScaling(engine: Engine, kind: 'shared' | 'own', n: number):
     groups.push(g);
   }
   return scale(async (units) => {
-    const results = await Promise.all(groups.slice(0, units).map((g) => g.eval(`spin(${n})`)));
-    for (const r of results) if (String(r) !== expected(n)) throw new Error(`${kind}: spin(${n}) gave ${String(r)}`);
+    const results = (await Promise.all(groups.slice(0, units).map((g) => g.eval(`spin(${n})`)))) as [string, number][];
+    for (const [x] of results) if (x !== expected(n)) throw new Error(`${kind}: spin(${n}) gave ${x}`);
+    return results.reduce((a, [, cpu]) => a + cpu, 0);
   });
 }
 
@@ -113,7 +137,13 @@ async function daemonScaling(engine: Engine, script: string, n: number): Promise
     const childCpu = () => pids.reduce((a, pid) => a + processCpuSeconds(pid), 0);
     const points = await scale(async (units) => {
       const bodies = await Promise.all(Array.from({ length: units }, () => get(port, String(n))));
-      for (const b of bodies) if (b !== expected(n)) throw new Error(`daemon: spin(${n}) gave ${b.slice(0, 100)}`);
+      let cpu = 0;
+      for (const b of bodies) {
+        const [x, used] = b.split(' ');
+        if (x !== expected(n)) throw new Error(`daemon: spin(${n}) gave ${b.slice(0, 100)}`);
+        cpu += Number(used);
+      }
+      return cpu;
     }, childCpu);
     return { points, memory: pids.map(processMemoryMiB) };
   } finally {
@@ -160,9 +190,9 @@ function renderSvg(kinds: Partial<Record<KindId, Point[]>>, subtitle: string): s
     ids.forEach((id, i) => {
       const p = kinds[id]!.find((q) => q.units === units)!;
       const x = x0 + i * barW;
-      if (Number.isFinite(p.speedup)) {
-        parts.push(`<rect x="${x + 2}" y="${y(p.speedup)}" width="${barW - 4}" height="${top + plotH - y(p.speedup)}" fill="${COLORS[id]}"/>`);
-        parts.push(`<text x="${x + barW / 2}" y="${y(p.speedup) - 4}" class="v">${p.speedup.toFixed(2)}</text>`);
+      if (Number.isFinite(p.coresUsed)) {
+        parts.push(`<rect x="${x + 2}" y="${y(p.coresUsed)}" width="${barW - 4}" height="${top + plotH - y(p.coresUsed)}" fill="${COLORS[id]}"/>`);
+        parts.push(`<text x="${x + barW / 2}" y="${y(p.coresUsed) - 4}" class="v">${p.coresUsed.toFixed(2)}</text>`);
       }
     });
     parts.push(`<text x="${left + gi * groupW + groupW / 2}" y="${top + plotH + 18}" class="c">${units} at once</text>`);
@@ -174,7 +204,7 @@ function renderSvg(kinds: Partial<Record<KindId, Point[]>>, subtitle: string): s
     `<svg xmlns="http://www.w3.org/2000/svg" width="${W}" height="${H}" viewBox="0 0 ${W} ${H}" font-family="Helvetica, Arial, sans-serif">`,
     '<style>.t{font-size:15px;font-weight:bold}.m{font-size:11px;fill:#555}.a{font-size:11px;text-anchor:end;fill:#555}.v{font-size:11px;text-anchor:middle}.c{font-size:12px;text-anchor:middle}.k{font-size:12px}</style>',
     `<rect width="${W}" height="${H}" fill="#fff"/>`,
-    '<text x="10" y="22" class="t">CPU-bound speedup: N units at once vs one (higher is better)</text>',
+    '<text x="10" y="22" class="t">CPU-bound work: cores used by N units at once (CPU s / wall s; higher is better)</text>',
     `<text x="10" y="40" class="m">${subtitle.replace(/&/g, '&amp;').replace(/</g, '&lt;')}</text>`,
     ...parts,
     '</svg>',
@@ -220,13 +250,13 @@ async function main(): Promise<void> {
     },
   };
   const ids = Object.keys(kinds) as KindId[];
-  const rows: string[][] = [['units at once', ...ids.map((id) => `${LABELS[id]}: speedup (ms)`)]];
+  const rows: string[][] = [['units at once', ...ids.map((id) => `${LABELS[id]}: cores used, speedup (ms)`)]];
   for (const units of COUNTS) {
     rows.push([
       String(units),
       ...ids.map((id) => {
         const p = kinds[id]!.find((q) => q.units === units)!;
-        return `${p.speedup.toFixed(2)}x (${p.medianMs})${p.disturbedRuns ? ` *${p.disturbedRuns}` : ''}`;
+        return `${p.coresUsed.toFixed(2)}, ${p.speedup.toFixed(2)}x (${p.medianMs})${p.disturbedRuns ? ` *${p.disturbedRuns}` : ''}`;
       }),
     ]);
   }
