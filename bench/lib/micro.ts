@@ -86,7 +86,7 @@ export async function runMicro(opts: { quick: boolean; outDir: string; waitIdleS
       continue;
     }
     log(`${table}\n[bench] micro/${s.id}: ${Math.round((Date.now() - t0) / 1000)} s`);
-    const chart = s.id === 'scaling' ? `\n\n![CPU-bound speedup](${opts.chartHref})` : '';
+    const chart = s.id === 'scaling' ? `\n\n![cores used by CPU-bound units at once](${opts.chartHref})` : '';
     sections.push(`#### ${s.title}\n\n${table}${chart}`);
   }
   return {

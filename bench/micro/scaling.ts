@@ -171,11 +171,11 @@ const LABELS: Record<KindId, string> = { shared: 'shared-GIL groups', own: 'own-
 function renderSvg(kinds: Partial<Record<KindId, Point[]>>, subtitle: string): string {
   const ids = (Object.keys(kinds) as KindId[]).filter((k) => kinds[k]);
   const W = 640;
-  const H = 300;
+  const H = 312;
   const left = 50;
-  const top = 60;
+  const top = 72;
   const plotH = 180;
-  const maxY = 4;
+  const maxY = Math.max(2, os.cpus().length) + 1;
   const groupW = (W - left - 20) / COUNTS.length;
   const barW = Math.min(50, (groupW - 30) / ids.length);
   const y = (v: number) => top + plotH - (Math.min(v, maxY) / maxY) * plotH;
@@ -184,7 +184,7 @@ function renderSvg(kinds: Partial<Record<KindId, Point[]>>, subtitle: string): s
     parts.push(`<line x1="${left}" x2="${W - 10}" y1="${y(v)}" y2="${y(v)}" stroke="#ddd"/><text x="${left - 6}" y="${y(v) + 4}" class="a">${v}x</text>`);
   }
   const cores = os.cpus().length;
-  parts.push(`<line x1="${left}" x2="${W - 10}" y1="${y(cores)}" y2="${y(cores)}" stroke="#c0392b" stroke-dasharray="4,3"/><text x="${W - 12}" y="${y(cores) - 4}" class="a">${cores} cores: the ceiling</text>`);
+  parts.push(`<line x1="${left}" x2="${W - 10}" y1="${y(cores)}" y2="${y(cores)}" stroke="#c0392b" stroke-dasharray="4,3"/><text x="${left + 4}" y="${y(cores) - 4}" class="k">${cores} cores: the ceiling</text>`);
   COUNTS.forEach((units, gi) => {
     const x0 = left + gi * groupW + (groupW - barW * ids.length) / 2;
     ids.forEach((id, i) => {
@@ -204,7 +204,8 @@ function renderSvg(kinds: Partial<Record<KindId, Point[]>>, subtitle: string): s
     `<svg xmlns="http://www.w3.org/2000/svg" width="${W}" height="${H}" viewBox="0 0 ${W} ${H}" font-family="Helvetica, Arial, sans-serif">`,
     '<style>.t{font-size:15px;font-weight:bold}.m{font-size:11px;fill:#555}.a{font-size:11px;text-anchor:end;fill:#555}.v{font-size:11px;text-anchor:middle}.c{font-size:12px;text-anchor:middle}.k{font-size:12px}</style>',
     `<rect width="${W}" height="${H}" fill="#fff"/>`,
-    '<text x="10" y="22" class="t">CPU-bound work: cores used by N units at once (CPU s / wall s; higher is better)</text>',
+    '<text x="10" y="22" class="t">CPU-bound work: cores used by N units at once</text>',
+    '<text x="10" y="54" class="m">CPU seconds of the units\' threads per wall second (higher is better)</text>',
     `<text x="10" y="40" class="m">${subtitle.replace(/&/g, '&amp;').replace(/</g, '&lt;')}</text>`,
     ...parts,
     '</svg>',
