@@ -119,6 +119,8 @@ export function registerLifecycleSuite(test: TestFn, opts: LifecycleSuiteOptions
     t.regex(rep.warn?.message ?? '', /Python was not finalised/);
     t.regex(rep.warn?.message ?? '', /would not stop/);
     t.is(rep.restart?.code, 'ERR_RUNTIME_ABANDONED', 'a runtime left running cannot be started again');
+    // The calls whose threads would not stop reject instead of staying pending forever.
+    for (const g of groups) t.is(rep[`stuck-${g}`]?.outcome, 'ERR_ENGINE_CLOSED', `${g}: ${describeChild(r)}`);
     // The sleeping thread cannot be stopped; Node must still be free to exit (well before it ends).
     t.false(r.timedOut, `the process did not exit on its own after close(): ${describeChild(r)}`);
     t.is(r.code, 0, describeChild(r));
@@ -148,7 +150,6 @@ export function registerLifecycleSuite(test: TestFn, opts: LifecycleSuiteOptions
       }
       await engine.close();
       report({ step: 'closed', logs });
-      // When shutdown gives up on a thread, its call never settles (a known gap: it should reject).
       report({ step: 'stuck', stuck: await Promise.race([Promise.all(stuck), new Promise((r) => setTimeout(() => r('unsettled'), 3000))]) });
       report({ step: 'atexit', atexit: fs.existsSync(${J(marker)}) ? fs.readFileSync(${J(marker)}, 'utf8') : null });
     `, { timeoutMs: 20000 });
@@ -189,6 +190,11 @@ export function registerLifecycleSuite(test: TestFn, opts: LifecycleSuiteOptions
     } else {
       t.regex(warnings[0]?.message ?? '', /not finalised/, 'when Python cannot be finalised, a warning says so');
       t.true(starvable, 'only a starved 3.11 loop leaves shutdown unfinished');
+      // Calls whose thread never came back reject instead of staying pending forever.
+      const outcomes = rep.stuck?.stuck as [string, string | null][];
+      t.true(Array.isArray(outcomes), `every stuck call settled: ${JSON.stringify(rep.stuck)}`);
+      for (const o of outcomes ?? []) t.true(['ERR_PYTHON_EXCEPTION', 'ERR_ENGINE_CLOSED', 'ERR_GROUP_CLOSED'].includes(o[0]), JSON.stringify(o));
+      t.true((outcomes ?? []).some((o) => o[0] === 'ERR_ENGINE_CLOSED'), `a call cut off by the abandoned shutdown says so: ${JSON.stringify(outcomes)}`);
     }
   });
 

@@ -5,7 +5,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { PyhostError, fromNative } from './errors.js';
-import { GLOBAL_GROUP, Group, type GroupOptions, type ResolvedGroupOptions } from './group.js';
+import { abandonPendingCalls, GLOBAL_GROUP, Group, type GroupOptions, type ResolvedGroupOptions } from './group.js';
 import { Logger, LOG_LEVELS, stderrSink, type LogLevel, type LogSink } from './logger.js';
 import { checkPythonHome, loadAddon, resolveBuild } from './native/loader.js';
 import type { NativeAddon } from './native/types.js';
@@ -400,6 +400,7 @@ export class Engine {
     if (!r.finalized) {
       this.logger.warn(r.report);
       runtime.addon.releaseLoop();
+      abandonPendingCalls(r.report);
     }
     runtime.addon.setLogHandler(null);
   }

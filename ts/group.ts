@@ -12,6 +12,24 @@ export const GLOBAL_GROUP = '%{GLOBAL}';
 /** Errors a failing import can cause in other threads importing the same module at once. */
 const IMPORT_SIDE_EFFECTS = /^(ImportError|ModuleNotFoundError|AttributeError|KeyError)$/;
 
+/**
+ * Rejects when a shutdown gives up on Python (a thread never released its GIL): the calls still
+ * waiting then reject instead of staying pending forever. One per runtime.
+ */
+let abandoned = newAbandonSignal();
+function newAbandonSignal(): { promise: Promise<never>; reject: (err: Error) => void } {
+  let reject!: (err: Error) => void;
+  const promise = new Promise<never>((_, r) => (reject = r));
+  promise.catch(() => {}); // nobody may be waiting
+  return { promise, reject };
+}
+
+/** @internal Engine.close(), when Python could not be finalised. */
+export function abandonPendingCalls(reason: string): void {
+  abandoned.reject(new PyhostError('ERR_ENGINE_CLOSED', `the engine closed without finalising Python (${reason}): this call never finished`));
+  abandoned = newAbandonSignal();
+}
+
 /** Puts a re-homed group's sys.path entries (site.addsitedir) at the front in %{GLOBAL}. */
 const ADD_PATHS = `import _pyhost
 _pyhost.add_paths(PATHS)
@@ -191,7 +209,7 @@ export class Group {
     );
     this.running.add(settled);
     try {
-      return await attempt;
+      return await Promise.race([attempt, abandoned.promise]);
     } catch (raw) {
       const err = fromNative(raw);
       let moved = await this.handleRefusal(err);
