@@ -9,6 +9,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { Engine, PyhostError } from '../ts/index.js';
+import { listBuilds } from '../scripts/python.js';
 import { describeChild, REPO_ROOT, runChild } from './helpers/child.js';
 import { minorOf, PY311, PY312, PY313, pythonFacts, pythonMissing, requireAllPythons } from './helpers/pythons.js';
 
@@ -26,11 +27,7 @@ function withPythons(title: string, pythons: string[], fn: (t: ExecutionContext)
 
 /** The builds on disk, read from their manifests. */
 function builds(): { version: string; executable: string }[] {
-  const dir = path.join(REPO_ROOT, 'prebuilds', `${process.platform}-${process.arch}`);
-  return fs
-    .readdirSync(dir, { withFileTypes: true })
-    .filter((d) => d.isDirectory() && fs.existsSync(path.join(dir, d.name, 'python.json')))
-    .map((d) => JSON.parse(fs.readFileSync(path.join(dir, d.name, 'python.json'), 'utf8')));
+  return listBuilds(REPO_ROOT);
 }
 
 function makeVenv(python: string, name: string): string {

@@ -8,20 +8,11 @@
 import test from 'ava';
 import fs from 'node:fs';
 import path from 'node:path';
-import { APP, attempt, EVENT_TIMEOUT, failed, getJson, Load, pidAlive, startDaemonSite, waitForExit, waitForReady, waitUntil, type DaemonSite } from './helpers/daemon.js';
+import { APP, attempt, daemonSites, EVENT_TIMEOUT, failed, getJson, Load, pidAlive, waitForExit, waitForReady, waitUntil } from './helpers/daemon.js';
 import { skipUnlessPython, PY313 } from './helpers/pythons.js';
 import { serve, startEngine, tempDir } from './helpers/wsgi-server.js';
 
-const sites: DaemonSite[] = [];
-test.after.always(async () => {
-  await Promise.all(sites.map((s) => s.close()));
-});
-
-async function site(...args: Parameters<typeof startDaemonSite>): Promise<DaemonSite> {
-  const s = await startDaemonSite(...args);
-  sites.push(s);
-  return s;
-}
+const site = daemonSites(test);
 
 /** A crash answer: 502 from the front, or (if the response had begun) a cut connection. */
 function isCrashAnswer(o: { status: number; error?: string; complete: boolean }): boolean {

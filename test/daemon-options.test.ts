@@ -12,20 +12,11 @@ import fs from 'node:fs';
 import http from 'node:http';
 import path from 'node:path';
 import { Readable } from 'node:stream';
-import { APP, cmdline, failed, getJson, startDaemonSite, waitUntil, type DaemonSite } from './helpers/daemon.js';
+import { APP, cmdline, daemonSites, failed, getJson, waitUntil } from './helpers/daemon.js';
 import { request } from './helpers/http.js';
 import { serve, sleep, startEngine, tempDir, writeDataFile } from './helpers/wsgi-server.js';
 
-const sites: DaemonSite[] = [];
-test.after.always(async () => {
-  await Promise.all(sites.map((s) => s.close()));
-});
-
-async function site(...args: Parameters<typeof startDaemonSite>): Promise<DaemonSite> {
-  const s = await startDaemonSite(...args);
-  sites.push(s);
-  return s;
-}
+const site = daemonSites(test);
 
 test('displayName, lang, locale, environment, home and pythonPath reach the daemon processes', async (t) => {
   const home = tempDir('pyhost-daemon-home-');

@@ -10,21 +10,12 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { PyhostError } from '../ts/index.js';
 import { describeChild, runChild } from './helpers/child.js';
-import { APP, getJson, startDaemonSite, type DaemonSite } from './helpers/daemon.js';
+import { APP, daemonSites, getJson } from './helpers/daemon.js';
 import { request } from './helpers/http.js';
 import { minorOf, PY311, PY311_PYENV, PY313, pythonFacts, skipUnlessPython } from './helpers/pythons.js';
 import { serve, startEngine, tempDir } from './helpers/wsgi-server.js';
 
-const sites: DaemonSite[] = [];
-test.after.always(async () => {
-  await Promise.all(sites.map((s) => s.close()));
-});
-
-async function site(...args: Parameters<typeof startDaemonSite>): Promise<DaemonSite> {
-  const s = await startDaemonSite(...args);
-  sites.push(s);
-  return s;
-}
+const site = daemonSites(test);
 
 /** `python -m venv [--system-site-packages] DIR` (no pip: faster, and nothing is installed). */
 function makeVenv(python: string, systemSite: boolean): string {

@@ -4,19 +4,10 @@
  * requests in flight finishing on a recycled process, and gracefulTimeout cutting them off.
  */
 import test from 'ava';
-import { attempt, EVENT_TIMEOUT, failed, getJson, Load, pidAlive, readyPids, startDaemonSite, waitForExit, waitForReady, waitUntil, within, type DaemonSite } from './helpers/daemon.js';
+import { attempt, daemonSites, EVENT_TIMEOUT, failed, getJson, Load, pidAlive, readyPids, startDaemonSite, waitForExit, waitForReady, waitUntil, within } from './helpers/daemon.js';
 import { sleep } from './helpers/wsgi-server.js';
 
-const sites: DaemonSite[] = [];
-test.after.always(async () => {
-  await Promise.all(sites.map((s) => s.close()));
-});
-
-async function site(...args: Parameters<typeof startDaemonSite>): Promise<DaemonSite> {
-  const s = await startDaemonSite(...args);
-  sites.push(s);
-  return s;
-}
+const site = daemonSites(test);
 
 test.serial('maximumRequests: 400 requests from 8 clients over 2 recycling processes, none fails', async (t) => {
   const s = await site({ group: { processes: 2, threads: 4, maximumRequests: 20 } });

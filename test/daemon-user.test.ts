@@ -9,7 +9,7 @@ import test from 'ava';
 import { execFileSync, spawn, spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
-import { APP, getJson, REPO_ROOT, startDaemonSite, type DaemonSite } from './helpers/daemon.js';
+import { APP, type DaemonSite, daemonSites, getJson, REPO_ROOT } from './helpers/daemon.js';
 import { PY311, pythonMissing } from './helpers/pythons.js';
 import { tempDir } from './helpers/wsgi-server.js';
 
@@ -37,16 +37,7 @@ const why =
   !hasCommand('runuser') ? 'runuser is not installed' :
   pythonMissing(PYTHON);
 
-const sites: DaemonSite[] = [];
-test.after.always(async () => {
-  await Promise.all(sites.map((s) => s.close()));
-});
-
-async function site(...args: Parameters<typeof startDaemonSite>): Promise<DaemonSite> {
-  const s = await startDaemonSite(...args);
-  sites.push(s);
-  return s;
-}
+const site = daemonSites(test);
 
 /** A directory everyone may enter (mkdtemp makes 0700 ones). */
 function openDir(prefix: string): string {

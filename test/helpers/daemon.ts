@@ -69,6 +69,22 @@ export async function startDaemonSite(
   };
 }
 
+/**
+ * `startDaemonSite` for one test file: every site it starts is closed after the file's tests
+ * (`test.after.always`), whatever they did.
+ */
+export function daemonSites(test: { after: { always(fn: () => Promise<void>): void } }): typeof startDaemonSite {
+  const sites: DaemonSite[] = [];
+  test.after.always(async () => {
+    await Promise.all(sites.map((s) => s.close()));
+  });
+  return async (...args) => {
+    const s = await startDaemonSite(...args);
+    sites.push(s);
+    return s;
+  };
+}
+
 /** GET a JSON document; throws (with the log) unless the answer is a complete 200. */
 export async function getJson<T = any>(url: string, logs?: LogCapture, timeoutMs = 60_000): Promise<T> {
   const r = await request(url, { timeoutMs });
