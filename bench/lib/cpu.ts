@@ -27,7 +27,8 @@ function machineBusy(): number | undefined {
   }
 }
 
-function statFields(pid: string): string[] | undefined {
+/** The fields of /proc/<pid>/stat after the command name (utime is [11], stime [12]). */
+export function statFields(pid: string): string[] | undefined {
   try {
     const stat = fs.readFileSync(`/proc/${pid}/stat`, 'utf8');
     return stat.slice(stat.lastIndexOf(')') + 2).split(' ');

@@ -68,7 +68,8 @@ export function machineLine(m: MachineInfo): string {
   return `${m.date} · ${m.os} (${m.kernel}) · ${m.cores} cores ${m.cpuModel} · ${m.memoryGiB} GiB · Node ${m.node} · ${m.wrk} · Python ${py}`;
 }
 
-function cpuTimes(): { busy: number; total: number } | undefined {
+/** Busy and total jiffies of the whole host so far (/proc/stat); undefined off Linux. */
+export function cpuTimes(): { busy: number; total: number } | undefined {
   try {
     const line = fs.readFileSync('/proc/stat', 'utf8').split('\n')[0]!;
     const f = line.trim().split(/\s+/).slice(1).map(Number);

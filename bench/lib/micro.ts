@@ -6,6 +6,7 @@
  */
 import * as fs from 'node:fs';
 import * as path from 'node:path';
+import { listBuilds } from '../../scripts/python.js';
 import { run } from './proc.js';
 import { REPO_DIR } from './scenarios.js';
 
@@ -23,13 +24,7 @@ interface Build {
 }
 
 function builds(): Build[] {
-  const dir = path.join(REPO_DIR, 'prebuilds', `${process.platform}-${process.arch}`);
-  if (!fs.existsSync(dir)) return [];
-  return fs
-    .readdirSync(dir, { withFileTypes: true })
-    .filter((d) => d.isDirectory() && fs.existsSync(path.join(dir, d.name, 'python.json')))
-    .map((d) => JSON.parse(fs.readFileSync(path.join(dir, d.name, 'python.json'), 'utf8')) as Build)
-    .filter((b) => fs.existsSync(b.executable));
+  return (listBuilds(REPO_DIR) as Build[]).filter((b) => fs.existsSync(b.executable));
 }
 
 const versionKey = (v: string) => v.split('.').map(Number).reduce((a, n) => a * 1000 + n, 0);

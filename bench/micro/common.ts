@@ -7,6 +7,8 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { statFields } from '../lib/cpu.js';
+import { cpuTimes, hostBusyPct } from '../lib/machine.js';
 import { parseArgs } from 'node:util';
 
 export const RESULTS_DIR = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', 'results');
@@ -77,16 +79,12 @@ export async function timeSequential(fn: () => Promise<unknown>, samples: number
   return times;
 }
 
+/** The host's jiffies (zero off Linux: then nobody else counts as busy). */
+const hostCpuTimes = () => cpuTimes() ?? { busy: 0, total: 0 };
+
 /** Jiffies per second of /proc/stat (USER_HZ: 100 on Linux). */
 const USER_HZ = 100;
 
-export function cpuTimes(): { busy: number; total: number } {
-  const f = fs.readFileSync('/proc/stat', 'utf8').split('\n')[0].trim().split(/\s+/).slice(1).map(Number);
-  // user nice system idle iowait irq softirq steal [guest guest_nice: already in user and nice]
-  const idle = f[3] + (f[4] ?? 0);
-  const total = f.slice(0, 8).reduce((a, b) => a + b, 0);
-  return { busy: total - idle, total };
-}
 
 export interface Measured {
   ms: number;
@@ -101,7 +99,7 @@ export interface Measured {
 
 /** Runs `fn`, measuring wall time, this process's CPU and the rest of the host's (from /proc/stat). */
 export async function measured(fn: () => Promise<unknown>, childCpuSeconds?: () => number): Promise<Measured> {
-  const host0 = cpuTimes();
+  const host0 = hostCpuTimes();
   const cpu0 = process.cpuUsage();
   const child0 = childCpuSeconds?.() ?? 0;
   const t0 = performance.now();
@@ -109,7 +107,7 @@ export async function measured(fn: () => Promise<unknown>, childCpuSeconds?: () 
   const ms = performance.now() - t0;
   const cpu = process.cpuUsage(cpu0);
   const child = (childCpuSeconds?.() ?? 0) - child0;
-  const host1 = cpuTimes();
+  const host1 = hostCpuTimes();
   const ownCores = (cpu.user + cpu.system) / 1000 / ms;
   const hostCores = (host1.busy - host0.busy) / USER_HZ / (ms / 1000);
   return { ms, cpuPerWall: ownCores, otherCores: Math.max(0, hostCores - ownCores - child / (ms / 1000)) };
@@ -158,30 +156,17 @@ export async function inFlightRate(fn: () => Promise<unknown>, inFlight: number,
 
 /** CPU seconds (user + system) a process has used so far, from /proc/<pid>/stat. */
 export function processCpuSeconds(pid: number): number {
-  try {
-    const stat = fs.readFileSync(`/proc/${pid}/stat`, 'utf8');
-    const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-    return (Number(f[11]) + Number(f[12])) / USER_HZ; // utime, stime
-  } catch {
-    return 0;
-  }
-}
-
-/** CPU busy % of the whole host (every process, all cores) over `ms`. */
-export async function hostBusyPct(ms: number): Promise<number> {
-  const a = cpuTimes();
-  await sleep(ms);
-  const b = cpuTimes();
-  return round((100 * (b.busy - a.busy)) / Math.max(1, b.total - a.total));
+  const f = statFields(String(pid));
+  return f ? (Number(f[11]) + Number(f[12])) / USER_HZ : 0;
 }
 
 /** Waits up to `seconds` for the host to be < 15% busy; returns the last busy %. */
 export async function waitIdle(seconds: number): Promise<number> {
   const end = Date.now() + seconds * 1000;
-  let busy = await hostBusyPct(1000);
+  let busy = (await hostBusyPct(1000)) ?? NaN;
   while (busy > 15 && Date.now() < end) {
     log(`host ${busy}% busy: waiting for it to go idle...`);
-    busy = await hostBusyPct(2000);
+    busy = (await hostBusyPct(2000)) ?? NaN;
   }
   return busy;
 }
