@@ -98,7 +98,7 @@ void Group::RunHere(Job* job) {
 Worker* Worker::Current() { return tls_worker; }
 
 std::shared_ptr<Group> Group::Create(GroupOptions opts) {
-  if (opts.threads < 1) opts.threads = 1;
+  if (opts.threads < 0) opts.threads = 0;  // 0: jobs run with RunHere only (the daemon)
   std::shared_ptr<Group> g(new Group(std::move(opts)));
   Runtime::Get().Register(g);
   return g;

@@ -1,6 +1,7 @@
 // pyhost-daemon: one process of a daemon process group. Embeds CPython (the core shared with the
 // Node addon), accepts the front's connections on a UNIX socket and serves WSGI requests on
-// them, each connection's thread running the application itself. The front supervises: it
+// them. A pool of threads serves every connection: the one that holds the listener role
+// (listener_role.h) waits for the next request and runs the application itself. The front supervises: it
 // starts, recycles and restarts these processes; a process only executes.
 //
 //   pyhost-daemon --socket PATH --name GROUP [--threads N] [--program PYTHON] [--home PREFIX]
@@ -34,7 +35,9 @@
 #include "core/log.h"
 #include "core/runtime.h"
 #include "daemon/daemon_log.h"
+#include "daemon/connection_poller.h"
 #include "daemon/daemon_request.h"
+#include "daemon/listener_role.h"
 #include "daemon/protocol.h"
 
 namespace pyhost {
@@ -81,26 +84,32 @@ Config ParseArgs(int argc, char** argv) {
 
 class Daemon {
  public:
-  explicit Daemon(Config c) : cfg_(std::move(c)) {}
+  explicit Daemon(Config c)
+      : cfg_(std::move(c)), poller_([this](const std::string& message) { Log(LogLevel::kError, cfg_.name, message); }) {}
 
   int Run();
 
  private:
   std::shared_ptr<Group> GroupFor(const std::vector<std::string>& f);
-  void Serve(int fd);
+  // One of the serving threads.
+  void ServeLoop();
+  // Serves the request on `conn`; false if the connection cannot carry another one.
+  bool Serve(DaemonConnection* conn, const wire::FrameHeader& h, const std::string& payload);
   void HandleSignals();
   void Watchdog();
   void DumpStacks();
   void Stop();
 
   Config cfg_;
+  ConnectionPoller poller_;
+  ListenerRole listener_;
   int listen_fd_ = -1;
   std::atomic<bool> stopping_{false};
   std::mutex mu_;
   std::condition_variable cv_;
   std::map<std::string, std::shared_ptr<Group>> groups_;
-  std::vector<int> conns_;  // open connections
-  int busy_ = 0;            // connections serving a request
+  int busy_ = 0;  // requests being served
+  int serving_threads_ = 0;
 };
 
 std::shared_ptr<Group> Daemon::GroupFor(const std::vector<std::string>& f) {
@@ -113,93 +122,95 @@ std::shared_ptr<Group> Daemon::GroupFor(const std::vector<std::string>& f) {
   const std::string& kind = f[wire::kGroupKind];
   o.kind = kind == "main" ? InterpKind::kMain : kind == "own" ? InterpKind::kOwnGil : InterpKind::kSharedGil;
   o.strict_extensions = f[wire::kGroupStrict] == "1";
-  o.threads = 0;  // connection threads run the jobs
+  o.threads = 0;  // the serving threads run the jobs
   auto g = Group::Create(o);
   groups_.emplace(name, g);
   return g;
 }
 
-void Daemon::Serve(int fd) {
-  for (;;) {
-    char hb[wire::kHeaderSize];
-    if (!wire::ReadFull(fd, hb, sizeof hb)) break;
-    wire::FrameHeader h = wire::DecodeHeader(hb);
-    if (h.type != wire::kRequest || h.length > wire::kMaxFrame) {
-      Log(LogLevel::kError, cfg_.name, "protocol error: expected a REQUEST frame, got type " + std::to_string(h.type));
-      break;
-    }
-    std::string payload(h.length, '\0');
-    std::vector<std::string> f;
-    if (!wire::ReadFull(fd, &payload[0], h.length) || !wire::DecodeFields(payload, &f)) {
-      Log(LogLevel::kError, cfg_.name, "protocol error: malformed REQUEST frame");
-      break;
-    }
+void Daemon::ServeLoop() {
+  uint64_t ticket = listener_.Acquire();
+  while (ticket != 0) {
+    DaemonConnection* conn = nullptr;
+    wire::FrameHeader h;
+    std::string payload;
+    if (!poller_.Wait(&conn, &h, &payload)) break;
+    listener_.Leave();
     {
       std::lock_guard<std::mutex> lock(mu_);
       busy_++;
     }
-    AppSpec app;
-    app.target = f[wire::kAppTarget];
-    app.callable = f[wire::kCallable];
-    app.is_module = h.flags & wire::kIsModule;
-    app.reload = h.flags & wire::kReload;
-    RequestHead head;
-    head.method = f[wire::kMethod];
-    head.script_name = f[wire::kScriptName];
-    head.path_info = f[wire::kPathInfo];
-    head.query = f[wire::kQuery];
-    head.request_uri = f[wire::kRequestUri];
-    head.protocol = f[wire::kProtocol];
-    head.scheme = f[wire::kScheme];
-    head.server_name = f[wire::kServerName];
-    head.server_port = f[wire::kServerPort];
-    head.local_addr = f[wire::kLocalAddr];
-    head.remote_addr = f[wire::kRemoteAddr];
-    head.remote_port = f[wire::kRemotePort];
-    head.headers = f[wire::kHeaders];
-    head.process_group = f[wire::kProcessGroup];
-    head.application_group = f[wire::kApplicationGroup];
-    head.has_body = h.flags & wire::kHasBody;
-    head.pass_authorization = h.flags & wire::kPassAuthorization;
-    head.multiprocess = h.flags & wire::kMultiprocess;
-    head.multithread = cfg_.threads > 1;  // mod_wsgi: threads=1 reports False
-    auto group = GroupFor(f);
-    DaemonRequest req(fd, std::move(app), std::move(head));
-    group->RunHere(&req);
-    if (req.refused()) {
-      if (cfg_.fallback_global) {
-        Log(LogLevel::kWarn, group->name(),
-            "extension module " + req.refused_module() + " does not support sub-interpreters: group " + group->name() +
-                " now runs in the main interpreter (%{GLOBAL}). To make this explicit, put the application in group "
-                "'%{GLOBAL}' (WSGIApplicationGroup %{GLOBAL})");
-        group->Rehome();
-        req.ClearRefused();
-        group->RunHere(&req);
-      } else {
-        std::string advice = req.refused_message() + " (pyhost: extension module " + req.refused_module() +
-                             " cannot load in the sub-interpreter of group " + group->name() +
-                             "; run the application in group '%{GLOBAL}' (WSGIApplicationGroup %{GLOBAL}) or use fallback: 'global')";
-        req.Abort(ErrorInfo::Make("ERR_EXTENSION_REFUSED", advice));
-      }
+    bool reusable = Serve(conn, h, payload);
+    if (reusable && !stopping_.load()) {
+      poller_.Rearm(conn);
+    } else {
+      poller_.Close(conn);
     }
-    bool ok = !req.failed() && req.DrainBody();
     {
       std::lock_guard<std::mutex> lock(mu_);
       busy_--;
       cv_.notify_all();
     }
-    if (!ok || stopping_.load()) break;
+    if (!listener_.Return(ticket)) ticket = listener_.Acquire();
   }
+  // Stopping: this thread's interpreter states go, so Python can finalise.
   Group::ReleaseThreadStates();
   std::lock_guard<std::mutex> lock(mu_);
-  for (auto it = conns_.begin(); it != conns_.end(); ++it) {
-    if (*it == fd) {
-      conns_.erase(it);
-      break;
+  serving_threads_--;
+  cv_.notify_all();
+}
+
+bool Daemon::Serve(DaemonConnection* conn, const wire::FrameHeader& h, const std::string& payload) {
+  std::vector<std::string> f;
+  if (!wire::DecodeFields(payload, &f) || f.size() < wire::kFieldCount) {
+    Log(LogLevel::kError, cfg_.name, "protocol error: malformed REQUEST frame");
+    return false;
+  }
+  AppSpec app;
+  app.target = f[wire::kAppTarget];
+  app.callable = f[wire::kCallable];
+  app.is_module = h.flags & wire::kIsModule;
+  app.reload = h.flags & wire::kReload;
+  RequestHead head;
+  head.method = f[wire::kMethod];
+  head.script_name = f[wire::kScriptName];
+  head.path_info = f[wire::kPathInfo];
+  head.query = f[wire::kQuery];
+  head.request_uri = f[wire::kRequestUri];
+  head.protocol = f[wire::kProtocol];
+  head.scheme = f[wire::kScheme];
+  head.server_name = f[wire::kServerName];
+  head.server_port = f[wire::kServerPort];
+  head.local_addr = f[wire::kLocalAddr];
+  head.remote_addr = f[wire::kRemoteAddr];
+  head.remote_port = f[wire::kRemotePort];
+  head.headers = f[wire::kHeaders];
+  head.process_group = f[wire::kProcessGroup];
+  head.application_group = f[wire::kApplicationGroup];
+  head.has_body = h.flags & wire::kHasBody;
+  head.pass_authorization = h.flags & wire::kPassAuthorization;
+  head.multiprocess = h.flags & wire::kMultiprocess;
+  head.multithread = cfg_.threads > 1;  // mod_wsgi: threads=1 reports False
+  auto group = GroupFor(f);
+  DaemonRequest req(conn, std::move(app), std::move(head));
+  group->RunHere(&req);
+  if (req.refused()) {
+    if (cfg_.fallback_global) {
+      Log(LogLevel::kWarn, group->name(),
+          "extension module " + req.refused_module() + " does not support sub-interpreters: group " + group->name() +
+              " now runs in the main interpreter (%{GLOBAL}). To make this explicit, put the application in group "
+              "'%{GLOBAL}' (WSGIApplicationGroup %{GLOBAL})");
+      group->Rehome();
+      req.ClearRefused();
+      group->RunHere(&req);
+    } else {
+      std::string advice = req.refused_message() + " (pyhost: extension module " + req.refused_module() +
+                           " cannot load in the sub-interpreter of group " + group->name() +
+                           "; run the application in group '%{GLOBAL}' (WSGIApplicationGroup %{GLOBAL}) or use fallback: 'global')";
+      req.Abort(ErrorInfo::Make("ERR_EXTENSION_REFUSED", advice));
     }
   }
-  ::close(fd);
-  cv_.notify_all();
+  return !req.failed() && req.DrainBody();
 }
 
 void Daemon::DumpStacks() {
@@ -262,12 +273,20 @@ void Daemon::Stop() {
   ::close(listen_fd_);
   ::unlink(cfg_.socket_path.c_str());
   auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(cfg_.shutdown_timeout);
-  std::unique_lock<std::mutex> lock(mu_);
-  // Idle connections wake up and end; busy ones finish their request first.
-  cv_.wait_until(lock, deadline, [&] { return busy_ == 0; });
-  for (int fd : conns_) ::shutdown(fd, SHUT_RDWR);
-  cv_.wait_until(lock, deadline, [&] { return conns_.empty(); });
-  lock.unlock();
+  {
+    // Requests in flight finish first; then every connection is shut down (idle ones close,
+    // busy ones close as their request ends).
+    std::unique_lock<std::mutex> lock(mu_);
+    cv_.wait_until(lock, deadline, [&] { return busy_ == 0; });
+  }
+  poller_.ShutdownAll();
+  poller_.WaitAllClosed(deadline);
+  poller_.StopWaiting();
+  listener_.Stop();
+  {
+    std::unique_lock<std::mutex> lock(mu_);
+    cv_.wait_until(lock, deadline, [&] { return serving_threads_ == 0; });
+  }
   int left = static_cast<int>(
       std::chrono::duration_cast<std::chrono::milliseconds>(deadline - std::chrono::steady_clock::now()).count());
   std::promise<bool> done;
@@ -337,6 +356,14 @@ int Daemon::Run() {
     std::fflush(stdout);
     return 1;
   }
+  std::string why;
+  if (!poller_.Start(&why)) {
+    std::printf("FAILED %s\n", why.c_str());
+    std::fflush(stdout);
+    return 1;
+  }
+  serving_threads_ = std::max(cfg_.threads, 1);
+  for (int i = 0; i < serving_threads_; i++) std::thread([this] { ServeLoop(); }).detach();
   std::thread([this] { HandleSignals(); }).detach();
   if (cfg_.deadlock_timeout > 0) std::thread([this] { Watchdog(); }).detach();
   std::printf("READY %d\n", static_cast<int>(getpid()));
@@ -349,11 +376,7 @@ int Daemon::Run() {
       if (errno == EINTR || errno == ECONNABORTED) continue;
       break;
     }
-    {
-      std::lock_guard<std::mutex> lock(mu_);
-      conns_.push_back(fd);
-    }
-    std::thread([this, fd] { Serve(fd); }).detach();
+    poller_.Add(fd);
   }
   // Stop() ends the process; wait for it.
   for (;;) pause();

@@ -16,7 +16,7 @@ namespace pyhost {
 
 bool DaemonRequest::NextFrame() {
   char hb[wire::kHeaderSize];
-  if (!wire::ReadFull(fd_, hb, sizeof hb)) return false;
+  if (!conn_->ReadFull(hb, sizeof hb)) return false;
   wire::FrameHeader h = wire::DecodeHeader(hb);
   if (h.type == wire::kBodyEnd) {
     in_eof_ = true;
@@ -25,7 +25,7 @@ bool DaemonRequest::NextFrame() {
   if (h.type != wire::kBody || h.length > wire::kMaxFrame) return false;
   inbuf_.resize(h.length);
   inoff_ = 0;
-  return h.length == 0 || wire::ReadFull(fd_, &inbuf_[0], h.length);
+  return h.length == 0 || conn_->ReadFull(&inbuf_[0], h.length);
 }
 
 bool DaemonRequest::ReadInput(std::string* out, int64_t max, bool line) {
@@ -62,11 +62,11 @@ bool DaemonRequest::SendfileFrames(int file_fd, int64_t offset, int64_t length) 
     uint32_t chunk = static_cast<uint32_t>(std::min<int64_t>(length, wire::kMaxFrame));
     char hb[wire::kHeaderSize];
     wire::EncodeHeader({wire::kData, 0, 0, chunk}, hb);
-    if (!wire::WriteFull(fd_, hb, sizeof hb)) return false;
+    if (!wire::WriteFull(conn_->fd(), hb, sizeof hb)) return false;
     off_t off = static_cast<off_t>(offset);
     size_t left = chunk;
     while (left > 0) {
-      ssize_t n = ::sendfile(fd_, file_fd, &off, left);
+      ssize_t n = ::sendfile(conn_->fd(), file_fd, &off, left);
       if (n <= 0) {
         if (n < 0 && errno == EINTR) continue;
         return false;  // file shrank or socket gone: the frame is short, the connection unusable
@@ -129,13 +129,13 @@ void DaemonRequest::Notify() {
   // (a slow client) is written with the GIL released.
   struct iovec* rest = iov.data();
   size_t left = iov.size();
-  if (ok && left) ok = wire::WriteVectorNow(fd_, rest, left);
+  if (ok && left) ok = wire::WriteVectorNow(conn_->fd(), rest, left);
   bool must_block = ok && (left > 0 || out.sendfile || (out.end && !end_now));
   if (must_block && CurrentThreadState()) ts = PyEval_SaveThread();
-  if (ok && left) ok = wire::WriteVector(fd_, rest, left);
+  if (ok && left) ok = wire::WriteVector(conn_->fd(), rest, left);
   if (ok && out.sendfile) ok = SendfileFrames(out.sendfile_fd, out.sendfile_offset, out.sendfile_length);
   if (out.sendfile) SendfileDone();
-  if (ok && out.end && !end_now) ok = wire::WriteFrame(fd_, wire::kEnd, out.abort_connection ? wire::kAbort : 0, 0, nullptr, 0);
+  if (ok && out.end && !end_now) ok = wire::WriteFrame(conn_->fd(), wire::kEnd, out.abort_connection ? wire::kAbort : 0, 0, nullptr, 0);
   Ack(out.chunk_bytes);
   if (!ok && !failed_) {
     failed_ = true;

@@ -1,15 +1,17 @@
-// A WSGI request inside a daemon process: read from, and answered on, the front's connection by
-// the thread that runs the application (no hand-off between threads).
+// A WSGI request inside a daemon process: its body read from, and its response written to, the
+// front's connection by the thread that runs the application (no hand-off between threads).
 #pragma once
 #include <string>
 
+#include "daemon/connection_poller.h"
 #include "wsgi/request.h"
 
 namespace pyhost {
 
 class DaemonRequest : public WsgiRequest {
  public:
-  DaemonRequest(int fd, AppSpec app, RequestHead head) : WsgiRequest(std::move(app), std::move(head)), fd_(fd) {
+  DaemonRequest(DaemonConnection* conn, AppSpec app, RequestHead head)
+      : WsgiRequest(std::move(app), std::move(head)), conn_(conn) {
     in_eof_ = false;  // BODY_END always follows REQUEST on the wire
   }
 
@@ -31,7 +33,7 @@ class DaemonRequest : public WsgiRequest {
   bool NextFrame();
   bool SendfileFrames(int file_fd, int64_t offset, int64_t length);
 
-  int fd_;
+  DaemonConnection* conn_;
   std::string inbuf_;
   size_t inoff_ = 0;
   bool in_eof_;

@@ -1,0 +1,42 @@
+// Which of a daemon process's threads waits for the next request (leader/followers). The
+// listener takes a request, serves it itself and comes back to listen: under load one thread
+// serves request after request with no thread woken and no GIL handed over (measured: a thread
+// woken per request, or a request handed from a poller thread to a worker, costs a third of the
+// throughput on hello world). While the listener is away serving, the others wait; one of them
+// stands by and takes the role over when the listener has been away for kStall (a long or
+// blocked request), so other connections are still served.
+#pragma once
+#include <chrono>
+#include <condition_variable>
+#include <cstdint>
+#include <mutex>
+
+namespace pyhost {
+
+class ListenerRole {
+ public:
+  static constexpr std::chrono::microseconds kStall{1000};
+
+  // Blocks until the calling thread is the listener; returns its ticket (0: stopping).
+  uint64_t Acquire();
+  // The listener leaves to serve a request.
+  void Leave();
+  // Back from serving: true if the thread is still the listener (the role was not taken over).
+  bool Return(uint64_t ticket);
+  // Stopping: every Acquire returns 0.
+  void Stop();
+
+ private:
+  std::mutex mu_;
+  std::condition_variable cv_;
+  uint64_t ticket_ = 0;  // the listener's; a take-over makes the old one stale
+  bool held_ = false;
+  bool stopped_ = false;
+  bool away_ = false;  // the listener is serving since away_since_
+  std::chrono::steady_clock::time_point away_since_{};
+  std::chrono::steady_clock::time_point last_leave_{};
+  bool standby_ = false;  // a waiting thread watches the listener
+  bool parked_ = false;   // ... without a timeout (idle: the next Leave wakes it)
+};
+
+}  // namespace pyhost
