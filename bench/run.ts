@@ -5,7 +5,7 @@
  * errors or serves a wrong body.
  *
  *   node --import tsx bench/run.ts [--quick] [--only a,b] [--scenarios hello,64k] [--duration S]
- *                                  [--connections N] [--out DIR]       (see --help)
+ *                                  [--connections N] [--rounds N] [--out DIR]       (see --help)
  */
 import * as fs from 'node:fs';
 import * as os from 'node:os';
@@ -19,6 +19,7 @@ import { hostBusyPct, machineInfo, machineLine } from './lib/machine.js';
 import { freePort, indent, installCleanupHooks, interrupted } from './lib/proc.js';
 import { computeRatios, fmtMs, fmtRps, renderMarkdown, renderSvg, renderText, type BenchReport, type PeerInfo, type RunResult, type ScenarioInfo } from './lib/report.js';
 import { runMicro } from './lib/micro.js';
+import { combineRounds, roundOrder } from './lib/rounds.js';
 import { allScenarios, BENCH_DIR, DEBIAN_PYTHON, prepareScenarios, REPO_DIR, type Scenario } from './lib/scenarios.js';
 import { PEERS, type Peer } from './peers/index.js';
 
@@ -55,7 +56,15 @@ interface Measured {
   failure?: string;
 }
 
-async function measure(peer: Peer, s: Scenario, opts: BenchOptions, logsDir: string): Promise<Measured> {
+/** Round `n` (1-based) of `of`; with one round, names and messages are those of a bench without --rounds. */
+interface Round {
+  n: number;
+  of: number;
+}
+
+const roundTag = (round: Round) => (round.of > 1 ? ` (round ${round.n} of ${round.of})` : '');
+
+async function measure(peer: Peer, s: Scenario, opts: BenchOptions, logsDir: string, round: Round): Promise<Measured> {
   // Nothing of ours runs now: whatever is busy is someone else, and it will skew this run.
   let busyBefore = await hostBusyPct(300);
   if (opts.waitIdleSec > 0 && (busyBefore ?? 0) > BUSY_PCT) {
@@ -63,11 +72,11 @@ async function measure(peer: Peer, s: Scenario, opts: BenchOptions, logsDir: str
     log(`[bench] ${elapsed()}   machine ${busyBefore}% busy (not us): waiting up to ${opts.waitIdleSec}s for it to calm down`);
     while ((busyBefore ?? 0) > BUSY_PCT && Date.now() < until) busyBefore = await hostBusyPct(500);
   }
-  const logFile = path.join(logsDir, `${peer.id}-${s.id}.log`);
+  const logFile = path.join(logsDir, `${peer.id}-${s.id}${round.of > 1 ? `-round${round.n}` : ''}.log`);
   fs.writeFileSync(logFile, '');
   const base: RunResult = { peer: peer.id, scenario: s.id, status: 'failed', logFile: path.relative(REPO_DIR, logFile) };
   const fail = (why: string, extra?: string): Measured => {
-    const msg = `peer ${peer.id}, scenario ${s.id}: ${why}`;
+    const msg = `peer ${peer.id}, scenario ${s.id}${round.of > 1 ? `, round ${round.n} of ${round.of}` : ''}: ${why}`;
     if (!interrupted()) loud([`FAILED: ${msg}`, `log: ${logFile}`, ...(extra ? extra.split('\n') : [])]);
     return { result: { ...base, status: 'failed', reason: why }, failure: msg };
   };
@@ -116,6 +125,38 @@ async function measure(peer: Peer, s: Scenario, opts: BenchOptions, logsDir: str
     return { result };
   } finally {
     await server.stop();
+  }
+}
+
+/** One round of one peer; on a shared machine (--wait-idle), a run that others disturbed is measured again, twice at most. */
+async function measureRetrying(p: Peer, s: Scenario, opts: BenchOptions, logsDir: string, round: Round): Promise<Measured> {
+  let m = await measure(p, s, opts, logsDir, round);
+  for (let retry = 1; opts.waitIdleSec > 0 && retry <= 2 && m.result.status === 'ok' && noisy(m.result); retry++) {
+    log(`[bench] ${elapsed()}   ${p.id}${roundTag(round)}: others used ${m.result.cpu?.othersPct ?? '?'}% of the CPUs during the run; measuring again`);
+    m = await measure(p, s, opts, logsDir, round);
+  }
+  return m;
+}
+
+/** The console line of one run (one round), and a note when it was noisy. */
+function logRun(p: Peer, s: Scenario, r: RunResult, opts: BenchOptions, round: Round, notes: string[]): void {
+  const who = round.of > 1 ? `${p.id} ${round.n}/${round.of}`.padEnd(22) : p.id.padEnd(17);
+  if (r.status !== 'ok') {
+    log(`[bench] ${elapsed()}   ${who} FAILED`);
+    return;
+  }
+  log(
+    `[bench] ${elapsed()}   ${who} ${fmtRps(r.requestsPerSec!).padStart(8)} req/s  p50 ${fmtMs(r.latencyMs!.p50).padStart(8)}  ` +
+      `p99 ${fmtMs(r.latencyMs!.p99).padStart(8)}  conns busy ${r.effectiveConcurrency!.toFixed(0)}` +
+      (r.cpu ? `  cpu server ${r.cpu.serverPct}% wrk ${r.cpu.benchPct}% others ${r.cpu.othersPct}%` : '') +
+      (noisy(r) ? '  NOISY' : '') +
+      (r.effectiveConcurrency! < 0.5 * opts.connections ? `  STARVED? only ~${r.effectiveConcurrency!.toFixed(0)} of ${opts.connections} connections served` : ''),
+  );
+  if (noisy(r)) {
+    notes.push(
+      `${p.id}/${s.id}${roundTag(round)} is noisy: unrelated processes used ${r.cpu?.othersPct ?? '?'}% of the CPUs during the run ` +
+        `(${r.hostBusyBeforePct ?? '?'}% just before it)`,
+    );
   }
 }
 
@@ -168,7 +209,7 @@ async function main(): Promise<number> {
   }
   log(
     `[bench] ${opts.quick ? 'quick' : 'full'} run: scenarios ${opts.scenarios.join(', ')}; ${opts.connections} connections; ` +
-      `${opts.warmupSec}s warm-up + ${opts.durationSec}s per run; out ${opts.outDir}`,
+      `${opts.warmupSec}s warm-up + ${opts.durationSec}s per run${opts.rounds > 1 ? `; ${opts.rounds} interleaved rounds, median per peer` : ''}; out ${opts.outDir}`,
   );
 
   // Scenarios: their Python requirements, then the reference answers (a broken app stops everything).
@@ -214,47 +255,37 @@ async function main(): Promise<number> {
     peerInfo.push({ id: p.id, label: p.label, setup: p.setup, available: a.ok, ...(a.ok ? {} : { reason: a.reason }), versions });
   }
 
-  // Measure: scenario by scenario, every peer in turn, so each table is taken within minutes.
+  // Measure: scenario by scenario, every peer in turn, so each table is taken within minutes; with
+  // --rounds N, N times over with the order reversed every other round, so a drift in the
+  // machine's speed does not always favour the same peer; each peer's median counts (lib/rounds.ts).
   const results: RunResult[] = [];
   for (const s of runnable) {
     log(`\n[bench] ${elapsed()} scenario ${s.id}: ${s.title}`);
+    const fixed = new Map<string, RunResult>();
+    const runs = new Map<string, RunResult[]>();
     for (const p of peers) {
       const info = peerInfo.find((i) => i.id === p.id)!;
-      if (!info.available) {
-        results.push({ peer: p.id, scenario: s.id, status: 'skipped', reason: info.reason ?? 'not available' });
-        continue;
+      if (!info.available) fixed.set(p.id, { peer: p.id, scenario: s.id, status: 'skipped', reason: info.reason ?? 'not available' });
+      else if (!p.supports(s)) fixed.set(p.id, { peer: p.id, scenario: s.id, status: 'n/a', reason: `${p.label} has no ${s.id} app` });
+      else runs.set(p.id, []);
+    }
+    const measured = peers.filter((p) => runs.has(p.id));
+    for (let i = 0; i < opts.rounds && !interrupted(); i++) {
+      const round: Round = { n: i + 1, of: opts.rounds };
+      // A peer that failed a round is not measured again: that failure is its result.
+      const todo = roundOrder(measured, i).filter((p) => runs.get(p.id)!.every((r) => r.status === 'ok'));
+      if (round.of > 1 && todo.length > 0) log(`[bench] ${elapsed()}  round ${round.n} of ${round.of}: ${todo.map((p) => p.id).join(', ')}`);
+      for (const p of todo) {
+        const m = await measureRetrying(p, s, opts, logsDir, round);
+        runs.get(p.id)!.push(m.result);
+        if (m.failure) failures.push(m.failure);
+        if (interrupted()) break;
+        logRun(p, s, m.result, opts, round, notes);
       }
-      if (!p.supports(s)) {
-        results.push({ peer: p.id, scenario: s.id, status: 'n/a', reason: `${p.label} has no ${s.id} app` });
-        continue;
-      }
-      let m = await measure(p, s, opts, logsDir);
-      // On a shared machine (--wait-idle), a run that others disturbed is measured again, twice at most.
-      for (let retry = 1; opts.waitIdleSec > 0 && retry <= 2 && m.result.status === 'ok' && noisy(m.result); retry++) {
-        log(`[bench] ${elapsed()}   ${p.id}: others used ${m.result.cpu?.othersPct ?? '?'}% of the CPUs during the run; measuring again`);
-        m = await measure(p, s, opts, logsDir);
-      }
-      results.push(m.result);
-      if (m.failure) failures.push(m.failure);
-      const r = m.result;
-      if (interrupted()) break;
-      if (r.status === 'ok') {
-        log(
-          `[bench] ${elapsed()}   ${p.id.padEnd(17)} ${fmtRps(r.requestsPerSec!).padStart(8)} req/s  p50 ${fmtMs(r.latencyMs!.p50).padStart(8)}  ` +
-            `p99 ${fmtMs(r.latencyMs!.p99).padStart(8)}  conns busy ${r.effectiveConcurrency!.toFixed(0)}` +
-            (r.cpu ? `  cpu server ${r.cpu.serverPct}% wrk ${r.cpu.benchPct}% others ${r.cpu.othersPct}%` : '') +
-            (noisy(r) ? '  NOISY' : '') +
-            (r.effectiveConcurrency! < 0.5 * opts.connections ? `  STARVED? only ~${r.effectiveConcurrency!.toFixed(0)} of ${opts.connections} connections served` : ''),
-        );
-        if (noisy(r)) {
-          notes.push(
-            `${p.id}/${s.id} is noisy: unrelated processes used ${r.cpu?.othersPct ?? '?'}% of the CPUs during the run ` +
-              `(${r.hostBusyBeforePct ?? '?'}% just before it)`,
-          );
-        }
-      } else {
-        log(`[bench] ${elapsed()}   ${p.id.padEnd(17)} FAILED`);
-      }
+    }
+    for (const p of peers) {
+      const r = fixed.get(p.id) ?? combineRounds(runs.get(p.id)!);
+      if (r) results.push(r);
     }
   }
   for (const s of scenarioInfo.filter((i) => i.skipped)) {
@@ -276,6 +307,7 @@ async function main(): Promise<number> {
       warmupSec: opts.warmupSec,
       connections: opts.connections,
       wrkThreads: opts.threads,
+      rounds: opts.rounds,
       command: ['bench/run.ts', ...process.argv.slice(2)].join(' '),
     },
     peers: peerInfo,

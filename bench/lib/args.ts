@@ -11,6 +11,8 @@ export interface BenchOptions {
   warmupSec: number;
   connections: number;
   threads: number;
+  /** Measure every scenario this many times, peers interleaved, and report each peer's median (bench/lib/rounds.ts). */
+  rounds: number;
   outDir: string;
   strict: boolean;
   updateReadme: boolean;
@@ -40,6 +42,11 @@ the in-process microbenchmarks of bench/micro/ (calls, gateway, scaling, harness
   --warmup S            warm-up seconds before each measurement (default 3, --quick 1)
   --connections N       concurrent connections (default 32)
   --threads N           wrk threads (default 2)
+  --rounds N            measure every scenario N times with the peers interleaved (round 1 in peer
+                        order, round 2 reversed, round 3 in order...) and report each peer's median
+                        requests/s, with the min–max of its rounds; on a VM whose CPU speed drifts,
+                        one run per peer in a row skews the ratios (default 1; published figures:
+                        3). A failure in any round fails the run.
   --out DIR             output directory (default bench/results/)
   --wait-idle S         before each run, wait up to S seconds for other processes to leave the CPUs
                         idle (< 15% busy), and measure a run again (twice at most) when other
@@ -76,6 +83,7 @@ export function parseBenchArgs(argv: string[], peerIds: string[]): BenchOptions 
       warmup: { type: 'string' },
       connections: { type: 'string' },
       threads: { type: 'string' },
+      rounds: { type: 'string' },
       out: { type: 'string' },
       strict: { type: 'boolean', default: false },
       'update-readme': { type: 'boolean', default: false },
@@ -98,6 +106,8 @@ export function parseBenchArgs(argv: string[], peerIds: string[]): BenchOptions 
     if (!(SCENARIO_IDS as string[]).includes(s)) throw new Error(`--scenarios: unknown scenario ${JSON.stringify(s)} (scenarios: ${SCENARIO_IDS.join(', ')})`);
   }
   const connections = Math.round(positiveNumber('connections', values.connections, 32));
+  const rounds = positiveNumber('rounds', values.rounds, 1);
+  if (!Number.isInteger(rounds)) throw new Error(`--rounds: expected a whole number of rounds, got ${JSON.stringify(values.rounds)}`);
   const microOnly = values['micro-only'] ?? false;
   if (microOnly && (values['no-micro'] || only || values.scenarios)) throw new Error('--micro-only: cannot be combined with --no-micro, --only or --scenarios');
   return {
@@ -108,6 +118,7 @@ export function parseBenchArgs(argv: string[], peerIds: string[]): BenchOptions 
     warmupSec: positiveNumber('warmup', values.warmup, quick ? 1 : 3),
     connections,
     threads: Math.min(connections, Math.round(positiveNumber('threads', values.threads, 2))),
+    rounds,
     outDir: path.resolve(values.out ?? path.join(BENCH_DIR, 'results')),
     strict: values.strict ?? false,
     updateReadme: values['update-readme'] ?? false,
