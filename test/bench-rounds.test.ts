@@ -5,16 +5,14 @@
  * median reported, peers interleaved, and a wrong body in a later round still failing the run.
  */
 import test from 'ava';
-import { spawn } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { runNode, tail } from './helpers/run-node.js';
 import { parseBenchArgs } from '../bench/lib/args.js';
 import { combineRounds, median, medianIndex, roundOrder } from '../bench/lib/rounds.js';
 import { computeRatios, renderMarkdown, renderText, type BenchReport, type RunResult } from '../bench/lib/report.js';
 
-const REPO_ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 const root = fs.mkdtempSync(path.join(os.tmpdir(), 'pyhost-bench-rounds-'));
 test.after.always(() => fs.rmSync(root, { recursive: true, force: true }));
 
@@ -147,32 +145,6 @@ test('--rounds: default 1, a whole number >= 1', (t) => {
 
 // ---- the real bench, in rounds ------------------------------------------------------------------
 
-interface Ran {
-  code: number | null;
-  stdout: string;
-  output: string;
-}
-
-function run(args: string[], env: Record<string, string> = {}, timeoutMs = 150_000): Promise<Ran> {
-  return new Promise((resolve) => {
-    const child = spawn(process.execPath, args, { cwd: REPO_ROOT, env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
-    let stdout = '';
-    let output = '';
-    child.stdout.on('data', (d: Buffer) => {
-      stdout += d;
-      output += d;
-    });
-    child.stderr.on('data', (d: Buffer) => (output += d));
-    const timer = setTimeout(() => child.kill('SIGKILL'), timeoutMs);
-    child.on('close', (code) => {
-      clearTimeout(timer);
-      resolve({ code, stdout, output });
-    });
-  });
-}
-
-const tail = (r: Ran) => r.output.split('\n').slice(-40).join('\n');
-
 /**
  * A stand-in "pyhost CLI" serving hello. Every server start appends a byte to $STANDIN_STARTS;
  * from start number $STANDIN_WRONG_FROM on (if set), only the first request (the bench's
@@ -215,7 +187,7 @@ function measuredOrder(stdout: string): string[] {
 test.serial('bench --rounds 2: peers interleaved, every round kept, requests/s is the median, ratios from it', async (t) => {
   const out = path.join(root, 'two');
   const starts = path.join(root, 'two-starts');
-  const r = await run(
+  const r = await runNode(
     ['--import', 'tsx', 'bench/run.ts', '--only', 'node,pyhost-embedded', '--scenarios', 'hello', '--rounds', '2', '--duration', '1', '--warmup', '1', '--out', out],
     { PYHOST_BENCH_CLI: standIn(), STANDIN_STARTS: starts },
   );
@@ -250,7 +222,7 @@ test.serial('bench --rounds 2: peers interleaved, every round kept, requests/s i
 test.serial('bench --rounds 3: a wrong body in round 2 fails the run naming peer, scenario and round; the peer is not measured again', async (t) => {
   const out = path.join(root, 'three');
   const starts = path.join(root, 'three-starts');
-  const r = await run(
+  const r = await runNode(
     ['--import', 'tsx', 'bench/run.ts', '--only', 'node,pyhost-embedded', '--scenarios', 'hello', '--rounds', '3', '--duration', '1', '--warmup', '1', '--out', out],
     { PYHOST_BENCH_CLI: standIn(), STANDIN_STARTS: starts, STANDIN_WRONG_FROM: '2' },
   );

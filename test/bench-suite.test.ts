@@ -5,41 +5,14 @@
  * the suite runs and judges correctly, never how fast anything is.
  */
 import test from 'ava';
-import { spawn } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { REPO_ROOT } from './helpers/child.js';
+import { runNode, tail } from './helpers/run-node.js';
 import { PY311, PY313, pythonMissing } from './helpers/pythons.js';
 
 const root = fs.mkdtempSync(path.join(os.tmpdir(), 'pyhost-bench-test-'));
 test.after.always(() => fs.rmSync(root, { recursive: true, force: true }));
-
-interface Ran {
-  code: number | null;
-  stdout: string;
-  output: string;
-}
-
-function run(args: string[], env: Record<string, string> = {}, timeoutMs = 150_000): Promise<Ran> {
-  return new Promise((resolve) => {
-    const child = spawn(process.execPath, args, { cwd: REPO_ROOT, env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
-    let stdout = '';
-    let output = '';
-    child.stdout.on('data', (d: Buffer) => {
-      stdout += d;
-      output += d;
-    });
-    child.stderr.on('data', (d: Buffer) => (output += d));
-    const timer = setTimeout(() => child.kill('SIGKILL'), timeoutMs);
-    child.on('close', (code) => {
-      clearTimeout(timer);
-      resolve({ code, stdout, output });
-    });
-  });
-}
-
-const tail = (r: Ran) => r.output.split('\n').slice(-40).join('\n');
 
 const missing313 = pythonMissing(PY313);
 
@@ -49,7 +22,7 @@ const missing313 = pythonMissing(PY313);
     app,
     'import _testsinglephase\n\ndef application(environ, start_response):\n    start_response("200 OK", [("Content-Type", "text/plain")])\n    return [b"ok"]\n',
   );
-  const r = await run(['bin/pyhost.js', 'bench', app, '--python', PY313, '--duration', '1', '--connections', '4', '--kinds', 'global,own']);
+  const r = await runNode(['bin/pyhost.js', 'bench', app, '--python', PY313, '--duration', '1', '--connections', '4', '--kinds', 'global,own']);
   t.is(r.code, 0, tail(r));
   const row = (label: string) => r.stdout.split('\n').find((l) => l.startsWith(label));
   for (const label of ['%{GLOBAL}', 'own-GIL sub-interpreters x2']) {
@@ -62,7 +35,7 @@ const missing313 = pythonMissing(PY313);
 });
 
 test('pyhost bench with a missing script is a clear error, not a run', async (t) => {
-  const r = await run(['bin/pyhost.js', 'bench', path.join(root, 'nope.wsgi')]);
+  const r = await runNode(['bin/pyhost.js', 'bench', path.join(root, 'nope.wsgi')]);
   t.not(r.code, 0);
   t.regex(r.output, /WSGI script .*nope\.wsgi does not exist/);
 });
@@ -81,7 +54,7 @@ http.createServer((req, res) => { res.writeHead(200, { 'Content-Type': 'text/pla
 `,
   );
   const out = path.join(root, 'wrong');
-  const r = await run(['--import', 'tsx', 'bench/run.ts', '--only', 'pyhost-embedded', '--scenarios', 'hello', '--duration', '1', '--warmup', '1', '--out', out], {
+  const r = await runNode(['--import', 'tsx', 'bench/run.ts', '--only', 'pyhost-embedded', '--scenarios', 'hello', '--duration', '1', '--warmup', '1', '--out', out], {
     PYHOST_BENCH_CLI: standIn,
   });
   t.is(r.code, 1, tail(r));
@@ -97,7 +70,7 @@ http.createServer((req, res) => { res.writeHead(200, { 'Content-Type': 'text/pla
 
 (pythonMissing(PY311) ? test.skip : test)('the HTTP bench measures the real pyhost CLI: checked responses, tables and chart written', async (t) => {
   const out = path.join(root, 'real');
-  const r = await run(['--import', 'tsx', 'bench/run.ts', '--only', 'pyhost-embedded', '--scenarios', 'hello', '--duration', '1', '--warmup', '1', '--out', out]);
+  const r = await runNode(['--import', 'tsx', 'bench/run.ts', '--only', 'pyhost-embedded', '--scenarios', 'hello', '--duration', '1', '--warmup', '1', '--out', out]);
   t.is(r.code, 0, tail(r));
   const report = JSON.parse(fs.readFileSync(path.join(out, 'results.json'), 'utf8')) as {
     results: { peer: string; status: string; requestsPerSec?: number; errors?: number }[];
@@ -114,7 +87,7 @@ http.createServer((req, res) => { res.writeHead(200, { 'Content-Type': 'text/pla
 
 (missing313 ? test.skip : test)('micro/gateway: no-op requests through the gateway per group kind, next to a bare call', async (t) => {
   const out = path.join(root, 'gateway.json');
-  const r = await run(['--import', 'tsx', 'bench/micro/gateway.ts', '--quick', '--python', PY313, '--out', out]);
+  const r = await runNode(['--import', 'tsx', 'bench/micro/gateway.ts', '--quick', '--python', PY313, '--out', out]);
   t.is(r.code, 0, tail(r));
   const run313 = Object.values((JSON.parse(fs.readFileSync(out, 'utf8')) as { runs: Record<string, { kinds: Record<string, any> }> }).runs)[0];
   t.deepEqual(Object.keys(run313.kinds).sort(), ['global', 'own', 'shared']);
@@ -129,7 +102,7 @@ http.createServer((req, res) => { res.writeHead(200, { 'Content-Type': 'text/pla
 (missing313 ? test.skip : test)('micro/scaling: 1, 2, 4 units in shared-GIL groups, own-GIL groups and daemon processes; daemon memory; chart', async (t) => {
   const out = path.join(root, 'scaling.json');
   const svg = path.join(root, 'scaling.svg');
-  const r = await run(['--import', 'tsx', 'bench/micro/scaling.ts', '--quick', '--python', PY313, '--out', out, '--svg', svg]);
+  const r = await runNode(['--import', 'tsx', 'bench/micro/scaling.ts', '--quick', '--python', PY313, '--out', out, '--svg', svg]);
   t.is(r.code, 0, tail(r));
   const res = Object.values((JSON.parse(fs.readFileSync(out, 'utf8')) as { runs: Record<string, any> }).runs)[0];
   t.deepEqual(Object.keys(res.kinds).sort(), ['daemon', 'own', 'shared']);
