@@ -46,7 +46,7 @@ struct GroupOptions {
   InterpKind kind = InterpKind::kSharedGil;
   bool strict_extensions = false;
   // Worker threads. 0: the group has none; callers run its jobs with RunHere (the daemon's
-  // connection threads do, so a request never changes threads).
+  // serving threads do, so a request never changes threads).
   int threads = 5;
   std::vector<std::string> path;  // this group's own sys.path entries (first), after the engine's
   // Start in this ready interpreter (from the warm pool) instead of creating one.
