@@ -34,12 +34,6 @@ bool DaemonConnection::ReadFull(char* buf, size_t len) {
   return len == 0 || wire::ReadFull(fd_, buf, len);
 }
 
-bool DaemonConnection::FrameBuffered() const {
-  size_t have = buf_.size() - off_;
-  if (have < wire::kHeaderSize) return false;
-  return have - wire::kHeaderSize >= wire::DecodeHeader(buf_.data() + off_).length;
-}
-
 bool ConnectionPoller::Start(std::string* err) {
   epfd_ = ::epoll_create1(EPOLL_CLOEXEC);
   if (epfd_ < 0) {

@@ -22,8 +22,6 @@ class DaemonConnection {
   // Exactly `len` bytes: first those the poller read ahead, then from the socket (blocking;
   // call without the GIL). False if the connection broke.
   bool ReadFull(char* buf, size_t len);
-  // A whole frame is already buffered: reading it will not block.
-  bool FrameBuffered() const;
 
  private:
   friend class ConnectionPoller;
