@@ -167,31 +167,31 @@ bool Daemon::Serve(DaemonConnection* conn, const wire::FrameHeader& h, const std
     return false;
   }
   AppSpec app;
-  app.target = f[wire::kAppTarget];
-  app.callable = f[wire::kCallable];
+  app.target = std::move(f[wire::kAppTarget]);
+  app.callable = std::move(f[wire::kCallable]);
   app.is_module = h.flags & wire::kIsModule;
   app.reload = h.flags & wire::kReload;
   RequestHead head;
-  head.method = f[wire::kMethod];
-  head.script_name = f[wire::kScriptName];
-  head.path_info = f[wire::kPathInfo];
-  head.query = f[wire::kQuery];
-  head.request_uri = f[wire::kRequestUri];
-  head.protocol = f[wire::kProtocol];
-  head.scheme = f[wire::kScheme];
-  head.server_name = f[wire::kServerName];
-  head.server_port = f[wire::kServerPort];
-  head.local_addr = f[wire::kLocalAddr];
-  head.remote_addr = f[wire::kRemoteAddr];
-  head.remote_port = f[wire::kRemotePort];
-  head.headers = f[wire::kHeaders];
-  head.process_group = f[wire::kProcessGroup];
-  head.application_group = f[wire::kApplicationGroup];
+  head.method = std::move(f[wire::kMethod]);
+  head.script_name = std::move(f[wire::kScriptName]);
+  head.path_info = std::move(f[wire::kPathInfo]);
+  head.query = std::move(f[wire::kQuery]);
+  head.request_uri = std::move(f[wire::kRequestUri]);
+  head.protocol = std::move(f[wire::kProtocol]);
+  head.scheme = std::move(f[wire::kScheme]);
+  head.server_name = std::move(f[wire::kServerName]);
+  head.server_port = std::move(f[wire::kServerPort]);
+  head.local_addr = std::move(f[wire::kLocalAddr]);
+  head.remote_addr = std::move(f[wire::kRemoteAddr]);
+  head.remote_port = std::move(f[wire::kRemotePort]);
+  head.headers = std::move(f[wire::kHeaders]);
+  head.process_group = std::move(f[wire::kProcessGroup]);
+  head.application_group = std::move(f[wire::kApplicationGroup]);
   head.has_body = h.flags & wire::kHasBody;
   head.pass_authorization = h.flags & wire::kPassAuthorization;
   head.multiprocess = h.flags & wire::kMultiprocess;
   head.multithread = cfg_.threads > 1;  // mod_wsgi: threads=1 reports False
-  auto group = GroupFor(f);
+  auto group = GroupFor(f);  // reads the group fields, which were not moved from
   DaemonRequest req(conn, std::move(app), std::move(head));
   group->RunHere(&req);
   if (req.refused()) {
