@@ -69,6 +69,12 @@ def hold_gil_until_flag(path, timeout, switch_interval=None):
     old = sys.getswitchinterval()
     if switch_interval:
         sys.setswitchinterval(switch_interval)
+        # A thread already waiting for the GIL keeps the interval it started with and may still
+        # force a switch once: let that happen before the loop announces itself, so every wait
+        # for the GIL after byte 1 is set uses the new interval.
+        settle = time.monotonic() + 3 * old
+        while time.monotonic() < settle:
+            pass
     try:
         m[1] = 1
         end = time.monotonic() + timeout
