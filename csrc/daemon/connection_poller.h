@@ -1,34 +1,69 @@
-// The front's connections to a daemon process. Wait() waits on all idle connections at once
-// (epoll) and returns the next REQUEST frame; the caller then owns that connection until its
-// request ends (the connection is disarmed meanwhile: the thread serving the request reads the
-// body and writes the response itself), and gives it back with Rearm or Close. Several threads
-// may wait at once: each connection's frame goes to one of them.
+// The front's sockets to a daemon process (protocol.h): its request channel and its
+// connections. Wait() returns the next request: the channel is read in batches (every REQUEST
+// it holds goes to a queue, and the waiters take them from there without a system call), and
+// the caller owns the request's connection until Rearm or Close (it reads the body from it and
+// writes the response to it, or to the channel). Several threads may wait at once.
 #pragma once
 #include <chrono>
 #include <condition_variable>
 #include <cstddef>
+#include <cstdint>
+#include <deque>
 #include <functional>
+#include <memory>
 #include <mutex>
-#include <set>
 #include <string>
+#include <unordered_map>
+#include <unordered_set>
 
 #include "daemon/protocol.h"
 
 namespace pyhost {
 
+// The write side of a request channel, shared by the requests answered on it: its descriptor
+// closes with the last of them, so a response is never written to a reused descriptor.
+class ResponseChannel {
+ public:
+  explicit ResponseChannel(int fd) : fd_(fd) {}
+  ~ResponseChannel();
+  // Writes one RESPONSE frame (whole, after any other thread's) holding `iov`; blocks while the
+  // socket is full. `release_gil`/`restore_gil` are called around any wait. False: channel broken.
+  bool Write(uint32_t conn_id, struct iovec* iov, size_t count, const std::function<void()>& release_gil);
+
+ private:
+  friend class ConnectionPoller;
+  int fd_;
+  std::mutex mu_;
+};
+
 class DaemonConnection {
  public:
   int fd() const { return fd_; }
-  // Exactly `len` bytes: first those the poller read ahead, then from the socket (blocking;
-  // call without the GIL). False if the connection broke.
+  uint32_t id() const { return id_; }
+  // Exactly `len` bytes: first those read ahead, then from the socket (blocking; call without
+  // the GIL). False if the connection broke.
   bool ReadFull(char* buf, size_t len);
 
  private:
   friend class ConnectionPoller;
-  explicit DaemonConnection(int fd) : fd_(fd) {}
+  enum class Kind { kNew, kChannel, kConnection };
+  DaemonConnection(int fd, uint64_t serial) : fd_(fd), serial_(serial) {}
   int fd_;
-  std::string buf_;  // read ahead, [off_, size) not consumed yet
+  uint64_t serial_;  // names it in epoll events (never reused, unlike pointers)
+  Kind kind_ = Kind::kNew;
+  uint32_t id_ = 0;    // the front's id (HELLO)
+  bool busy_ = false;  // a request owns it
+  std::string buf_;    // read ahead, [off_, size) not consumed yet
   size_t off_ = 0;
+  std::shared_ptr<ResponseChannel> channel_;  // kChannel
+};
+
+// A request taken from a channel.
+struct ChannelRequest {
+  DaemonConnection* conn = nullptr;
+  std::shared_ptr<ResponseChannel> channel;
+  wire::FrameHeader head;
+  std::string fields;  // the REQUEST payload after the connection id
 };
 
 class ConnectionPoller {
@@ -39,34 +74,50 @@ class ConnectionPoller {
 
   // False (and why) if epoll is unavailable.
   bool Start(std::string* err);
-  // Blocks until a connection has a whole REQUEST frame (the caller owns `conn` from then on),
-  // or returns false once StopWaiting was called.
-  bool Wait(DaemonConnection** conn, wire::FrameHeader* head, std::string* payload);
-  // Every Wait, now and later, returns false.
+  // Blocks until a request is ready (the caller owns its connection from then on), or returns
+  // false once StopWaiting was called and no request is left.
+  bool Wait(ChannelRequest* req);
+  // Every Wait, now and later, returns false once the queue is empty.
   void StopWaiting();
-  // A newly accepted connection: the poller waits for its first REQUEST.
+  // A newly accepted socket: its first frame says whether it is a channel or a connection.
   void Add(int fd);
-  // The request on `conn` ended: wait for the next one.
-  void Rearm(DaemonConnection* conn);
+  // The request on `conn` ended: the connection idles until the channel names it again. True
+  // (and `next`) if its next request came meanwhile: the caller, still its owner, serves it.
+  bool Rearm(DaemonConnection* conn, ChannelRequest* next);
   // The connection is done (broken, protocol error, stopping): close it.
   void Close(DaemonConnection* conn);
-  // Stopping: shuts down every socket; idle connections then close, busy ones end with their
-  // request.
+  // Stopping: closes every channel and idle connection; busy ones close as their request ends.
   void ShutdownAll();
-  // Waits until every connection has closed, or the deadline passes.
+  // Waits until every socket has closed, or the deadline passes.
   bool WaitAllClosed(std::chrono::steady_clock::time_point deadline);
+  // Requests read from a channel and not taken yet.
+  size_t Queued();
 
  private:
-  // Reads what `conn` has: true with a whole REQUEST frame, else false (re-armed or closed).
-  bool ReadRequest(DaemonConnection* conn, wire::FrameHeader* head, std::string* payload);
-  void Arm(DaemonConnection* conn, int op);
+  // Each with mu_ held.
+  void OnEvent(DaemonConnection* c, uint32_t events);
+  bool ReadFirstFrame(DaemonConnection* c);
+  bool ReadChannel(DaemonConnection* c);
+  bool Route(DaemonConnection* channel, const wire::FrameHeader& h, const char* payload);
+  void Hello(DaemonConnection* c, uint32_t id);
+  void Arm(DaemonConnection* c, uint32_t events);
+  void CloseLocked(DaemonConnection* c);
+  // Fills `conn->buf_` from the socket until EAGAIN or `max` bytes; false at EOF or error.
+  static bool Fill(DaemonConnection* c, size_t max);
 
   ErrorHandler on_error_;
   int epfd_ = -1;
   int stop_fd_ = -1;  // an eventfd, readable once stopping (level-triggered: wakes every waiter)
+  bool stopping_ = false;
   std::mutex mu_;
   std::condition_variable closed_;
-  std::set<DaemonConnection*> conns_;
+  uint64_t next_serial_ = 1;
+  std::unordered_map<uint64_t, DaemonConnection*> conns_;    // by serial
+  std::unordered_map<uint32_t, DaemonConnection*> by_id_;    // connections, by the front's id
+  std::unordered_map<uint32_t, ChannelRequest> pending_;     // for a connection not here or busy yet
+  std::unordered_set<uint32_t> closed_ids_;                  // recently closed (their requests are dropped)
+  std::deque<uint32_t> closed_order_;
+  std::deque<ChannelRequest> ready_;
 };
 
 }  // namespace pyhost

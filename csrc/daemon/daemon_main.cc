@@ -93,8 +93,8 @@ class Daemon {
   std::shared_ptr<Group> GroupFor(const std::vector<std::string>& f);
   // One of the serving threads.
   void ServeLoop();
-  // Serves the request on `conn`; false if the connection cannot carry another one.
-  bool Serve(DaemonConnection* conn, const wire::FrameHeader& h, const std::string& payload);
+  // Serves a request; false if its connection cannot carry another one.
+  bool Serve(ChannelRequest req);
   void HandleSignals();
   void Watchdog();
   void DumpStacks();
@@ -131,20 +131,22 @@ std::shared_ptr<Group> Daemon::GroupFor(const std::vector<std::string>& f) {
 void Daemon::ServeLoop() {
   uint64_t ticket = listener_.Acquire();
   while (ticket != 0) {
-    DaemonConnection* conn = nullptr;
-    wire::FrameHeader h;
-    std::string payload;
-    if (!poller_.Wait(&conn, &h, &payload)) break;
+    ChannelRequest req;
+    if (!poller_.Wait(&req)) break;
     listener_.Leave();
     {
       std::lock_guard<std::mutex> lock(mu_);
       busy_++;
     }
-    bool reusable = Serve(conn, h, payload);
-    if (reusable && !stopping_.load()) {
-      poller_.Rearm(conn);
-    } else {
-      poller_.Close(conn);
+    for (;;) {
+      DaemonConnection* conn = req.conn;
+      bool reusable = Serve(std::move(req));
+      if (!reusable || stopping_.load()) {
+        poller_.Close(conn);
+        break;
+      }
+      req = ChannelRequest();
+      if (!poller_.Rearm(conn, &req)) break;  // else: its next request came meanwhile
     }
     {
       std::lock_guard<std::mutex> lock(mu_);
@@ -160,9 +162,10 @@ void Daemon::ServeLoop() {
   cv_.notify_all();
 }
 
-bool Daemon::Serve(DaemonConnection* conn, const wire::FrameHeader& h, const std::string& payload) {
+bool Daemon::Serve(ChannelRequest r) {
+  const wire::FrameHeader& h = r.head;
   std::vector<std::string> f;
-  if (!wire::DecodeFields(payload, &f) || f.size() < wire::kFieldCount) {
+  if (!wire::DecodeFields(r.fields, &f) || f.size() < wire::kFieldCount) {
     Log(LogLevel::kError, cfg_.name, "protocol error: malformed REQUEST frame");
     return false;
   }
@@ -192,7 +195,7 @@ bool Daemon::Serve(DaemonConnection* conn, const wire::FrameHeader& h, const std
   head.multiprocess = h.flags & wire::kMultiprocess;
   head.multithread = cfg_.threads > 1;  // mod_wsgi: threads=1 reports False
   auto group = GroupFor(f);  // reads the group fields, which were not moved from
-  DaemonRequest req(conn, std::move(app), std::move(head));
+  DaemonRequest req(r.conn, std::move(r.channel), std::move(app), std::move(head));
   group->RunHere(&req);
   if (req.refused()) {
     if (cfg_.fallback_global) {
@@ -277,7 +280,7 @@ void Daemon::Stop() {
     // Requests in flight finish first; then every connection is shut down (idle ones close,
     // busy ones close as their request ends).
     std::unique_lock<std::mutex> lock(mu_);
-    cv_.wait_until(lock, deadline, [&] { return busy_ == 0; });
+    cv_.wait_until(lock, deadline, [&] { return busy_ == 0 && poller_.Queued() == 0; });
   }
   poller_.ShutdownAll();
   poller_.WaitAllClosed(deadline);

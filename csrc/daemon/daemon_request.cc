@@ -124,6 +124,22 @@ void DaemonRequest::Notify() {
   for (size_t i = 0, h = 0; i < iov.size(); i++) {
     if (iov[i].iov_base == nullptr) iov[i].iov_base = &heads[h++][0];
   }
+  size_t total = 0;
+  for (const auto& v : iov) total += v.iov_len;
+  if (ok && channel_ && !wrote_ && end_now && total <= wire::kChannelResponseMax) {
+    // Whole and small: on the channel, where the front reads many responses in one system call.
+    auto release = [&ts] {
+      if (!ts && CurrentThreadState()) ts = PyEval_SaveThread();
+    };
+    if (!channel_->Write(conn_->id(), iov.data(), iov.size(), release)) {
+      failed_ = true;  // the front is gone: this connection closes, which the front sees if alive
+      Cancel();
+    }
+    Ack(out.chunk_bytes);
+    if (ts) PyEval_RestoreThread(ts);
+    return;
+  }
+  if (!iov.empty() || out.sendfile || out.end) wrote_ = true;
   // Try without blocking first: a small response usually fits the socket buffer, and keeping the
   // GIL spares a hand-off to the other threads of the interpreter and back. What would block
   // (a slow client) is written with the GIL released.

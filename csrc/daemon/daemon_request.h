@@ -1,5 +1,6 @@
 // A WSGI request inside a daemon process: its body read from, and its response written to, the
-// front's connection by the thread that runs the application (no hand-off between threads).
+// front's connection by the thread that runs the application (no hand-off between threads). A
+// response complete and small at its first write goes on the request channel instead.
 #pragma once
 #include <string>
 
@@ -10,9 +11,9 @@ namespace pyhost {
 
 class DaemonRequest : public WsgiRequest {
  public:
-  DaemonRequest(DaemonConnection* conn, AppSpec app, RequestHead head)
-      : WsgiRequest(std::move(app), std::move(head)), conn_(conn) {
-    in_eof_ = false;  // BODY_END always follows REQUEST on the wire
+  DaemonRequest(DaemonConnection* conn, std::shared_ptr<ResponseChannel> channel, AppSpec app, RequestHead head)
+      : WsgiRequest(std::move(app), std::move(head)), conn_(conn), channel_(std::move(channel)) {
+    in_eof_ = !this->head().has_body;  // a bodiless request sends no BODY_END
   }
 
   bool ReadInput(std::string* out, int64_t max, bool line) override;
@@ -34,6 +35,8 @@ class DaemonRequest : public WsgiRequest {
   bool SendfileFrames(int file_fd, int64_t offset, int64_t length);
 
   DaemonConnection* conn_;
+  std::shared_ptr<ResponseChannel> channel_;
+  bool wrote_ = false;  // something went out on the connection
   std::string inbuf_;
   size_t inoff_ = 0;
   bool in_eof_;

@@ -28,13 +28,24 @@ FrameHeader DecodeHeader(const char in[kHeaderSize]) {
   return h;
 }
 
+uint32_t DecodeU32(const char* p) {
+  const auto* u = reinterpret_cast<const unsigned char*>(p);
+  return u[0] | (u[1] << 8) | (u[2] << 16) | (static_cast<uint32_t>(u[3]) << 24);
+}
+
+void EncodeU32(uint32_t v, char* p) {
+  p[0] = static_cast<char>(v & 0xff);
+  p[1] = static_cast<char>((v >> 8) & 0xff);
+  p[2] = static_cast<char>((v >> 16) & 0xff);
+  p[3] = static_cast<char>(v >> 24);
+}
+
 bool DecodeFields(const std::string& payload, std::vector<std::string>* fields) {
   fields->clear();
   size_t pos = 0;
   while (pos < payload.size()) {
     if (payload.size() - pos < 4) return false;
-    const auto* u = reinterpret_cast<const unsigned char*>(payload.data() + pos);
-    uint32_t len = u[0] | (u[1] << 8) | (u[2] << 16) | (static_cast<uint32_t>(u[3]) << 24);
+    uint32_t len = DecodeU32(payload.data() + pos);
     pos += 4;
     if (payload.size() - pos < len) return false;
     fields->emplace_back(payload.data() + pos, len);

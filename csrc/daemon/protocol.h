@@ -1,9 +1,15 @@
 // The front <-> daemon wire protocol over a UNIX socket (see ts/daemon/protocol.ts, its twin).
 // Every frame: an 8-byte header {u8 type, u8 flags, u16 aux, u32 length, little-endian} and
-// `length` payload bytes. One request at a time per connection:
-//   front:  REQUEST [BODY...] BODY_END      (BODY_END always, even for bodiless requests)
-//   daemon: [HEAD] [DATA...] END             (HEAD before the first DATA; END last)
-// The front cancels a request by closing the connection.
+// `length` payload bytes. A front opens one *channel* to a daemon process and any number of
+// *connections*, each carrying one request at a time:
+//   channel, front:     CHANNEL, then REQUEST*   (each naming its connection: u32 id, then fields)
+//   channel, daemon:    RESPONSE*                (u32 connection id, then HEAD DATA* END, whole)
+//   connection, front:  HELLO (u32 id), then per request with a body: BODY* BODY_END
+//   connection, daemon: per request: [HEAD] [DATA...] END  (unless answered on the channel)
+// Requests travel on the channel so the front writes, and the daemon reads, a loop turn's
+// requests in one system call each; a response that is complete and small at its first write
+// goes back on the channel too. Bodies and streamed responses use the request's connection,
+// whose socket gives them backpressure. The front cancels a request by closing its connection.
 #pragma once
 #include <sys/uio.h>
 
@@ -18,9 +24,12 @@ enum FrameType : uint8_t {
   kRequest = 1,
   kBody = 2,
   kBodyEnd = 3,
+  kHello = 4,
+  kChannel = 5,
   kHead = 16,
   kData = 17,
   kEnd = 18,
+  kResponse = 19,
 };
 
 // REQUEST flags
@@ -44,10 +53,15 @@ struct FrameHeader {
 
 constexpr size_t kHeaderSize = 8;
 constexpr uint32_t kMaxFrame = 64u << 20;
+// A response whose frames fit this goes back on the channel when complete at its first write.
+constexpr size_t kChannelResponseMax = 64 << 10;
+
+uint32_t DecodeU32(const char* p);
+void EncodeU32(uint32_t v, char* p);
 
 void EncodeHeader(const FrameHeader& h, char out[kHeaderSize]);
 FrameHeader DecodeHeader(const char in[kHeaderSize]);
-// Splits a REQUEST payload; false if malformed.
+// Splits REQUEST fields (the payload after the connection id); false if malformed.
 bool DecodeFields(const std::string& payload, std::vector<std::string>* fields);
 
 // Blocking I/O on a socket: the whole buffer or false (peer gone, error).

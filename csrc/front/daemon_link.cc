@@ -8,6 +8,7 @@
 #include <cstring>
 
 #include "daemon/protocol.h"
+#include "front/request_channel.h"
 
 namespace pyhost {
 
@@ -16,8 +17,16 @@ constexpr int kConnectRetries = 200;  // x 10 ms: a daemon's full accept backlog
 constexpr int kConnectRetryMs = 10;
 }  // namespace
 
-DaemonLink::DaemonLink(uint32_t id, CompletionPort* port, std::string socket_path)
-    : id_(id), port_(port), env_(port->env()), path_(std::move(socket_path)) {}
+DaemonLink::DaemonLink(uint32_t id, CompletionPort* port, std::string socket_path, RequestChannel* channel)
+    : id_(id), port_(port), env_(port->env()), path_(std::move(socket_path)), channel_(channel) {
+  channel_->Attach(this);
+  // The connection introduces itself; requests for it come on the channel.
+  std::string hello(wire::kHeaderSize + 4, '\0');
+  wire::EncodeHeader({wire::kHello, 0, 0, 4}, &hello[0]);
+  wire::EncodeU32(id_, &hello[wire::kHeaderSize]);
+  out_bytes_ = hello.size();
+  out_frames_.push_back(std::move(hello));
+}
 
 void DaemonLink::Start() {
   uv_loop_t* loop = nullptr;
@@ -60,12 +69,13 @@ void DaemonLink::OnRetry(uv_timer_t* handle) {
 
 void DaemonLink::Send(std::string request_bytes) {
   if (closing_) return;
+  if (!channel_) return Lost(/*defer=*/true);  // the daemon is going: it cannot get the request
   if (!held_) {
     held_ = true;  // a request in flight keeps Node's loop alive
     port_->Hold();
   }
   unacked_ = 0;
-  Write(std::move(request_bytes));
+  channel_->Send(id_, std::move(request_bytes));
   UpdatePoll();  // reading may have stopped at the previous response's high water
 }
 
@@ -167,21 +177,38 @@ bool DaemonLink::ReadFrames() {
     inbuf_.append(buf, static_cast<size_t>(n));
     if (static_cast<size_t>(n) < sizeof buf) break;
   }
+  size_t used = 0;
+  bool any = false;
+  if (!ParseFrames(inbuf_.data(), inbuf_.size(), &used, &any)) return false;
+  inbuf_.erase(0, used);
+  if (any) Emit(0);
+  return true;
+}
+
+void DaemonLink::OnChannelResponse(const char* data, size_t len) {
+  if (closing_) return;
+  size_t used = 0;
+  bool any = false;
+  // A channel response is whole: HEAD, DATA and END.
+  if (!ParseFrames(data, len, &used, &any) || used != len || !out_.end) return Lost(false);
+  Emit(0);
+}
+
+bool DaemonLink::ParseFrames(const char* data, size_t size, size_t* used, bool* any) {
   size_t pos = 0;
-  bool any = false, end = false;
-  while (inbuf_.size() - pos >= wire::kHeaderSize) {
-    wire::FrameHeader h = wire::DecodeHeader(inbuf_.data() + pos);
+  bool end = false;
+  while (!end && size - pos >= wire::kHeaderSize) {
+    wire::FrameHeader h = wire::DecodeHeader(data + pos);
     if (h.length > wire::kMaxFrame) return false;
-    if (inbuf_.size() - pos - wire::kHeaderSize < h.length) break;
-    const char* p = inbuf_.data() + pos + wire::kHeaderSize;
+    if (size - pos - wire::kHeaderSize < h.length) break;
+    const char* p = data + pos + wire::kHeaderSize;
     switch (h.type) {
       case wire::kHead: {
         if (h.length < 8) return false;
-        uint32_t rl = 0, hl = 0;
-        std::memcpy(&rl, p, 4);  // little-endian hosts only (x86-64, arm64), as the daemon
-        if (4 + rl + 4 > h.length) return false;
-        std::memcpy(&hl, p + 4 + rl, 4);
-        if (8 + rl + hl > h.length) return false;
+        uint32_t rl = wire::DecodeU32(p);
+        if (4 + static_cast<uint64_t>(rl) + 4 > h.length) return false;
+        uint32_t hl = wire::DecodeU32(p + 4 + rl);
+        if (8 + static_cast<uint64_t>(rl) + hl > h.length) return false;
         out_.status = h.aux;
         out_.reason.assign(p + 4, rl);
         out_.headers.assign(p + 8 + rl, hl);
@@ -198,18 +225,23 @@ bool DaemonLink::ReadFrames() {
       case wire::kEnd:
         out_.end = true;
         out_.abort = h.flags & wire::kAbort;
-        end = true;
+        end = true;  // one request at a time: nothing follows END until the next REQUEST
         break;
       default:
         return false;
     }
-    any = true;
+    *any = true;
     pos += wire::kHeaderSize + h.length;
-    if (end) break;  // one request at a time: nothing follows END until the next REQUEST
   }
-  inbuf_.erase(0, pos);
-  if (any) Emit(0);
+  *used = pos;
   return true;
+}
+
+void DaemonLink::ChannelClosed() { channel_ = nullptr; }
+
+void DaemonLink::ChannelLost() {
+  channel_ = nullptr;
+  Lost(false);
 }
 
 void DaemonLink::Emit(int extra_flags) {
@@ -264,6 +296,10 @@ void DaemonLink::Teardown() {
   if (closing_) return;
   closing_ = true;
   ReleaseHold();
+  if (channel_) {
+    channel_->Detach(this);
+    channel_ = nullptr;
+  }
   auto closed = [](uv_handle_t* h) {
     auto* self = static_cast<DaemonLink*>(h->data);
     if (++self->handles_closed_ == self->handles_open_ && self->fd_ >= 0) {

@@ -1,6 +1,7 @@
 // One connection from the front to a daemon process, in native code on Node's loop thread: the
-// socket is watched with a uv_poll handle, request and body frames are written with send(2) as
-// JS hands them over, and response frames are parsed and handed to JS as they arrive. No thread
+// socket is watched with a uv_poll handle, its request goes on the process's request channel
+// (request_channel.h), body frames are written with send(2) as JS hands them over, and response
+// frames (from the socket, or whole from the channel) are handed to JS as they arrive. No thread
 // of its own: measured, an I/O thread per connection cost ~2 context switches per request (5.6
 // per request in daemon mode against 1.2 embedded), and the JS net.Socket path cost the front
 // about as much as the whole embedded request.
@@ -16,6 +17,7 @@
 namespace pyhost {
 
 class DaemonLink;
+class RequestChannel;
 
 // front_addon.cc: hands a link's output to JS (loop thread).
 void DispatchLinkOutput(Napi::Env env, DaemonLink* link, int status, const std::string& reason,
@@ -32,10 +34,11 @@ class DaemonLink : public Deliverable {
   static constexpr size_t kInputHighWater = 1 << 20;    // pause the client above this
   static constexpr size_t kOutputHighWater = 512 << 10;  // stop reading the daemon above this
 
-  DaemonLink(uint32_t id, CompletionPort* port, std::string socket_path);
+  // `channel`: the request channel to the same daemon process (requests go there).
+  DaemonLink(uint32_t id, CompletionPort* port, std::string socket_path, RequestChannel* channel);
 
   void Start();                           // connects (non-blocking; retried while the backlog is full)
-  void Send(std::string request_bytes);   // REQUEST (and BODY_END) frames, as encoded by JS
+  void Send(std::string request_bytes);   // the REQUEST frame, as encoded by JS: on the channel
   bool Push(const char* data, size_t len);  // a BODY frame; false: pause the source
   void EndBody();
   void Ack(size_t bytes);  // the client took `bytes` of delivered body
@@ -44,6 +47,11 @@ class DaemonLink : public Deliverable {
   uint32_t id() const { return id_; }
   // The handles are closed and nothing waits for delivery: the link may be freed.
   bool Finished() const { return handles_closed_ == handles_open_ && !posted_; }
+  // From the channel (loop thread, not inside a JS call): a whole response; the channel closed
+  // (ChannelClosed) or broke, which loses the request (ChannelLost).
+  void OnChannelResponse(const char* data, size_t len);
+  void ChannelClosed();
+  void ChannelLost();
 
  private:
   struct Output {
@@ -59,6 +67,8 @@ class DaemonLink : public Deliverable {
   void Write(std::string frame);  // now if nothing is queued before it, else queued (from JS)
   bool Flush(bool from_js);       // false: connection broken
   bool ReadFrames();              // false: the daemon closed the connection or broke framing
+  // Response frames into out_, up to END; `used`: bytes parsed; false: bad framing.
+  bool ParseFrames(const char* data, size_t size, size_t* used, bool* any);
   void Emit(int extra_flags);     // hands out_ (and extra flags) to JS
   void Lost(bool defer);          // the connection is gone: tell JS once, stop
   void Defer(int flags);          // output flags for JS on the next turn of the loop
@@ -70,6 +80,7 @@ class DaemonLink : public Deliverable {
   CompletionPort* port_;
   Napi::Env env_;
   std::string path_;
+  RequestChannel* channel_;  // null once the channel closed
   int fd_ = -1;
   uv_poll_t poll_;
   uv_timer_t retry_;

@@ -7,6 +7,7 @@
 #include <vector>
 
 #include "front/daemon_link.h"
+#include "front/request_channel.h"
 #include "node/js_call.h"
 #include "node/port.h"
 
@@ -19,7 +20,28 @@ struct FrontData {
   uint32_t next_id = 1;
   std::unordered_map<uint32_t, DaemonLink*> links;
   std::vector<DaemonLink*> closed;  // freed once libuv has closed their handles
+  std::unordered_map<std::string, RequestChannel*> channels;  // by daemon socket path
+  std::vector<RequestChannel*> to_flush;
+  uv_prepare_t* flush = nullptr;  // writes the channels' queued requests before the loop polls
 };
+
+RequestChannel* ChannelFor(FrontData* d, uv_loop_t* loop, const std::string& path) {
+  auto it = d->channels.find(path);
+  if (it != d->channels.end()) return it->second;
+  auto* c = new RequestChannel(
+      loop, path, &d->to_flush,
+      [d](uint32_t id) -> DaemonLink* {
+        auto l = d->links.find(id);
+        return l == d->links.end() ? nullptr : l->second;
+      },
+      [d](RequestChannel* closing) {
+        auto at = d->channels.find(closing->path());
+        if (at != d->channels.end() && at->second == closing) d->channels.erase(at);
+      });
+  d->channels.emplace(path, c);
+  c->Start();
+  return c;
+}
 
 FrontData* Front(Napi::Env env) { return env.GetInstanceData<FrontData>(); }
 
@@ -48,7 +70,11 @@ Napi::Value Open(const Napi::CallbackInfo& info) {
   }
   uint32_t id = d->next_id++;
   if (d->next_id == 0) d->next_id = 1;
-  auto* link = new DaemonLink(id, d->port, info[0].As<Napi::String>().Utf8Value());
+  std::string path = info[0].As<Napi::String>().Utf8Value();
+  uv_loop_t* loop = nullptr;
+  napi_get_uv_event_loop(info.Env(), &loop);
+  RequestChannel* channel = ChannelFor(d, loop, path);
+  auto* link = new DaemonLink(id, d->port, path, channel);
   d->links.emplace(id, link);
   link->Start();
   return Napi::Number::New(info.Env(), id);
@@ -102,8 +128,25 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   auto* d = new FrontData();
   d->port = new CompletionPort(env);
   env.SetInstanceData<FrontData>(d);
+  uv_loop_t* loop = nullptr;
+  napi_get_uv_event_loop(env, &loop);
+  d->flush = new uv_prepare_t;
+  uv_prepare_init(loop, d->flush);
+  d->flush->data = d;
+  uv_prepare_start(d->flush, [](uv_prepare_t* h) {
+    auto* data = static_cast<FrontData*>(h->data);
+    if (!data->to_flush.empty()) RequestChannel::FlushAll(&data->to_flush);
+  });
+  uv_unref(reinterpret_cast<uv_handle_t*>(d->flush));
   napi_add_env_cleanup_hook(
-      env, [](void* arg) { static_cast<CompletionPort*>(arg)->Close(); }, d->port);
+      env,
+      [](void* arg) {
+        auto* data = static_cast<FrontData*>(arg);
+        data->port->Close();
+        // Its own allocation: the instance data may be freed before libuv is done with it.
+        uv_close(reinterpret_cast<uv_handle_t*>(data->flush), [](uv_handle_t* h) { delete reinterpret_cast<uv_prepare_t*>(h); });
+      },
+      d);
   exports.Set("open", Napi::Function::New(env, Open, "open"));
   exports.Set("send", Napi::Function::New(env, Send, "send"));
   exports.Set("push", Napi::Function::New(env, Push, "push"));

@@ -108,7 +108,7 @@ export class DaemonConnection {
     const hasBody = (req.flags & RequestFlag.HasBody) !== 0;
     this.bodyEndSent = !hasBody;
     const { front, id } = this;
-    front.send(id, encodeRequest(req.fields, req.flags, !hasBody));
+    front.send(id, encodeRequest(req.fields, req.flags));
     ex.writer.sink = { ack: (n) => front.ack(id, n), sendfileDone: () => {} };
     if (hasBody) {
       this.pump = new BodyPump(

@@ -1,18 +1,21 @@
 /**
- * The front <-> daemon wire protocol (twin of csrc/daemon/protocol.h). Frames over a UNIX socket:
- * an 8-byte header {u8 type, u8 flags, u16 aux, u32 length, little-endian} and the payload.
- * Per request on a connection: front sends REQUEST, BODY*, BODY_END; daemon answers HEAD?,
- * DATA*, END. The front cancels a request by closing the connection. The front's native link
- * (csrc/front) writes the body frames and reads the answer; JS encodes the REQUEST frame.
+ * The front <-> daemon wire protocol (twin of csrc/daemon/protocol.h, which describes it). Frames
+ * over UNIX sockets: an 8-byte header {u8 type, u8 flags, u16 aux, u32 length, little-endian} and
+ * the payload. REQUEST frames go on the process's request channel, naming the connection that
+ * carries the request's body and response; the front cancels a request by closing that
+ * connection. The native front (csrc/front) does the I/O; JS encodes the REQUEST frame.
  */
 
 export const enum Frame {
   Request = 1,
   Body = 2,
   BodyEnd = 3,
+  Hello = 4,
+  Channel = 5,
   Head = 16,
   Data = 17,
   End = 18,
+  Response = 19,
 }
 
 export const enum RequestFlag {
@@ -63,20 +66,22 @@ function utf8Bytes(s: string): string {
 }
 const u32 = (n: number): string => String.fromCharCode(n & 0xff, (n >>> 8) & 0xff, (n >>> 16) & 0xff, n >>> 24);
 const field = (s: string): string => u32(s.length) + s;
-const BODY_END_FRAME = String.fromCharCode(Frame.BodyEnd, 0, 0, 0, 0, 0, 0, 0);
+/** Room for the connection id, which the native link fills in. */
+const CONNECTION_ID = '\0\0\0\0';
 
 /**
- * REQUEST frame (header included), optionally followed by BODY_END in the same buffer. Built as
- * one latin-1 string and copied once (measured 2.5x faster than writing each field into a
- * Buffer); latin-1 fields keep only the low byte of each char, as Buffer's 'latin1' does.
+ * REQUEST frame (header included). Built as one latin-1 string and copied once (measured 2.5x
+ * faster than writing each field into a Buffer); latin-1 fields keep only the low byte of each
+ * char, as Buffer's 'latin1' does.
  */
-export function encodeRequest(f: RequestFields, flags: number, withBodyEnd: boolean): Buffer {
+export function encodeRequest(f: RequestFields, flags: number): Buffer {
   const payload =
+    CONNECTION_ID +
     field(utf8Bytes(f.appTarget)) + field(utf8Bytes(f.callable)) + field(f.method) + field(f.scriptName) +
     field(f.pathInfo) + field(f.query) + field(f.requestUri) + field(f.protocol) + field(f.scheme) +
     field(f.serverName) + field(f.serverPort) + field(f.localAddr) + field(f.remoteAddr) + field(f.remotePort) +
     field(f.headers) + field(f.processGroup) + field(f.applicationGroup) + field(utf8Bytes(f.groupName)) +
     field(f.groupKind) + field(f.groupStrict);
   const head = String.fromCharCode(Frame.Request, flags & 0xff, 0, 0) + u32(payload.length);
-  return Buffer.from(withBodyEnd ? head + payload + BODY_END_FRAME : head + payload, 'latin1');
+  return Buffer.from(head + payload, 'latin1');
 }

@@ -1,0 +1,201 @@
+#include "front/request_channel.h"
+
+#include <errno.h>
+#include <sys/socket.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cstring>
+#include <vector>
+
+#include "daemon/protocol.h"
+#include "front/daemon_link.h"
+
+namespace pyhost {
+
+namespace {
+constexpr int kConnectRetries = 200;  // x 10 ms: a daemon's full accept backlog, for 2 s at most
+constexpr int kConnectRetryMs = 10;
+constexpr size_t kReadChunk = 64 << 10;
+}  // namespace
+
+RequestChannel::RequestChannel(uv_loop_t* loop, std::string socket_path, std::vector<RequestChannel*>* flush_list,
+                               LinkLookup lookup, std::function<void(RequestChannel*)> on_closing)
+    : loop_(loop),
+      path_(std::move(socket_path)),
+      flush_list_(flush_list),
+      lookup_(std::move(lookup)),
+      on_closing_(std::move(on_closing)) {
+  out_.assign(wire::kHeaderSize, '\0');
+  wire::EncodeHeader({wire::kChannel, 0, 0, 0}, &out_[0]);
+}
+
+void RequestChannel::Start() {
+  uv_timer_init(loop_, &retry_);
+  retry_.data = this;
+  uv_unref(reinterpret_cast<uv_handle_t*>(&retry_));
+  handles_open_++;
+  fd_ = ::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+  if (fd_ < 0) return Teardown();  // the links' own sockets fail the same way
+  uv_poll_init(loop_, &poll_, fd_);
+  poll_.data = this;
+  uv_unref(reinterpret_cast<uv_handle_t*>(&poll_));  // requests in flight hold the loop (their links)
+  handles_open_++;
+  TryConnect();
+}
+
+void RequestChannel::TryConnect() {
+  sockaddr_un addr = {};
+  addr.sun_family = AF_UNIX;
+  std::strncpy(addr.sun_path, path_.c_str(), sizeof addr.sun_path - 1);
+  if (::connect(fd_, reinterpret_cast<sockaddr*>(&addr), sizeof addr) == 0) {
+    connected_ = true;
+    UpdatePoll();
+    if (!dirty_) {  // CHANNEL, and requests queued meanwhile, go out before the loop polls
+      dirty_ = true;
+      flush_list_->push_back(this);
+    }
+    return;
+  }
+  // A UNIX socket answers EAGAIN when the listener's backlog is full: try again shortly.
+  if ((errno == EAGAIN || errno == EINTR) && ++connect_attempts_ < kConnectRetries) {
+    uv_timer_start(&retry_, &RequestChannel::OnRetry, kConnectRetryMs, 0);
+    return;
+  }
+  // No daemon: each link fails to connect as well, and its request goes to another process.
+  Teardown();
+}
+
+void RequestChannel::OnRetry(uv_timer_t* handle) {
+  auto* self = static_cast<RequestChannel*>(handle->data);
+  if (!self->closing_) self->TryConnect();
+}
+
+void RequestChannel::Detach(DaemonLink* link) {
+  if (closing_) return;
+  links_.erase(link);
+  if (links_.empty()) Teardown();
+}
+
+void RequestChannel::Send(uint32_t link_id, std::string frame) {
+  if (closing_ || frame.size() < wire::kHeaderSize + 4) return;
+  wire::EncodeU32(link_id, &frame[wire::kHeaderSize]);
+  out_ += frame;
+  if (!dirty_) {
+    dirty_ = true;
+    flush_list_->push_back(this);
+  }
+}
+
+void RequestChannel::FlushAll(std::vector<RequestChannel*>* list) {
+  std::vector<RequestChannel*> now;
+  now.swap(*list);
+  for (RequestChannel* c : now) {
+    c->dirty_ = false;
+    if (c->closing_ || !c->connected_) continue;  // written once connected
+    if (!c->Flush()) {
+      c->Lost();
+      continue;
+    }
+    c->UpdatePoll();
+  }
+}
+
+bool RequestChannel::Flush() {
+  while (out_off_ < out_.size()) {
+    ssize_t n = ::send(fd_, out_.data() + out_off_, out_.size() - out_off_, MSG_NOSIGNAL | MSG_DONTWAIT);
+    if (n < 0) {
+      if (errno == EINTR) continue;
+      write_blocked_ = errno == EAGAIN || errno == EWOULDBLOCK;
+      return write_blocked_;
+    }
+    out_off_ += static_cast<size_t>(n);
+  }
+  out_.clear();
+  out_off_ = 0;
+  write_blocked_ = false;
+  return true;
+}
+
+void RequestChannel::UpdatePoll() {
+  if (closing_ || !connected_) return;
+  // Frames queued this turn are flushed before the loop polls: only a full socket needs WRITABLE.
+  int events = UV_READABLE | (write_blocked_ ? UV_WRITABLE : 0);
+  if (events == poll_events_) return;
+  poll_events_ = events;
+  uv_poll_start(&poll_, events, &RequestChannel::OnPoll);
+}
+
+void RequestChannel::OnPoll(uv_poll_t* handle, int status, int events) {
+  auto* self = static_cast<RequestChannel*>(handle->data);
+  if (self->closing_) return;
+  if (status < 0) return self->Lost();
+  if ((events & UV_WRITABLE) && !self->Flush()) return self->Lost();
+  if ((events & (UV_READABLE | UV_DISCONNECT)) && !self->ReadResponses()) return self->Lost();
+  self->UpdatePoll();
+}
+
+bool RequestChannel::ReadResponses() {
+  bool open = true;
+  char buf[kReadChunk];  // not in_.resize(): that would zero 64 KiB per read
+  for (;;) {
+    ssize_t n = ::read(fd_, buf, sizeof buf);
+    if (n > 0) {
+      in_.append(buf, static_cast<size_t>(n));
+      if (static_cast<size_t>(n) < sizeof buf) break;
+      continue;
+    }
+    if (n < 0 && errno == EINTR) continue;
+    open = n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK);
+    break;
+  }
+  size_t pos = 0;
+  while (in_.size() - pos >= wire::kHeaderSize) {
+    wire::FrameHeader h = wire::DecodeHeader(in_.data() + pos);
+    if (h.type != wire::kResponse || h.length < 4 || h.length > wire::kMaxFrame) return false;
+    if (in_.size() - pos - wire::kHeaderSize < h.length) break;
+    const char* p = in_.data() + pos + wire::kHeaderSize;
+    pos += wire::kHeaderSize + h.length;
+    // A link closed meanwhile (the client went away) drops its response.
+    if (DaemonLink* link = lookup_(wire::DecodeU32(p))) link->OnChannelResponse(p + 4, h.length - 4);
+    if (closing_) return true;  // a JS callback closed the last link
+  }
+  in_.erase(0, pos);
+  return open;
+}
+
+void RequestChannel::Lost() {
+  if (closing_) return;
+  std::vector<DaemonLink*> links(links_.begin(), links_.end());
+  Teardown();
+  for (DaemonLink* l : links) l->ChannelLost();  // each tells JS: its request has no answer now
+}
+
+void RequestChannel::Teardown() {
+  if (closing_) return;
+  closing_ = true;
+  if (dirty_) {
+    flush_list_->erase(std::remove(flush_list_->begin(), flush_list_->end(), this), flush_list_->end());
+    dirty_ = false;
+  }
+  on_closing_(this);
+  for (DaemonLink* l : links_) l->ChannelClosed();
+  links_.clear();
+  auto closed = [](uv_handle_t* h) {
+    auto* self = static_cast<RequestChannel*>(h->data);
+    if (++self->handles_closed_ == self->handles_open_) {
+      if (self->fd_ >= 0) ::close(self->fd_);  // only once libuv is done with it
+      delete self;
+    }
+  };
+  uv_close(reinterpret_cast<uv_handle_t*>(&retry_), closed);
+  if (handles_open_ >= 2) {
+    uv_close(reinterpret_cast<uv_handle_t*>(&poll_), closed);
+  } else if (fd_ >= 0) {
+    ::close(fd_);
+    fd_ = -1;
+  }
+}
+
+}  // namespace pyhost
