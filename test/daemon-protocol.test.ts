@@ -22,7 +22,8 @@ function fields(over: Partial<RequestFields> = {}): RequestFields {
   };
 }
 
-function decode(buf: Buffer): { type: number; flags: number; connection: number; fields: Record<string, string>; rest: Buffer } {
+function decode(frame: string): { type: number; flags: number; connection: number; fields: Record<string, string>; rest: Buffer } {
+  const buf = Buffer.from(frame, 'latin1');
   const type = buf[0];
   const flags = buf[1];
   const len = buf.readUInt32LE(4);

@@ -67,7 +67,7 @@ void DaemonLink::OnRetry(uv_timer_t* handle) {
   if (!self->closing_) self->TryConnect(/*from_js=*/false);
 }
 
-void DaemonLink::Send(std::string request_bytes) {
+void DaemonLink::Send(const char* frame, size_t len) {
   if (closing_) return;
   if (!channel_) return Lost(/*defer=*/true);  // the daemon is going: it cannot get the request
   if (!held_) {
@@ -75,7 +75,7 @@ void DaemonLink::Send(std::string request_bytes) {
     port_->Hold();
   }
   unacked_ = 0;
-  channel_->Send(id_, std::move(request_bytes));
+  channel_->Send(id_, frame, len);
   UpdatePoll();  // reading may have stopped at the previous response's high water
 }
 

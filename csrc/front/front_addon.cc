@@ -80,11 +80,16 @@ Napi::Value Open(const Napi::CallbackInfo& info) {
   return Napi::Number::New(info.Env(), id);
 }
 
-// send(id, frames: Buffer): the REQUEST frame (and BODY_END when there is no body).
+// send(id, frame: string): the REQUEST frame, latin-1 (one byte per char).
 Napi::Value Send(const Napi::CallbackInfo& info) {
   if (DaemonLink* l = Find(info)) {
-    auto b = info[1].As<Napi::Buffer<char>>();
-    l->Send(std::string(b.Data(), b.Length()));
+    napi_env env = info.Env();
+    thread_local std::string scratch;  // reused: no allocation per request
+    size_t len = 0;
+    napi_get_value_string_latin1(env, info[1], nullptr, 0, &len);
+    if (scratch.size() < len + 1) scratch.resize(len + 1);  // + the terminator N-API writes
+    napi_get_value_string_latin1(env, info[1], &scratch[0], len + 1, &len);
+    l->Send(scratch.data(), len);
   }
   return info.Env().Undefined();
 }

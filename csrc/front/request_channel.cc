@@ -78,10 +78,11 @@ void RequestChannel::Detach(DaemonLink* link) {
   if (links_.empty()) Teardown();
 }
 
-void RequestChannel::Send(uint32_t link_id, std::string frame) {
-  if (closing_ || frame.size() < wire::kHeaderSize + 4) return;
-  wire::EncodeU32(link_id, &frame[wire::kHeaderSize]);
-  out_ += frame;
+void RequestChannel::Send(uint32_t link_id, const char* frame, size_t len) {
+  if (closing_ || len < wire::kHeaderSize + 4) return;
+  size_t at = out_.size();
+  out_.append(frame, len);
+  wire::EncodeU32(link_id, &out_[at + wire::kHeaderSize]);
   if (!dirty_) {
     dirty_ = true;
     flush_list_->push_back(this);

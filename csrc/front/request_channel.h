@@ -32,7 +32,7 @@ class RequestChannel {
   // The last link gone closes the channel.
   void Detach(DaemonLink* link);
   // Queues a REQUEST frame (as encoded by JS, with room for the connection id after the header).
-  void Send(uint32_t link_id, std::string frame);
+  void Send(uint32_t link_id, const char* frame, size_t len);
   // Writes the queued frames of every channel in `list` (loop thread, before polling).
   static void FlushAll(std::vector<RequestChannel*>* list);
   const std::string& path() const { return path_; }

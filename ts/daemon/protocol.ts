@@ -65,16 +65,20 @@ function utf8Bytes(s: string): string {
   return v;
 }
 const u32 = (n: number): string => String.fromCharCode(n & 0xff, (n >>> 8) & 0xff, (n >>> 16) & 0xff, n >>> 24);
-const field = (s: string): string => u32(s.length) + s;
+// The 4-char lengths of short fields (most of them), made once.
+const SHORT_LENGTHS: string[] = [];
+for (let n = 0; n < 2048; n++) SHORT_LENGTHS.push(u32(n));
+const field = (s: string): string => (s.length < 2048 ? SHORT_LENGTHS[s.length] : u32(s.length)) + s;
 /** Room for the connection id, which the native link fills in. */
 const CONNECTION_ID = '\0\0\0\0';
 
 /**
- * REQUEST frame (header included). Built as one latin-1 string and copied once (measured 2.5x
- * faster than writing each field into a Buffer); latin-1 fields keep only the low byte of each
- * char, as Buffer's 'latin1' does.
+ * REQUEST frame (header included), as a latin-1 string: the native link copies it straight into
+ * the channel's output (no Buffer in between). Built as one string (measured 2.5x faster than
+ * writing each field into a Buffer); latin-1 fields keep only the low byte of each char, as
+ * V8's one-byte copy (and Buffer's 'latin1') does.
  */
-export function encodeRequest(f: RequestFields, flags: number): Buffer {
+export function encodeRequest(f: RequestFields, flags: number): string {
   const payload =
     CONNECTION_ID +
     field(utf8Bytes(f.appTarget)) + field(utf8Bytes(f.callable)) + field(f.method) + field(f.scriptName) +
@@ -82,6 +86,5 @@ export function encodeRequest(f: RequestFields, flags: number): Buffer {
     field(f.serverName) + field(f.serverPort) + field(f.localAddr) + field(f.remoteAddr) + field(f.remotePort) +
     field(f.headers) + field(f.processGroup) + field(f.applicationGroup) + field(utf8Bytes(f.groupName)) +
     field(f.groupKind) + field(f.groupStrict);
-  const head = String.fromCharCode(Frame.Request, flags & 0xff, 0, 0) + u32(payload.length);
-  return Buffer.from(head + payload, 'latin1');
+  return String.fromCharCode(Frame.Request, flags & 0xff, 0, 0) + u32(payload.length) + payload;
 }

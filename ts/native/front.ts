@@ -29,7 +29,8 @@ export type LinkDispatch = (
 
 export interface FrontAddon {
   open(socketPath: string): number;
-  send(id: number, frames: Buffer): void;
+  /** The REQUEST frame, as a latin-1 string (encodeRequest). */
+  send(id: number, frame: string): void;
   push(id: number, chunk: Buffer): boolean;
   end(id: number): void;
   ack(id: number, bytes: number): void;
