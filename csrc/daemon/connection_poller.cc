@@ -89,6 +89,7 @@ void ConnectionPoller::Arm(DaemonConnection* c, uint32_t events) {
   struct epoll_event ev = {};
   ev.events = events;
   ev.data.u64 = c->serial_;
+  c->watched_ = events == kIdleEvents;
   if (::epoll_ctl(epfd_, EPOLL_CTL_MOD, c->fd_, &ev) != 0) {
     on_error_(std::string("epoll_ctl: ") + std::strerror(errno));
     CloseLocked(c);
@@ -216,6 +217,7 @@ bool ConnectionPoller::ReadChannel(DaemonConnection* c) {
 }
 
 void ConnectionPoller::OnEvent(DaemonConnection* c, uint32_t events) {
+  c->watched_ = false;  // EPOLLONESHOT: disarmed by this event
   switch (c->kind_) {
     case DaemonConnection::Kind::kNew:
       if (!ReadFirstFrame(c)) CloseLocked(c);
@@ -250,7 +252,8 @@ bool ConnectionPoller::Rearm(DaemonConnection* conn, ChannelRequest* next) {
     return true;
   }
   conn->busy_ = false;
-  Arm(conn, kIdleEvents);
+  // Still armed since HELLO or an earlier request (the front did not close it): no system call.
+  if (!conn->watched_) Arm(conn, kIdleEvents);
   return false;
 }
 

@@ -53,6 +53,7 @@ class DaemonConnection {
   Kind kind_ = Kind::kNew;
   uint32_t id_ = 0;    // the front's id (HELLO)
   bool busy_ = false;  // a request owns it
+  bool watched_ = false;  // armed for kIdleEvents, no event since (EPOLLONESHOT: still armed)
   std::string buf_;    // read ahead, [off_, size) not consumed yet
   size_t off_ = 0;
   std::shared_ptr<ResponseChannel> channel_;  // kChannel

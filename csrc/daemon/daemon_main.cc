@@ -1,8 +1,9 @@
 // pyhost-daemon: one process of a daemon process group. Embeds CPython (the core shared with the
-// Node addon), accepts the front's connections on a UNIX socket and serves WSGI requests on
-// them. A pool of threads serves every connection: the one that holds the listener role
-// (listener_role.h) waits for the next request and runs the application itself. The front supervises: it
-// starts, recycles and restarts these processes; a process only executes.
+// Node addon), accepts the front's request channel and connections on a UNIX socket
+// (protocol.h) and serves WSGI requests on them. A pool of threads serves every connection: the
+// one that holds the listener role (listener_role.h) waits for the next request and runs the
+// application itself. The front supervises: it starts, recycles and restarts these processes;
+// a process only executes.
 //
 //   pyhost-daemon --socket PATH --name GROUP [--threads N] [--program PYTHON] [--home PREFIX]
 //                 [--path DIR]... [--optimize N] [--fallback global|error]
