@@ -32,7 +32,7 @@
       "target_name": "pyhost_front",
       "include_dirs": ["<!(node -p \"require('node-addon-api').include_dir\")"],
       "defines": ["NAPI_VERSION=8", "NAPI_CPP_EXCEPTIONS", "NODE_ADDON_API_DISABLE_DEPRECATED"],
-      "sources": ["csrc/front/daemon_link.cc", "csrc/front/request_channel.cc", "csrc/front/front_addon.cc", "csrc/node/port.cc", "csrc/node/js_call.cc", "csrc/daemon/protocol.cc"]
+      "sources": ["csrc/front/daemon_link.cc", "csrc/front/request_channel.cc", "csrc/front/daemon_socket.cc", "csrc/front/front_addon.cc", "csrc/node/port.cc", "csrc/node/js_call.cc", "csrc/daemon/protocol.cc"]
     }
   ]
 }

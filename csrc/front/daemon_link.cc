@@ -2,7 +2,6 @@
 
 #include <errno.h>
 #include <sys/socket.h>
-#include <sys/un.h>
 #include <unistd.h>
 
 #include <cstring>
@@ -12,14 +11,9 @@
 
 namespace pyhost {
 
-namespace {
-constexpr int kConnectRetries = 200;  // x 10 ms: a daemon's full accept backlog, for 2 s at most
-constexpr int kConnectRetryMs = 10;
-}  // namespace
-
 DaemonLink::DaemonLink(uint32_t id, CompletionPort* port, std::string socket_path, RequestChannel* channel)
     : id_(id), port_(port), env_(port->env()), path_(std::move(socket_path)), channel_(channel) {
-  channel_->Attach(this);
+  if (!channel_->Attach(this)) channel_ = nullptr;  // Send then reports the link lost
   // The connection introduces itself; requests for it come on the channel.
   std::string hello(wire::kHeaderSize + 4, '\0');
   wire::EncodeHeader({wire::kHello, 0, 0, 4}, &hello[0]);
@@ -31,40 +25,14 @@ DaemonLink::DaemonLink(uint32_t id, CompletionPort* port, std::string socket_pat
 void DaemonLink::Start() {
   uv_loop_t* loop = nullptr;
   napi_get_uv_event_loop(env_, &loop);
-  uv_timer_init(loop, &retry_);
-  retry_.data = this;
-  uv_unref(reinterpret_cast<uv_handle_t*>(&retry_));
-  handles_open_++;
-  fd_ = ::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
-  if (fd_ < 0) return Lost(/*defer=*/true);
-  uv_poll_init(loop, &poll_, fd_);
-  poll_.data = this;
-  uv_unref(reinterpret_cast<uv_handle_t*>(&poll_));  // a request in flight holds the port instead
-  handles_open_++;
-  TryConnect(/*from_js=*/true);
+  sock_.Connect(loop, path_);
 }
 
-void DaemonLink::TryConnect(bool from_js) {
-  sockaddr_un addr = {};
-  addr.sun_family = AF_UNIX;
-  std::strncpy(addr.sun_path, path_.c_str(), sizeof addr.sun_path - 1);
-  if (::connect(fd_, reinterpret_cast<sockaddr*>(&addr), sizeof addr) == 0) {
-    connected_ = true;
-    if (!Flush(from_js)) return Lost(from_js);
-    UpdatePoll();
-    return;
-  }
-  // A UNIX socket answers EAGAIN when the listener's backlog is full: try again shortly.
-  if ((errno == EAGAIN || errno == EINTR) && ++connect_attempts_ < kConnectRetries) {
-    uv_timer_start(&retry_, &DaemonLink::OnRetry, kConnectRetryMs, 0);
-    return;
-  }
-  Lost(from_js);
-}
-
-void DaemonLink::OnRetry(uv_timer_t* handle) {
-  auto* self = static_cast<DaemonLink*>(handle->data);
-  if (!self->closing_) self->TryConnect(/*from_js=*/false);
+void DaemonLink::OnConnect(bool ok, bool in_connect) {
+  if (!ok) return Lost(/*defer=*/in_connect);
+  connected_ = true;
+  if (!Flush(in_connect)) return Lost(in_connect);
+  UpdatePoll();
 }
 
 void DaemonLink::Send(const char* frame, size_t len) {
@@ -115,7 +83,7 @@ void DaemonLink::Write(std::string frame) {
 bool DaemonLink::Flush(bool from_js) {
   while (!out_frames_.empty()) {
     std::string& f = out_frames_.front();
-    ssize_t n = ::send(fd_, f.data() + out_offset_, f.size() - out_offset_, MSG_NOSIGNAL | MSG_DONTWAIT);
+    ssize_t n = ::send(sock_.fd(), f.data() + out_offset_, f.size() - out_offset_, MSG_NOSIGNAL | MSG_DONTWAIT);
     if (n < 0) {
       if (errno == EINTR) continue;
       return errno == EAGAIN || errno == EWOULDBLOCK;
@@ -144,30 +112,22 @@ void DaemonLink::UpdatePoll() {
   // Backpressure: a slow client stops us reading, so the daemon's writes block.
   if (unacked_ < kOutputHighWater) events |= UV_READABLE;
   if (!out_frames_.empty()) events |= UV_WRITABLE;
-  if (polling_ && events == poll_events_) return;
-  poll_events_ = events;
-  polling_ = events != 0;
-  if (polling_) {
-    uv_poll_start(&poll_, events, &DaemonLink::OnPoll);
-  } else {
-    uv_poll_stop(&poll_);
-  }
+  sock_.Watch(events);
 }
 
-void DaemonLink::OnPoll(uv_poll_t* handle, int status, int events) {
-  auto* self = static_cast<DaemonLink*>(handle->data);
-  if (self->closing_) return;
-  if (status < 0) return self->Lost(false);
-  if ((events & UV_WRITABLE) && !self->Flush(false)) return self->Lost(false);
-  if (self->closing_) return;  // JS closed the link when told to resume input
-  if ((events & (UV_READABLE | UV_DISCONNECT)) && !self->ReadFrames()) return self->Lost(false);
-  self->UpdatePoll();
+void DaemonLink::OnPoll(int status, int events) {
+  if (closing_) return;
+  if (status < 0) return Lost(false);
+  if ((events & UV_WRITABLE) && !Flush(false)) return Lost(false);
+  if (closing_) return;  // JS closed the link when told to resume input
+  if ((events & (UV_READABLE | UV_DISCONNECT)) && !ReadFrames()) return Lost(false);
+  UpdatePoll();
 }
 
 bool DaemonLink::ReadFrames() {
   char buf[65536];
   for (;;) {
-    ssize_t n = ::read(fd_, buf, sizeof buf);
+    ssize_t n = ::read(sock_.fd(), buf, sizeof buf);
     if (n == 0) return false;
     if (n < 0) {
       if (errno == EINTR) continue;
@@ -300,20 +260,7 @@ void DaemonLink::Teardown() {
     channel_->Detach(this);
     channel_ = nullptr;
   }
-  auto closed = [](uv_handle_t* h) {
-    auto* self = static_cast<DaemonLink*>(h->data);
-    if (++self->handles_closed_ == self->handles_open_ && self->fd_ >= 0) {
-      ::close(self->fd_);  // only once libuv is done with it
-      self->fd_ = -1;
-    }
-  };
-  if (handles_open_ >= 1) uv_close(reinterpret_cast<uv_handle_t*>(&retry_), closed);
-  if (handles_open_ >= 2) {
-    uv_close(reinterpret_cast<uv_handle_t*>(&poll_), closed);
-  } else if (fd_ >= 0) {
-    ::close(fd_);
-    fd_ = -1;
-  }
+  sock_.Close();
 }
 
 }  // namespace pyhost

@@ -12,6 +12,7 @@
 #include <string>
 #include <vector>
 
+#include "front/daemon_socket.h"
 #include "node/port.h"
 
 namespace pyhost {
@@ -29,7 +30,7 @@ constexpr int kLinkEnd = 1, kLinkAbort = 2, kLinkResumeInput = 4, kLinkLost = 32
 // Every method runs on the loop thread. Deliverable: what happens inside a call from JS (a
 // connect failing in open(), a write failing in send(), input to resume) reaches JS through the
 // completion port on the next turn of the loop, never re-entrantly.
-class DaemonLink : public Deliverable {
+class DaemonLink : public Deliverable, private DaemonSocket::Owner {
  public:
   static constexpr size_t kInputHighWater = 1 << 20;    // pause the client above this
   static constexpr size_t kOutputHighWater = 512 << 10;  // stop reading the daemon above this
@@ -46,7 +47,7 @@ class DaemonLink : public Deliverable {
   bool Deliver(Napi::Env env) override;  // deferred output
   uint32_t id() const { return id_; }
   // The handles are closed and nothing waits for delivery: the link may be freed.
-  bool Finished() const { return handles_closed_ == handles_open_ && !posted_; }
+  bool Finished() const { return sock_.released() && !posted_; }
   // From the channel (loop thread, not inside a JS call): a whole response; the channel closed
   // (ChannelClosed) or broke, which loses the request (ChannelLost).
   void OnChannelResponse(const char* data, size_t len);
@@ -60,10 +61,10 @@ class DaemonLink : public Deliverable {
     std::vector<std::string> chunks;
     bool end = false, abort = false;
   };
-  static void OnPoll(uv_poll_t* handle, int status, int events);
-  static void OnRetry(uv_timer_t* handle);
-  // `from_js`: called inside a JS call into the addon, where output to JS must be deferred.
-  void TryConnect(bool from_js);
+  // DaemonSocket::Owner. `in_connect`/`from_js`: inside a JS call into the addon, where output
+  // to JS must be deferred.
+  void OnConnect(bool ok, bool in_connect) override;
+  void OnPoll(int status, int events) override;
   void Write(std::string frame);  // now if nothing is queued before it, else queued (from JS)
   bool Flush(bool from_js);       // false: connection broken
   bool ReadFrames();              // false: the daemon closed the connection or broke framing
@@ -81,18 +82,12 @@ class DaemonLink : public Deliverable {
   Napi::Env env_;
   std::string path_;
   RequestChannel* channel_;  // null once the channel closed
-  int fd_ = -1;
-  uv_poll_t poll_;
-  uv_timer_t retry_;
-  int handles_open_ = 0, handles_closed_ = 0;
-  bool polling_ = false;
-  int poll_events_ = 0;
+  DaemonSocket sock_{this};
   bool connected_ = false;
   bool closing_ = false;   // Close() or Lost(): no more I/O, no more output to JS
   bool posted_ = false;    // deferred output waits in the port
   int deferred_flags_ = 0;
   bool held_ = false;      // the port is held for a request in flight
-  int connect_attempts_ = 0;
 
   std::vector<std::string> out_frames_;  // to write, in order; the first partly written
   size_t out_offset_ = 0;

@@ -2,7 +2,6 @@
 
 #include <errno.h>
 #include <sys/socket.h>
-#include <sys/un.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -15,8 +14,6 @@
 namespace pyhost {
 
 namespace {
-constexpr int kConnectRetries = 200;  // x 10 ms: a daemon's full accept backlog, for 2 s at most
-constexpr int kConnectRetryMs = 10;
 constexpr size_t kReadChunk = 64 << 10;
 }  // namespace
 
@@ -31,45 +28,17 @@ RequestChannel::RequestChannel(uv_loop_t* loop, std::string socket_path, std::ve
   wire::EncodeHeader({wire::kChannel, 0, 0, 0}, &out_[0]);
 }
 
-void RequestChannel::Start() {
-  uv_timer_init(loop_, &retry_);
-  retry_.data = this;
-  uv_unref(reinterpret_cast<uv_handle_t*>(&retry_));
-  handles_open_++;
-  fd_ = ::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
-  if (fd_ < 0) return Teardown();  // the links' own sockets fail the same way
-  uv_poll_init(loop_, &poll_, fd_);
-  poll_.data = this;
-  uv_unref(reinterpret_cast<uv_handle_t*>(&poll_));  // requests in flight hold the loop (their links)
-  handles_open_++;
-  TryConnect();
-}
+void RequestChannel::Start() { sock_.Connect(loop_, path_); }
 
-void RequestChannel::TryConnect() {
-  sockaddr_un addr = {};
-  addr.sun_family = AF_UNIX;
-  std::strncpy(addr.sun_path, path_.c_str(), sizeof addr.sun_path - 1);
-  if (::connect(fd_, reinterpret_cast<sockaddr*>(&addr), sizeof addr) == 0) {
-    connected_ = true;
-    UpdatePoll();
-    if (!dirty_) {  // CHANNEL, and requests queued meanwhile, go out before the loop polls
-      dirty_ = true;
-      flush_list_->push_back(this);
-    }
-    return;
-  }
-  // A UNIX socket answers EAGAIN when the listener's backlog is full: try again shortly.
-  if ((errno == EAGAIN || errno == EINTR) && ++connect_attempts_ < kConnectRetries) {
-    uv_timer_start(&retry_, &RequestChannel::OnRetry, kConnectRetryMs, 0);
-    return;
-  }
+void RequestChannel::OnConnect(bool ok, bool) {
   // No daemon: each link fails to connect as well, and its request goes to another process.
-  Teardown();
-}
-
-void RequestChannel::OnRetry(uv_timer_t* handle) {
-  auto* self = static_cast<RequestChannel*>(handle->data);
-  if (!self->closing_) self->TryConnect();
+  if (!ok) return Teardown();
+  connected_ = true;
+  UpdatePoll();
+  if (!dirty_) {  // CHANNEL, and requests queued meanwhile, go out before the loop polls
+    dirty_ = true;
+    flush_list_->push_back(this);
+  }
 }
 
 void RequestChannel::Detach(DaemonLink* link) {
@@ -105,7 +74,7 @@ void RequestChannel::FlushAll(std::vector<RequestChannel*>* list) {
 
 bool RequestChannel::Flush() {
   while (out_off_ < out_.size()) {
-    ssize_t n = ::send(fd_, out_.data() + out_off_, out_.size() - out_off_, MSG_NOSIGNAL | MSG_DONTWAIT);
+    ssize_t n = ::send(sock_.fd(), out_.data() + out_off_, out_.size() - out_off_, MSG_NOSIGNAL | MSG_DONTWAIT);
     if (n < 0) {
       if (errno == EINTR) continue;
       write_blocked_ = errno == EAGAIN || errno == EWOULDBLOCK;
@@ -122,26 +91,22 @@ bool RequestChannel::Flush() {
 void RequestChannel::UpdatePoll() {
   if (closing_ || !connected_) return;
   // Frames queued this turn are flushed before the loop polls: only a full socket needs WRITABLE.
-  int events = UV_READABLE | (write_blocked_ ? UV_WRITABLE : 0);
-  if (events == poll_events_) return;
-  poll_events_ = events;
-  uv_poll_start(&poll_, events, &RequestChannel::OnPoll);
+  sock_.Watch(UV_READABLE | (write_blocked_ ? UV_WRITABLE : 0));
 }
 
-void RequestChannel::OnPoll(uv_poll_t* handle, int status, int events) {
-  auto* self = static_cast<RequestChannel*>(handle->data);
-  if (self->closing_) return;
-  if (status < 0) return self->Lost();
-  if ((events & UV_WRITABLE) && !self->Flush()) return self->Lost();
-  if ((events & (UV_READABLE | UV_DISCONNECT)) && !self->ReadResponses()) return self->Lost();
-  self->UpdatePoll();
+void RequestChannel::OnPoll(int status, int events) {
+  if (closing_) return;
+  if (status < 0) return Lost();
+  if ((events & UV_WRITABLE) && !Flush()) return Lost();
+  if ((events & (UV_READABLE | UV_DISCONNECT)) && !ReadResponses()) return Lost();
+  UpdatePoll();
 }
 
 bool RequestChannel::ReadResponses() {
   bool open = true;
   char buf[kReadChunk];  // not in_.resize(): that would zero 64 KiB per read
   for (;;) {
-    ssize_t n = ::read(fd_, buf, sizeof buf);
+    ssize_t n = ::read(sock_.fd(), buf, sizeof buf);
     if (n > 0) {
       in_.append(buf, static_cast<size_t>(n));
       if (static_cast<size_t>(n) < sizeof buf) break;
@@ -183,20 +148,7 @@ void RequestChannel::Teardown() {
   on_closing_(this);
   for (DaemonLink* l : links_) l->ChannelClosed();
   links_.clear();
-  auto closed = [](uv_handle_t* h) {
-    auto* self = static_cast<RequestChannel*>(h->data);
-    if (++self->handles_closed_ == self->handles_open_) {
-      if (self->fd_ >= 0) ::close(self->fd_);  // only once libuv is done with it
-      delete self;
-    }
-  };
-  uv_close(reinterpret_cast<uv_handle_t*>(&retry_), closed);
-  if (handles_open_ >= 2) {
-    uv_close(reinterpret_cast<uv_handle_t*>(&poll_), closed);
-  } else if (fd_ >= 0) {
-    ::close(fd_);
-    fd_ = -1;
-  }
+  sock_.Close();  // OnReleased frees the channel
 }
 
 }  // namespace pyhost

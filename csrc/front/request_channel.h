@@ -12,11 +12,13 @@
 #include <unordered_set>
 #include <vector>
 
+#include "front/daemon_socket.h"
+
 namespace pyhost {
 
 class DaemonLink;
 
-class RequestChannel {
+class RequestChannel : private DaemonSocket::Owner {
  public:
   // Finds a link by id (null once closed).
   using LinkLookup = std::function<DaemonLink*(uint32_t id)>;
@@ -28,7 +30,11 @@ class RequestChannel {
 
   // Opens the socket and connects (retried while the daemon's backlog is full).
   void Start();
-  void Attach(DaemonLink* link) { links_.insert(link); }
+  // False if the channel is closing already (its daemon refused it): the link goes without.
+  bool Attach(DaemonLink* link) {
+    if (!closing_) links_.insert(link);
+    return !closing_;
+  }
   // The last link gone closes the channel.
   void Detach(DaemonLink* link);
   // Queues a REQUEST frame (as encoded by JS, with room for the connection id after the header).
@@ -38,9 +44,9 @@ class RequestChannel {
   const std::string& path() const { return path_; }
 
  private:
-  static void OnPoll(uv_poll_t* handle, int status, int events);
-  static void OnRetry(uv_timer_t* handle);
-  void TryConnect();
+  void OnConnect(bool ok, bool in_connect) override;
+  void OnPoll(int status, int events) override;
+  void OnReleased() override { delete this; }
   bool Flush();  // false: broken
   bool ReadResponses();
   void UpdatePoll();
@@ -54,16 +60,11 @@ class RequestChannel {
   std::vector<RequestChannel*>* flush_list_;
   LinkLookup lookup_;
   std::function<void(RequestChannel*)> on_closing_;
-  int fd_ = -1;
-  uv_poll_t poll_;
-  uv_timer_t retry_;
-  int handles_open_ = 0, handles_closed_ = 0;
-  int poll_events_ = 0;
+  DaemonSocket sock_{this};
   bool connected_ = false;
   bool closing_ = false;
   bool dirty_ = false;  // in the flush list
   bool write_blocked_ = false;  // the socket was full: wait until writable
-  int connect_attempts_ = 0;
   std::string out_;  // to write; [out_off_, size) left
   size_t out_off_ = 0;
   std::string in_;
