@@ -166,7 +166,7 @@ void Daemon::ServeLoop() {
 bool Daemon::Serve(ChannelRequest r) {
   const wire::FrameHeader& h = r.head;
   std::vector<std::string> f;
-  if (!wire::DecodeFields(r.fields, &f) || f.size() < wire::kFieldCount) {
+  if (!wire::DecodeFields(r.fields, &f)) {  // exactly kFieldCount fields, or false
     Log(LogLevel::kError, cfg_.name, "protocol error: malformed REQUEST frame");
     return false;
   }

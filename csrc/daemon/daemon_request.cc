@@ -102,9 +102,8 @@ void DaemonRequest::Notify() {
   std::string head_payload;
   if (out.has_head) {
     auto put = [&head_payload](const std::string& v) {
-      uint32_t n = static_cast<uint32_t>(v.size());
-      char len[4] = {static_cast<char>(n & 0xff), static_cast<char>((n >> 8) & 0xff), static_cast<char>((n >> 16) & 0xff),
-                     static_cast<char>(n >> 24)};
+      char len[4];
+      wire::EncodeU32(static_cast<uint32_t>(v.size()), len);
       head_payload.append(len, 4).append(v);
     };
     std::string joined;

@@ -15,7 +15,7 @@ void EncodeHeader(const FrameHeader& h, char out[kHeaderSize]) {
   out[1] = static_cast<char>(h.flags);
   out[2] = static_cast<char>(h.aux & 0xff);
   out[3] = static_cast<char>(h.aux >> 8);
-  for (int i = 0; i < 4; i++) out[4 + i] = static_cast<char>((h.length >> (8 * i)) & 0xff);
+  EncodeU32(h.length, out + 4);
 }
 
 FrameHeader DecodeHeader(const char in[kHeaderSize]) {
@@ -24,7 +24,7 @@ FrameHeader DecodeHeader(const char in[kHeaderSize]) {
   h.type = u[0];
   h.flags = u[1];
   h.aux = static_cast<uint16_t>(u[2] | (u[3] << 8));
-  h.length = u[4] | (u[5] << 8) | (u[6] << 16) | (static_cast<uint32_t>(u[7]) << 24);
+  h.length = DecodeU32(in + 4);
   return h;
 }
 
