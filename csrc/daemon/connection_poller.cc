@@ -290,8 +290,7 @@ void ConnectionPoller::ShutdownAll() {
   for (auto& [serial, c] : conns_) {
     if (!c->busy_) idle.push_back(c);
   }
-  for (DaemonConnection* c : idle) CloseLocked(c);
-  if (conns_.empty()) closed_.notify_all();
+  for (DaemonConnection* c : idle) CloseLocked(c);  // each notifies WaitAllClosed when the last goes
 }
 
 bool ConnectionPoller::WaitAllClosed(std::chrono::steady_clock::time_point deadline) {

@@ -27,11 +27,11 @@ class ResponseChannel {
   explicit ResponseChannel(int fd) : fd_(fd) {}
   ~ResponseChannel();
   // Writes one RESPONSE frame (whole, after any other thread's) holding `iov`; blocks while the
-  // socket is full. `release_gil`/`restore_gil` are called around any wait. False: channel broken.
+  // socket is full. `release_gil` is called before any wait (the caller restores the GIL after).
+  // False: channel broken.
   bool Write(uint32_t conn_id, struct iovec* iov, size_t count, const std::function<void()>& release_gil);
 
  private:
-  friend class ConnectionPoller;
   int fd_;
   std::mutex mu_;
 };

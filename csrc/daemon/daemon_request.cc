@@ -125,32 +125,27 @@ void DaemonRequest::Notify() {
   }
   size_t total = 0;
   for (const auto& v : iov) total += v.iov_len;
+  auto release_gil = [&ts] {
+    if (!ts && CurrentThreadState()) ts = PyEval_SaveThread();
+  };
   if (ok && channel_ && !wrote_ && end_now && total <= wire::kChannelResponseMax) {
     // Whole and small: on the channel, where the front reads many responses in one system call.
-    auto release = [&ts] {
-      if (!ts && CurrentThreadState()) ts = PyEval_SaveThread();
-    };
-    if (!channel_->Write(conn_->id(), iov.data(), iov.size(), release)) {
-      failed_ = true;  // the front is gone: this connection closes, which the front sees if alive
-      Cancel();
-    }
-    Ack(out.chunk_bytes);
-    if (ts) PyEval_RestoreThread(ts);
-    return;
+    // Failing means the front is gone: this connection closes, which the front sees if alive.
+    ok = channel_->Write(conn_->id(), iov.data(), iov.size(), release_gil);
+  } else {
+    if (!iov.empty() || out.sendfile || out.end) wrote_ = true;
+    // Try without blocking first: a small response usually fits the socket buffer, and keeping
+    // the GIL spares a hand-off to the other threads of the interpreter and back. What would
+    // block (a slow client) is written with the GIL released.
+    struct iovec* rest = iov.data();
+    size_t left = iov.size();
+    if (ok && left) ok = wire::WriteVectorNow(conn_->fd(), rest, left);
+    if (ok && (left > 0 || out.sendfile || (out.end && !end_now))) release_gil();
+    if (ok && left) ok = wire::WriteVector(conn_->fd(), rest, left);
+    if (ok && out.sendfile) ok = SendfileFrames(out.sendfile_fd, out.sendfile_offset, out.sendfile_length);
+    if (out.sendfile) SendfileDone();
+    if (ok && out.end && !end_now) ok = wire::WriteFrame(conn_->fd(), wire::kEnd, out.abort_connection ? wire::kAbort : 0, 0, nullptr, 0);
   }
-  if (!iov.empty() || out.sendfile || out.end) wrote_ = true;
-  // Try without blocking first: a small response usually fits the socket buffer, and keeping the
-  // GIL spares a hand-off to the other threads of the interpreter and back. What would block
-  // (a slow client) is written with the GIL released.
-  struct iovec* rest = iov.data();
-  size_t left = iov.size();
-  if (ok && left) ok = wire::WriteVectorNow(conn_->fd(), rest, left);
-  bool must_block = ok && (left > 0 || out.sendfile || (out.end && !end_now));
-  if (must_block && CurrentThreadState()) ts = PyEval_SaveThread();
-  if (ok && left) ok = wire::WriteVector(conn_->fd(), rest, left);
-  if (ok && out.sendfile) ok = SendfileFrames(out.sendfile_fd, out.sendfile_offset, out.sendfile_length);
-  if (out.sendfile) SendfileDone();
-  if (ok && out.end && !end_now) ok = wire::WriteFrame(conn_->fd(), wire::kEnd, out.abort_connection ? wire::kAbort : 0, 0, nullptr, 0);
   Ack(out.chunk_bytes);
   if (!ok && !failed_) {
     failed_ = true;
