@@ -22,11 +22,7 @@ DaemonLink::DaemonLink(uint32_t id, CompletionPort* port, std::string socket_pat
   out_frames_.push_back(std::move(hello));
 }
 
-void DaemonLink::Start() {
-  uv_loop_t* loop = nullptr;
-  napi_get_uv_event_loop(env_, &loop);
-  sock_.Connect(loop, path_);
-}
+void DaemonLink::Start(uv_loop_t* loop) { sock_.Connect(loop, path_); }
 
 void DaemonLink::OnConnect(bool ok, bool in_connect) {
   if (!ok) return Lost(/*defer=*/in_connect);
@@ -125,18 +121,7 @@ void DaemonLink::OnPoll(int status, int events) {
 }
 
 bool DaemonLink::ReadFrames() {
-  char buf[65536];
-  for (;;) {
-    ssize_t n = ::read(sock_.fd(), buf, sizeof buf);
-    if (n == 0) return false;
-    if (n < 0) {
-      if (errno == EINTR) continue;
-      if (errno != EAGAIN && errno != EWOULDBLOCK) return false;
-      break;
-    }
-    inbuf_.append(buf, static_cast<size_t>(n));
-    if (static_cast<size_t>(n) < sizeof buf) break;
-  }
+  if (!sock_.ReadAvailable(&inbuf_)) return false;
   size_t used = 0;
   bool any = false;
   if (!ParseFrames(inbuf_.data(), inbuf_.size(), &used, &any)) return false;

@@ -38,7 +38,7 @@ class DaemonLink : public Deliverable, private DaemonSocket::Owner {
   // `channel`: the request channel to the same daemon process (requests go there).
   DaemonLink(uint32_t id, CompletionPort* port, std::string socket_path, RequestChannel* channel);
 
-  void Start();                           // connects (non-blocking; retried while the backlog is full)
+  void Start(uv_loop_t* loop);            // connects (non-blocking; retried while the backlog is full)
   void Send(const char* frame, size_t len);  // the REQUEST frame, as encoded by JS: on the channel
   bool Push(const char* data, size_t len);  // a BODY frame; false: pause the source
   void EndBody();

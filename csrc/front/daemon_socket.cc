@@ -62,6 +62,20 @@ void DaemonSocket::OnPollEvent(uv_poll_t* handle, int status, int events) {
   if (!self->closing_) self->owner_->OnPoll(status, events);
 }
 
+bool DaemonSocket::ReadAvailable(std::string* in) {
+  char buf[64 << 10];  // not in->resize(): that would zero the chunk on every read
+  for (;;) {
+    ssize_t n = ::read(fd_, buf, sizeof buf);
+    if (n > 0) {
+      in->append(buf, static_cast<size_t>(n));
+      if (static_cast<size_t>(n) < sizeof buf) return true;  // drained
+      continue;
+    }
+    if (n < 0 && errno == EINTR) continue;
+    return n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK);
+  }
+}
+
 void DaemonSocket::Close() {
   if (closing_) return;
   closing_ = true;

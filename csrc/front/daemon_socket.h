@@ -27,6 +27,9 @@ class DaemonSocket {
   // Watches `events` (UV_READABLE, UV_WRITABLE; 0 stops); libuv is told only of a change.
   void Watch(int events);
   void Close();
+  // Appends what the socket has now to `in`; false at end of stream or on an error (after
+  // appending what came before it).
+  bool ReadAvailable(std::string* in);
   int fd() const { return fd_; }
   bool released() const { return closing_ && handles_closed_ == handles_open_; }
 

@@ -16,6 +16,7 @@ namespace {
 
 struct FrontData {
   CompletionPort* port = nullptr;
+  uv_loop_t* loop = nullptr;
   Napi::FunctionReference dispatch;
   uint32_t next_id = 1;
   std::unordered_map<uint32_t, DaemonLink*> links;
@@ -25,15 +26,16 @@ struct FrontData {
   uv_prepare_t* flush = nullptr;  // writes the channels' queued requests before the loop polls
 };
 
-RequestChannel* ChannelFor(FrontData* d, uv_loop_t* loop, const std::string& path) {
+DaemonLink* LinkById(FrontData* d, uint32_t id) {
+  auto it = d->links.find(id);
+  return it == d->links.end() ? nullptr : it->second;
+}
+
+RequestChannel* ChannelFor(FrontData* d, const std::string& path) {
   auto it = d->channels.find(path);
   if (it != d->channels.end()) return it->second;
   auto* c = new RequestChannel(
-      loop, path, &d->to_flush,
-      [d](uint32_t id) -> DaemonLink* {
-        auto l = d->links.find(id);
-        return l == d->links.end() ? nullptr : l->second;
-      },
+      d->loop, path, &d->to_flush, [d](uint32_t id) { return LinkById(d, id); },
       [d](RequestChannel* closing) {
         auto at = d->channels.find(closing->path());
         if (at != d->channels.end() && at->second == closing) d->channels.erase(at);
@@ -46,9 +48,7 @@ RequestChannel* ChannelFor(FrontData* d, uv_loop_t* loop, const std::string& pat
 FrontData* Front(Napi::Env env) { return env.GetInstanceData<FrontData>(); }
 
 DaemonLink* Find(const Napi::CallbackInfo& info) {
-  auto& links = Front(info.Env())->links;
-  auto it = links.find(info[0].As<Napi::Number>().Uint32Value());
-  return it == links.end() ? nullptr : it->second;
+  return LinkById(Front(info.Env()), info[0].As<Napi::Number>().Uint32Value());
 }
 
 napi_value Latin1(napi_env env, const std::string& s) {
@@ -71,12 +71,10 @@ Napi::Value Open(const Napi::CallbackInfo& info) {
   uint32_t id = d->next_id++;
   if (d->next_id == 0) d->next_id = 1;
   std::string path = info[0].As<Napi::String>().Utf8Value();
-  uv_loop_t* loop = nullptr;
-  napi_get_uv_event_loop(info.Env(), &loop);
-  RequestChannel* channel = ChannelFor(d, loop, path);
+  RequestChannel* channel = ChannelFor(d, path);
   auto* link = new DaemonLink(id, d->port, path, channel);
   d->links.emplace(id, link);
-  link->Start();
+  link->Start(d->loop);
   return Napi::Number::New(info.Env(), id);
 }
 
@@ -133,10 +131,9 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   auto* d = new FrontData();
   d->port = new CompletionPort(env);
   env.SetInstanceData<FrontData>(d);
-  uv_loop_t* loop = nullptr;
-  napi_get_uv_event_loop(env, &loop);
+  napi_get_uv_event_loop(env, &d->loop);
   d->flush = new uv_prepare_t;
-  uv_prepare_init(loop, d->flush);
+  uv_prepare_init(d->loop, d->flush);
   d->flush->data = d;
   uv_prepare_start(d->flush, [](uv_prepare_t* h) {
     auto* data = static_cast<FrontData*>(h->data);

@@ -13,10 +13,6 @@
 
 namespace pyhost {
 
-namespace {
-constexpr size_t kReadChunk = 64 << 10;
-}  // namespace
-
 RequestChannel::RequestChannel(uv_loop_t* loop, std::string socket_path, std::vector<RequestChannel*>* flush_list,
                                LinkLookup lookup, std::function<void(RequestChannel*)> on_closing)
     : loop_(loop),
@@ -103,19 +99,7 @@ void RequestChannel::OnPoll(int status, int events) {
 }
 
 bool RequestChannel::ReadResponses() {
-  bool open = true;
-  char buf[kReadChunk];  // not in_.resize(): that would zero 64 KiB per read
-  for (;;) {
-    ssize_t n = ::read(sock_.fd(), buf, sizeof buf);
-    if (n > 0) {
-      in_.append(buf, static_cast<size_t>(n));
-      if (static_cast<size_t>(n) < sizeof buf) break;
-      continue;
-    }
-    if (n < 0 && errno == EINTR) continue;
-    open = n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK);
-    break;
-  }
+  bool open = sock_.ReadAvailable(&in_);  // responses that came before the end still count
   size_t pos = 0;
   while (in_.size() - pos >= wire::kHeaderSize) {
     wire::FrameHeader h = wire::DecodeHeader(in_.data() + pos);
