@@ -3,8 +3,11 @@
  * requests, and shut down gracefully on SIGINT/SIGTERM: stop accepting, let requests finish within
  * the graceful timeout, then close the engine.
  */
+import fs from 'node:fs';
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
+import { guardRequestLines } from '../http/request-line-guard.js';
+import { onResponseGone } from '../http/response-gone.js';
 import { CliError } from './args.js';
 
 export interface Listener {
@@ -12,6 +15,18 @@ export interface Listener {
   port: number;
   handler: http.RequestListener;
 }
+
+/** How the CLI's servers treat connections (Apache's RequestReadTimeout and ListenBacklog). */
+export interface ListenOptions {
+  /** Milliseconds a client may take to send a request's head; 408 past it (0: no limit). */
+  headerTimeout: number;
+  /** Pending connections the kernel may queue (listen(2)'s backlog). */
+  listenBacklog: number;
+  /** Told once when the kernel caps the backlog (net.core.somaxconn). */
+  notice(message: string): void;
+}
+
+export const DEFAULT_LISTEN_OPTIONS: ListenOptions = { headerTimeout: 20_000, listenBacklog: 2048, notice: () => {} };
 
 export interface RunningServers {
   servers: http.Server[];
@@ -21,16 +36,41 @@ export interface RunningServers {
   shutdown(graceMs: number): Promise<void>;
 }
 
-export async function listenAll(listeners: Listener[]): Promise<RunningServers> {
+/** The kernel's cap on a listen backlog, if it can be read. */
+function somaxconn(): number | undefined {
+  try {
+    return Number(fs.readFileSync('/proc/sys/net/core/somaxconn', 'utf8').trim()) || undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+export async function listenAll(listeners: Listener[], options: ListenOptions = DEFAULT_LISTEN_OPTIONS): Promise<RunningServers> {
   let inflight = 0;
   const servers: http.Server[] = [];
+  const cap = somaxconn();
+  if (cap !== undefined && options.listenBacklog > cap) {
+    options.notice(`listen backlog ${options.listenBacklog} is capped by the kernel at ${cap} (net.core.somaxconn)`);
+  }
+  const headerTimeout = options.headerTimeout;
   for (const l of listeners) {
-    const server = http.createServer((req, res) => {
-      inflight++;
-      res.once('close', () => inflight--);
-      l.handler(req, res);
-    });
+    const server = http.createServer(
+      {
+        // Node checks head timeouts every connectionsCheckingInterval: a tenth of the limit keeps
+        // the 408 within 10% of it. A whole request has no time limit (Node's default is 300 s,
+        // which would cut long uploads): the mounts' body timeout bounds a stalled body instead.
+        headersTimeout: headerTimeout,
+        requestTimeout: 0,
+        connectionsCheckingInterval: headerTimeout > 0 ? Math.max(100, Math.min(30_000, Math.floor(headerTimeout / 10))) : 30_000,
+      },
+      (req, res) => {
+        inflight++;
+        onResponseGone(res, () => inflight--);
+        l.handler(req, res);
+      },
+    );
     server.keepAliveTimeout = 5000;
+    guardRequestLines(server, headerTimeout);
     await new Promise<void>((resolve, reject) => {
       server.once('error', (err: NodeJS.ErrnoException) => {
         if (err.code === 'EADDRINUSE') reject(new CliError(`port ${l.port} on ${l.host} is already in use`));
@@ -38,7 +78,7 @@ export async function listenAll(listeners: Listener[]): Promise<RunningServers> 
         else if (err.code === 'EADDRNOTAVAIL' || err.code === 'ENOTFOUND') reject(new CliError(`cannot listen on ${l.host}: address not available`));
         else reject(err);
       });
-      server.listen(l.port, l.host, () => resolve());
+      server.listen({ port: l.port, host: l.host, backlog: options.listenBacklog }, () => resolve());
     }).catch(async (err) => {
       await Promise.all(servers.map((s) => new Promise((r) => s.close(r))));
       throw err;

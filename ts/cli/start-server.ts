@@ -11,7 +11,7 @@ import { createRouter, type Route } from '../http/router.js';
 import { staticAlias } from '../http/static.js';
 import { CliError, formatHelp, parseArgs, type OptionSpec } from './args.js';
 import { isReloaderChild, RELOAD_EXIT_CODE, superviseReloads, watchModules } from './reloader.js';
-import { listenAll, onTerminate, serverUrl } from './serve.js';
+import { DEFAULT_LISTEN_OPTIONS, listenAll, onTerminate, serverUrl, type ListenOptions } from './serve.js';
 
 export const START_SERVER_OPTIONS: Record<string, OptionSpec> = {
   host: { type: 'string', help: 'interface to listen on (default: all)', metavar: 'HOST' },
@@ -32,6 +32,9 @@ export const START_SERVER_OPTIONS: Record<string, OptionSpec> = {
   'working-directory': { type: 'string', help: 'working directory, also on sys.path (default: the script directory)', metavar: 'DIR' },
   'reload-on-changes': { type: 'flag', help: 'restart when a loaded Python module changes' },
   'limit-request-body': { type: 'int', min: 0, help: 'largest request body in bytes (413 past it)', metavar: 'BYTES' },
+  'header-timeout': { type: 'float', min: 0, help: 'seconds a client may take to send a request head (408 past it; default 20, 0: none)', metavar: 'SECONDS' },
+  'body-timeout': { type: 'float', min: 0, help: 'seconds a request body may stall (408 past it; default 20, 0: none)', metavar: 'SECONDS' },
+  'listen-backlog': { type: 'int', min: 1, max: 65535, help: 'pending connections the kernel may queue (default 2048)', metavar: 'N' },
   'queue-timeout': { type: 'float', min: 0, help: 'seconds a request may wait for a worker (503 past it)', metavar: 'SECONDS' },
   'request-timeout': { type: 'float', min: 0, help: 'seconds a request may run (504 past it, stack logged)', metavar: 'SECONDS' },
   'graceful-timeout': { type: 'float', min: 0, help: 'seconds in-flight requests get at shutdown (default 15)', metavar: 'SECONDS' },
@@ -69,6 +72,22 @@ export interface StartServerOptions {
 
 function seconds(v: unknown): number {
   return typeof v === 'number' ? Math.round(v * 1000) : 0;
+}
+
+/** Seconds given on the command line in milliseconds, or the default. */
+function secondsOr(v: unknown, defaultMs: number): number {
+  return v === undefined ? defaultMs : seconds(v);
+}
+
+const DEFAULT_HEAD_AND_BODY_TIMEOUT_MS = 20_000;
+
+/** --header-timeout and --listen-backlog for listenAll. */
+function listenOptions(o: ReturnType<typeof parseArgs>['options'], notice: (message: string) => void): ListenOptions {
+  return {
+    headerTimeout: secondsOr(o['header-timeout'], DEFAULT_HEAD_AND_BODY_TIMEOUT_MS),
+    listenBacklog: (o['listen-backlog'] as number | undefined) ?? DEFAULT_LISTEN_OPTIONS.listenBacklog,
+    notice,
+  };
 }
 
 export async function startServer(argv: string[]): Promise<void> {
@@ -172,6 +191,7 @@ export async function startServer(argv: string[]): Promise<void> {
     serverName: o['server-name'] as string | undefined,
     replicas: o.replicas as number | undefined,
     limitRequestBody: (o['limit-request-body'] as number | undefined) ?? 0,
+    bodyTimeout: secondsOr(o['body-timeout'], DEFAULT_HEAD_AND_BODY_TIMEOUT_MS),
     queueTimeout: seconds(o['queue-timeout']),
     requestTimeout: seconds(o['request-timeout']),
     accessLog: o['access-log'] ? (line) => process.stdout.write(line + '\n') : undefined,
@@ -184,7 +204,7 @@ export async function startServer(argv: string[]): Promise<void> {
   }
   let running;
   try {
-    running = await listenAll([{ host, port, handler: createRouter(routes) }]);
+    running = await listenAll([{ host, port, handler: createRouter(routes) }], listenOptions(o, (m) => engine.logger.info(m)));
   } catch (err) {
     await engine.close();
     throw err;
@@ -218,7 +238,9 @@ export async function startServer(argv: string[]): Promise<void> {
   });
 }
 
-const CONFIG_COMPATIBLE = ['config', 'define', 'python', 'host', 'access-log', 'log-level', 'graceful-timeout', 'help'];
+const CONFIG_COMPATIBLE = [
+  'config', 'define', 'python', 'host', 'access-log', 'log-level', 'graceful-timeout', 'header-timeout', 'body-timeout', 'listen-backlog', 'help',
+];
 
 /** `start-server --config site.conf`: every virtual host on its port, daemon groups started. */
 async function serveConfig(o: ReturnType<typeof parseArgs>['options']): Promise<void> {
@@ -246,6 +268,7 @@ async function serveConfig(o: ReturnType<typeof parseArgs>['options']): Promise<
       logLevel: level,
       anyAddress: o.host as string | undefined,
       accessLog: o['access-log'] ? (line) => process.stdout.write(line + '\n') : undefined,
+      bodyTimeout: secondsOr(o['body-timeout'], DEFAULT_HEAD_AND_BODY_TIMEOUT_MS),
     });
   } catch (err) {
     if (err instanceof ConfigError) throw new CliError(err.message);
@@ -253,7 +276,7 @@ async function serveConfig(o: ReturnType<typeof parseArgs>['options']): Promise<
   }
   let running;
   try {
-    running = await listenAll(site.listeners);
+    running = await listenAll(site.listeners, listenOptions(o, (m) => logger({ level: 'info', message: m })));
   } catch (err) {
     await site.close();
     throw err;

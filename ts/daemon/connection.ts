@@ -119,12 +119,13 @@ export class DaemonConnection {
             this.bodyEndSent = true;
             front.end(id);
           },
-          overLimit: () => {
-            ex.writer.fail(413, 'Request Entity Too Large');
-            this.abandon();
+          refuse: (status, reason) => {
+            ex.writer.fail(status, reason, { Connection: 'close' });
+            // Cancelled, not lost: the process is healthy and may take the next request at once.
+            req.cancel();
           },
         },
-        ex.limitRequestBody,
+        ex.bodyLimits,
       );
     }
   }

@@ -3,6 +3,7 @@
  * daemon process group. Both stream the same response events through a ResponseWriter.
  */
 import type { IncomingMessage } from 'node:http';
+import type { BodyLimits } from './body-pump.js';
 import type { RequestFields } from './request-fields.js';
 import type { ResponseTarget } from './response-writer.js';
 
@@ -20,8 +21,8 @@ export interface Exchange {
   /** The engine group name (`%{GLOBAL}` for the main interpreter). */
   readonly groupName: string;
   readonly passAuthorization: boolean;
-  /** Request bodies larger than this are refused with 413 (0: no limit). */
-  readonly limitRequestBody: number;
+  /** The request body's size limit (413) and idle timeout (408). */
+  readonly bodyLimits: BodyLimits;
   /** Called once when the response is over (sent, failed, or cut). */
   onDone(): void;
 }

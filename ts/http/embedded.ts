@@ -53,12 +53,12 @@ class EmbeddedRequest implements BackendRequest {
       {
         push: (chunk) => addon.requestPush(id, chunk),
         end: () => addon.requestEnd(id),
-        overLimit: () => {
+        refuse: (status, reason) => {
           addon.requestCancel(id);
-          this.answer(413, 'Request Entity Too Large');
+          this.answer(status, reason);
         },
       },
-      ex.limitRequestBody,
+      ex.bodyLimits,
     );
   }
 
@@ -111,10 +111,11 @@ class EmbeddedRequest implements BackendRequest {
     );
   }
 
+  /** Answers for the application; the rest of the request body is not read, so the connection closes. */
   private answer(status: number, message: string): void {
     if (this.answered) return;
     this.answered = true;
-    this.ex.writer.fail(status, message);
+    this.ex.writer.fail(status, message, { Connection: 'close' });
   }
 
   cancel(): void {

@@ -68,7 +68,7 @@ export function requestInProcess(backend: Backend, groupName: string, options: I
     applicationGroup: reportedGroupName(groupName),
     groupName,
     passAuthorization: true,
-    limitRequestBody: 0,
+    bodyLimits: { maxBytes: 0, idleTimeout: 0 },
     onDone: () => {},
   };
   backend.submit(ex);

@@ -15,6 +15,7 @@ import { isPerRequestGroup, reportedGroupName, resolveGroupName } from './app-gr
 import type { Backend, BackendRequest, Exchange } from './backend.js';
 import { canonicalMountPoint, decodePath, normalizePath, normalizeTarget, ORIGINAL_TARGET, splitMount, type TargetRequest } from './paths.js';
 import { readRequestFields } from './request-fields.js';
+import { onResponseGone } from './response-gone.js';
 import { ResponseWriter } from './response-writer.js';
 
 /** Options of {@link Engine.mount}. */
@@ -42,6 +43,11 @@ export interface MountOptions {
   processGroup?: string;
   /** Largest request body accepted, in bytes; more gets 413 (0: no limit). */
   limitRequestBody?: number;
+  /**
+   * Milliseconds a client may send no body byte while the application waits for more; past it the
+   * request gets 408 and the connection closes (0, the default: no limit).
+   */
+  bodyTimeout?: number;
   /** Milliseconds a request may wait for a worker before it gets 503 (0: no limit). */
   queueTimeout?: number;
   /** Milliseconds a request may run before it gets 504, its stack logged (0: no limit). */
@@ -77,7 +83,7 @@ export interface MountHandler {
 
 const MOUNT_KEYS = [
   'mountPoint', 'group', 'groupOptions', 'callable', 'entryPoint', 'passAuthorization', 'reload', 'preload',
-  'processGroup', 'limitRequestBody', 'queueTimeout', 'requestTimeout', 'accessLog', 'serverName', 'defaultPort', 'replicas',
+  'processGroup', 'limitRequestBody', 'bodyTimeout', 'queueTimeout', 'requestTimeout', 'accessLog', 'serverName', 'defaultPort', 'replicas',
   'chunkedRequest',
 ] as const;
 
@@ -93,6 +99,7 @@ export interface ResolvedMountOptions {
   preload: boolean;
   processGroup: string | undefined;
   limitRequestBody: number;
+  bodyTimeout: number;
   queueTimeout: number;
   requestTimeout: number;
   accessLog: ((line: string) => void) | undefined;
@@ -140,6 +147,7 @@ export function resolveMountOptions(script: string | null | undefined, options: 
     preload: options.preload ?? false,
     processGroup: stringOption(what, 'processGroup', options.processGroup),
     limitRequestBody: intOption(what, 'limitRequestBody', options.limitRequestBody, 0, 0, Number.MAX_SAFE_INTEGER),
+    bodyTimeout: intOption(what, 'bodyTimeout', options.bodyTimeout, 0, 0, 86_400_000),
     queueTimeout: intOption(what, 'queueTimeout', options.queueTimeout, 0, 0, 86_400_000),
     requestTimeout: intOption(what, 'requestTimeout', options.requestTimeout, 0, 0, 86_400_000),
     accessLog: options.accessLog,
@@ -186,6 +194,7 @@ export function createMountHandler(
   preload: () => Promise<void>,
 ): MountHandler {
   const inflight = new Set<Tracked>();
+  const bodyLimits = { maxBytes: opts.limitRequestBody, idleTimeout: opts.bodyTimeout };
   const perRequestGroup = isPerRequestGroup(opts.group);
   const fixedGroupName = perRequestGroup ? undefined : resolveGroupName(opts.group, { host: '', port: 0, scriptName: opts.mountPoint });
   let watchdog: NodeJS.Timeout | undefined;
@@ -270,7 +279,7 @@ export function createMountHandler(
       applicationGroup: reportedGroupName(groupName),
       groupName,
       passAuthorization: opts.passAuthorization,
-      limitRequestBody: opts.limitRequestBody,
+      bodyLimits,
       onDone: () => {
         inflight.delete(tracked);
         if (opts.accessLog) opts.accessLog(combinedLogLine(req, fields.remoteAddr, writer.status, writer.bytesOut, new Date()));
@@ -278,12 +287,12 @@ export function createMountHandler(
     };
     tracked.ex = ex;
     if (fields.chunked && !opts.chunkedRequest) {
-      writer.fail(411, 'Length Required');
+      writer.fail(411, 'Length Required', { Connection: 'close' }); // the body is not read
       if (opts.accessLog) opts.accessLog(combinedLogLine(req, fields.remoteAddr, 411, 0, new Date()));
       return;
     }
     if (opts.limitRequestBody > 0 && fields.contentLength > opts.limitRequestBody) {
-      writer.fail(413, 'Request Entity Too Large');
+      writer.fail(413, 'Request Entity Too Large', { Connection: 'close' }); // the body is not read
       if (opts.accessLog) opts.accessLog(combinedLogLine(req, fields.remoteAddr, 413, 0, new Date()));
       return;
     }
@@ -298,7 +307,7 @@ export function createMountHandler(
       return;
     }
     inflight.add(tracked);
-    res.on('close', () => {
+    onResponseGone(res, () => {
       if (!writer.finished || !res.writableFinished) tracked.br?.cancel();
     });
   }) as MountHandler;

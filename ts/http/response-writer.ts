@@ -31,7 +31,7 @@ export interface ResponseTarget {
   sendfile(fd: number, offset: number, length: number): void;
   end(): void;
   abort(): void;
-  fail(status: number, message: string): void;
+  fail(status: number, message: string, extraHeaders?: Record<string, string>): void;
 }
 
 export class ResponseWriter implements ResponseTarget {

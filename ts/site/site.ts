@@ -22,6 +22,8 @@ export interface SiteOptions {
   accessLog?: (line: string) => void;
   /** Address to bind for `Listen *:port` (default: all interfaces). */
   anyAddress?: string;
+  /** Milliseconds a request body may stall before 408 (see MountOptions.bodyTimeout). */
+  bodyTimeout?: number;
 }
 
 export interface SiteListener {
@@ -136,6 +138,7 @@ export class Site {
       preload: mount.preload && settings.processGroup === '' && !settings.applicationGroup.startsWith('%{R'),
       chunkedRequest: settings.chunkedRequest,
       accessLog: options.accessLog,
+      bodyTimeout: options.bodyTimeout,
     });
   }
 
