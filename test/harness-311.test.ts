@@ -1,7 +1,7 @@
 /**
- * The harness on Debian's Python 3.11 (shared-GIL tenants: no per-interpreter GIL before 3.12):
- * tenant.request against a Flask app, per-tenant state, and preflight of a single-phase
- * extension compiled by the test (strict tenants refuse it on 3.11 too).
+ * The harness on Debian's Python 3.11 (shared-GIL tenants: no per-interpreter GIL before 3.12), in
+ * tenant host processes: tenant.request against a Flask app, per-tenant state, and preflight of
+ * single-phase extensions (one compiled by the test, and Debian's numpy) without crashing.
  */
 import test from 'ava';
 import path from 'node:path';
@@ -25,7 +25,7 @@ test.after.always(async () => {
 
 maybe('on 3.11 tenants default to shared-GIL sub-interpreters; own GIL is a clear error', async (t) => {
   t.is(harness.gil, 'shared');
-  await t.throwsAsync(Harness.start({ engine: harness.engine, gil: 'own' }), { code: 'ERR_OWN_GIL_UNSUPPORTED' });
+  await t.throwsAsync(Harness.start({ python: PY311, gil: 'own' }), { code: 'ERR_OWN_GIL_UNSUPPORTED' });
 });
 
 maybe('tenant.request serves a Flask app in each tenant, with separate state', async (t) => {
@@ -62,7 +62,25 @@ maybe('preflight routes a single-phase extension (compiled by the test) to %{GLO
 maybe('a timeout interrupts a tenant on 3.11 too', async (t) => {
   const tn = await harness.tenant('spin311');
   const r = await tn.run('while True: pass', { timeout: 200 });
-  t.is(r.error?.type, 'TimeoutError');
+  t.is(r.error?.code, 'TIMEOUT');
   t.is((await tn.run('6 * 7')).value, 42);
   await tn.close();
 });
+
+for (const isolation of ['process', 'interpreter'] as const) {
+  maybe(`[${isolation}] requires numpy (Debian's, single-phase on 3.11): the tenant goes to %{GLOBAL} and numpy works there`, async (t) => {
+    const h = isolation === 'process' ? harness : await Harness.start({ python: PY311, isolation, pool: 0, engine: { logger: () => {} } });
+    try {
+      const tn = await h.tenant(`numpy-${isolation}`, { requires: ['numpy'] });
+      t.is(tn.placement, 'global');
+      t.regex(tn.fallbackReason ?? '', /numpy/);
+      t.is((await tn.run('import numpy\nint(numpy.arange(10).sum())')).value, 45);
+      // Another tenant goes on in its sub-interpreter.
+      const other = await h.tenant(`plain-${isolation}`);
+      t.is((await other.run('1 + 1')).value, 2);
+      await Promise.all([tn.close(), other.close()]);
+    } finally {
+      if (h !== harness) await h.close();
+    }
+  });
+}

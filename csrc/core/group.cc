@@ -4,8 +4,11 @@
 
 #include <thread>
 
+#include "core/deadlines.h"
 #include "core/inspect.h"
 #include "core/log.h"
+#include "core/pyhost_module.h"
+#include "core/pyref.h"
 #include "core/runtime.h"
 
 namespace pyhost {
@@ -97,6 +100,12 @@ void Group::RunHere(Job* job) {
 
 Worker* Worker::Current() { return tls_worker; }
 
+InterruptKind Worker::StopInterrupts() {
+  InterruptKind kind = running_seq_ ? Deadlines::Get().Disarm(group_, running_seq_) : InterruptKind::kNone;
+  PyThreadState_SetAsyncExc(ident_, nullptr);
+  return kind;
+}
+
 std::shared_ptr<Group> Group::Create(GroupOptions opts) {
   if (opts.threads < 0) opts.threads = 0;  // 0: jobs run with RunHere only (the daemon)
   std::shared_ptr<Group> g(new Group(std::move(opts)));
@@ -144,7 +153,6 @@ uint64_t Group::Submit(Job* job, bool wake) {
   {
     std::lock_guard<std::mutex> lock(mu_);
     seq = job->seq = ++next_seq_;
-    job->queued_at = std::chrono::steady_clock::now();
     switch (state_) {
       case State::kClosed:
         refuse = ErrorInfo::Make("ERR_GROUP_CLOSED", "application group " + opts_.name + " is closed");
@@ -176,10 +184,26 @@ void Group::Wake() {
   if (hot_ == 0 && !queue_.empty()) cv_.notify_one();
 }
 
+InterruptKind Job::EndDeadline() {
+  if (!deadline_group_) return InterruptKind::kNone;
+  Group* g = deadline_group_;
+  deadline_group_ = nullptr;
+  return Deadlines::Get().Disarm(g, seq);
+}
+
+void Group::ArmDeadline(Job* job) {
+  if (!job->has_deadline()) return;
+  job->deadline_group_ = this;
+  Deadlines::Get().Arm(shared_from_this(), job);
+}
+
 void Group::RunJob(Worker* w, Job* job) {
-  w->running_seq_ = job->seq;
+  uint64_t seq = w->running_seq_ = job->seq;
+  bool armed = job->has_deadline();
+  ArmDeadline(job);
   job->Run(*w);
-  // `job` may be gone now (it completes itself).
+  // `job` may be gone now (it completes itself; an armed job disarmed itself first).
+  if (armed) Deadlines::Get().Disarm(this, seq);
   w->running_seq_ = 0;
   if (w->interrupted_) {
     // An interrupt that arrived as the job ended must not hit the next one.
@@ -217,6 +241,33 @@ void Group::Interrupt(uint64_t seq, PyObject* exc, std::function<void(bool)> don
     done(hit);
   });
   if (!visiting) done(false);
+}
+
+bool Group::InterruptHard(uint64_t seq, bool cancelled, std::function<void()> done) {
+  auto self = shared_from_this();
+  auto interp = this->interp();
+  return VisitInterp(interp, [self, interp, seq, cancelled, done] {
+    unsigned long ident = 0;
+    // Disarmed meanwhile (the job ended, or stopped its interrupts): nothing to raise.
+    if (Deadlines::Get().Armed(self.get(), seq)) {
+      std::lock_guard<std::mutex> lock(self->mu_);
+      for (auto& w : self->workers_) {
+        if (w->running_seq_ == seq && w->ts_) {
+          ident = w->ident_;
+          w->interrupted_ = true;
+        }
+      }
+    }
+    if (ident) {
+      PyObject* module = interp->module();
+      RaiseInThread(ident, InterruptType(module, cancelled));
+      if (PyObject* hook = GetModuleState(module)->wake_hook) {
+        PyRef r(PyObject_CallFunction(hook, "k", ident));
+        if (!r) PyErr_Clear();
+      }
+    }
+    done();
+  });
 }
 
 void Group::StartLocked() {

@@ -26,6 +26,9 @@ class Worker {
   Interp& interp() const { return *interp_; }
   PyThreadState* thread_state() const { return ts_; }
   unsigned long ident() const { return ident_; }
+  // The running job's hard interrupts stop (it has ended as far as its code is concerned); a
+  // pending one is dropped. Returns how the job was interrupted, if it was. GIL held.
+  InterruptKind StopInterrupts();
   // The current thread's worker, or nullptr off worker threads.
   static Worker* Current();
 
@@ -73,6 +76,11 @@ class Group : public std::enable_shared_from_this<Group> {
   // Raises `exc` (a built-in exception type) in the worker running job `seq`, if it still runs
   // it; `done(hit)` is called from another thread, or never if the GIL is never released.
   void Interrupt(uint64_t seq, PyObject* exc, std::function<void(bool)> done);
+  // A hard interrupt (core/deadlines.h) of the worker running job `seq`, if it still runs it:
+  // raises this interpreter's _pyhost.CallTimeout (or Cancelled) in its thread and calls the
+  // interpreter's wake hook. Returns false if no visit could start; else `done` is called on the
+  // visiting thread once it is over (never, if the GIL is never released).
+  bool InterruptHard(uint64_t seq, bool cancelled, std::function<void()> done);
   // Raises `exc` in every busy worker (shutdown), from a visiting thread.
   void InterruptAll(PyObject* exc);
   // Runs a job on the calling thread (no GIL held), with this thread's own thread state of the
@@ -109,6 +117,8 @@ class Group : public std::enable_shared_from_this<Group> {
   void SpawnWorkersLocked();
   void WorkerMain(Worker* w, std::shared_ptr<Interp> interp, int gen);
   void RunJob(Worker* w, Job* job);
+  // Starts the job's hard deadline, if it has one (core/deadlines.h).
+  void ArmDeadline(Job* job);
   void AbortAllLocked(const ErrorInfo& why, std::deque<Job*>* out);
 
   GroupOptions opts_;

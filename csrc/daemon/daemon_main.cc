@@ -7,10 +7,14 @@
 //
 //   pyhost-daemon --socket PATH --name GROUP [--threads N] [--program PYTHON] [--home PREFIX]
 //                 [--path DIR]... [--optimize N] [--fallback global|error]
-//                 [--deadlock-timeout S] [--shutdown-timeout S]
+//                 [--deadlock-timeout S] [--shutdown-timeout S] [--allocator malloc|pymalloc]
+//                 [--tenant-host [--memory-limit BYTES]]
 // Prints "READY <pid>" on stdout once it accepts connections. SIGTERM: finish requests in
 // flight, finalise Python, exit. SIGUSR2: log the Python stacks of every thread.
+// With --tenant-host the process serves harness tenants instead (tenant_host.h): one connection,
+// from the harness that started it; --memory-limit caps its address space (RLIMIT_AS).
 #include <sys/prctl.h>
+#include <sys/resource.h>
 #include <pthread.h>
 #include <signal.h>
 #include <sys/socket.h>
@@ -40,6 +44,7 @@
 #include "daemon/daemon_request.h"
 #include "daemon/listener_role.h"
 #include "daemon/protocol.h"
+#include "daemon/tenant_host.h"
 
 namespace pyhost {
 namespace {
@@ -52,6 +57,8 @@ struct Config {
   bool fallback_global = true;
   int deadlock_timeout = 300;
   int shutdown_timeout = 5;
+  bool tenant_host = false;
+  long long memory_limit = 0;
 };
 
 [[noreturn]] void Usage(const std::string& why) {
@@ -77,6 +84,9 @@ Config ParseArgs(int argc, char** argv) {
     else if (a == "--fallback") c.fallback_global = next() != "error";
     else if (a == "--deadlock-timeout") c.deadlock_timeout = std::atoi(next().c_str());
     else if (a == "--shutdown-timeout") c.shutdown_timeout = std::atoi(next().c_str());
+    else if (a == "--allocator") c.runtime.allocator = next();
+    else if (a == "--tenant-host") c.tenant_host = true;
+    else if (a == "--memory-limit") c.memory_limit = std::atoll(next().c_str());
     else Usage("unknown option " + a);
   }
   if (c.socket_path.empty()) Usage("--socket is required");
@@ -91,6 +101,8 @@ class Daemon {
   int Run();
 
  private:
+  // --tenant-host: serves the one harness that connects, then stops.
+  [[noreturn]] void ServeTenantHost();
   std::shared_ptr<Group> GroupFor(const std::vector<std::string>& f);
   // One of the serving threads.
   void ServeLoop();
@@ -171,29 +183,8 @@ bool Daemon::Serve(ChannelRequest r) {
     return false;
   }
   AppSpec app;
-  app.target = std::move(f[wire::kAppTarget]);
-  app.callable = std::move(f[wire::kCallable]);
-  app.is_module = h.flags & wire::kIsModule;
-  app.reload = h.flags & wire::kReload;
   RequestHead head;
-  head.method = std::move(f[wire::kMethod]);
-  head.script_name = std::move(f[wire::kScriptName]);
-  head.path_info = std::move(f[wire::kPathInfo]);
-  head.query = std::move(f[wire::kQuery]);
-  head.request_uri = std::move(f[wire::kRequestUri]);
-  head.protocol = std::move(f[wire::kProtocol]);
-  head.scheme = std::move(f[wire::kScheme]);
-  head.server_name = std::move(f[wire::kServerName]);
-  head.server_port = std::move(f[wire::kServerPort]);
-  head.local_addr = std::move(f[wire::kLocalAddr]);
-  head.remote_addr = std::move(f[wire::kRemoteAddr]);
-  head.remote_port = std::move(f[wire::kRemotePort]);
-  head.headers = std::move(f[wire::kHeaders]);
-  head.process_group = std::move(f[wire::kProcessGroup]);
-  head.application_group = std::move(f[wire::kApplicationGroup]);
-  head.has_body = h.flags & wire::kHasBody;
-  head.pass_authorization = h.flags & wire::kPassAuthorization;
-  head.multiprocess = h.flags & wire::kMultiprocess;
+  wire::MoveRequestFields(h.flags, &f, &app, &head);
   head.multithread = cfg_.threads > 1;  // mod_wsgi: threads=1 reports False
   auto group = GroupFor(f);  // reads the group fields, which were not moved from
   DaemonRequest req(r.conn, std::move(r.channel), std::move(app), std::move(head));
@@ -366,6 +357,7 @@ int Daemon::Run() {
     std::fflush(stdout);
     return 1;
   }
+  if (cfg_.tenant_host) ServeTenantHost();
   serving_threads_ = std::max(cfg_.threads, 1);
   for (int i = 0; i < serving_threads_; i++) std::thread([this] { ServeLoop(); }).detach();
   std::thread([this] { HandleSignals(); }).detach();
@@ -384,6 +376,45 @@ int Daemon::Run() {
   }
   // Stop() ends the process; wait for it.
   for (;;) pause();
+}
+
+void Daemon::ServeTenantHost() {
+  if (cfg_.memory_limit > 0) {
+    // Address space, not resident memory: an allocation past it fails (MemoryError in Python)
+    // instead of growing the host until the machine swaps.
+    struct rlimit lim = {static_cast<rlim_t>(cfg_.memory_limit), static_cast<rlim_t>(cfg_.memory_limit)};
+    if (setrlimit(RLIMIT_AS, &lim) != 0) {
+      std::printf("FAILED cannot set the memory limit: %s\n", std::strerror(errno));
+      std::fflush(stdout);
+      std::_Exit(1);
+    }
+  }
+  std::thread([this] { HandleSignals(); }).detach();
+  std::printf("READY %d\n", static_cast<int>(getpid()));
+  std::fflush(stdout);
+  int fd;
+  do {
+    fd = ::accept4(listen_fd_, nullptr, nullptr, SOCK_CLOEXEC);
+  } while (fd < 0 && errno == EINTR);
+  // One harness, one connection: nobody else may connect.
+  ::close(listen_fd_);
+  ::unlink(cfg_.socket_path.c_str());
+  listen_fd_ = -1;
+  if (fd >= 0) {
+    TenantHost host(fd, cfg_.name);
+    host.Serve();
+  }
+  // The harness closed the connection (or went away): finish, bounded.
+  stopping_ = true;
+  std::promise<bool> done;
+  auto fut = done.get_future();
+  Runtime::Get().Shutdown(cfg_.shutdown_timeout * 1000, [&done](bool finalized, std::string report) {
+    if (!finalized) Log(LogLevel::kWarn, "", report);
+    done.set_value(finalized);
+  });
+  fut.wait_for(std::chrono::milliseconds(cfg_.shutdown_timeout * 1000 + 1000));
+  std::fflush(stdout);
+  std::_Exit(0);
 }
 
 }  // namespace

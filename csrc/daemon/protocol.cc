@@ -54,6 +54,32 @@ bool DecodeFields(const std::string& payload, std::vector<std::string>* fields) 
   return fields->size() == kFieldCount;
 }
 
+void MoveRequestFields(uint8_t flags, std::vector<std::string>* fields, AppSpec* app, RequestHead* head) {
+  std::vector<std::string>& f = *fields;
+  app->target = std::move(f[kAppTarget]);
+  app->callable = std::move(f[kCallable]);
+  app->is_module = flags & kIsModule;
+  app->reload = flags & kReload;
+  head->method = std::move(f[kMethod]);
+  head->script_name = std::move(f[kScriptName]);
+  head->path_info = std::move(f[kPathInfo]);
+  head->query = std::move(f[kQuery]);
+  head->request_uri = std::move(f[kRequestUri]);
+  head->protocol = std::move(f[kProtocol]);
+  head->scheme = std::move(f[kScheme]);
+  head->server_name = std::move(f[kServerName]);
+  head->server_port = std::move(f[kServerPort]);
+  head->local_addr = std::move(f[kLocalAddr]);
+  head->remote_addr = std::move(f[kRemoteAddr]);
+  head->remote_port = std::move(f[kRemotePort]);
+  head->headers = std::move(f[kHeaders]);
+  head->process_group = std::move(f[kProcessGroup]);
+  head->application_group = std::move(f[kApplicationGroup]);
+  head->has_body = flags & kHasBody;
+  head->pass_authorization = flags & kPassAuthorization;
+  head->multiprocess = flags & kMultiprocess;
+}
+
 bool ReadFull(int fd, char* buf, size_t len) {
   while (len > 0) {
     ssize_t n = ::read(fd, buf, len);

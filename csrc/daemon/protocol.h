@@ -17,6 +17,8 @@
 #include <string>
 #include <vector>
 
+#include "wsgi/request.h"
+
 namespace pyhost {
 namespace wire {
 
@@ -63,6 +65,10 @@ void EncodeHeader(const FrameHeader& h, char out[kHeaderSize]);
 FrameHeader DecodeHeader(const char in[kHeaderSize]);
 // Splits REQUEST fields (the payload after the connection id); false if malformed.
 bool DecodeFields(const std::string& payload, std::vector<std::string>* fields);
+
+// Moves the REQUEST fields (and flags) into what the gateway takes; the group fields
+// (kGroupName, kGroupKind, kGroupStrict) are left in place.
+void MoveRequestFields(uint8_t flags, std::vector<std::string>* fields, AppSpec* app, RequestHead* head);
 
 // Blocking I/O on a socket: the whole buffer or false (peer gone, error).
 bool ReadFull(int fd, char* buf, size_t len);

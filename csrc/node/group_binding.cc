@@ -2,6 +2,7 @@
 #include <memory>
 
 #include "core/calls.h"
+#include "core/deadlines.h"
 #include "core/group.h"
 #include "core/inspect.h"
 #include "core/interp_pool.h"
@@ -13,6 +14,9 @@
 namespace pyhost {
 namespace {
 
+// An exec/eval/call from JS. With a hard deadline (core/deadlines.h) it settles as interrupted
+// (ERR_TIMEOUT / ERR_CANCELLED, carrying what Python produced) however Python ended, and as
+// ERR_STUCK as soon as it is reported stuck; its real end, if it comes, is then dropped.
 class NodeCallJob : public Job, public Deliverable {
  public:
   NodeCallJob(Napi::Env env, CompletionPort* port, CallRequest req)
@@ -21,15 +25,21 @@ class NodeCallJob : public Job, public Deliverable {
 
   void Run(Worker& w) override {
     outcome_ = RunCall(w, req_);
+    interrupted_ = EndDeadline();
     port_->Post(this);
   }
   void Abort(const ErrorInfo& why) override {
     outcome_.error = why;
     port_->Post(this);
   }
+  void OnStuck() override { port_->Post(new StuckNotice(this)); }
+
   bool Deliver(Napi::Env env) override {
+    if (stuck_settled_) return true;  // settled as stuck; the hold was released then
     port_->Release();
-    if (!outcome_.error.empty()) {
+    if (interrupted_ != InterruptKind::kNone) {
+      deferred_.Reject(InterruptedToJs(env));
+    } else if (!outcome_.error.empty()) {
       deferred_.Reject(ErrorToJs(env, outcome_.error));
     } else if (req_.kind == CallRequest::kExec) {
       deferred_.Resolve(env.Undefined());
@@ -40,10 +50,47 @@ class NodeCallJob : public Job, public Deliverable {
   }
 
  private:
+  // Posted by OnStuck, before the job can post its own end (it disarms first), so it is
+  // delivered first and the job is alive then.
+  class StuckNotice : public Deliverable {
+   public:
+    explicit StuckNotice(NodeCallJob* job) : job_(job) {}
+    bool Deliver(Napi::Env env) override {
+      job_->SettleStuck(env);
+      return true;
+    }
+
+   private:
+    NodeCallJob* job_;
+  };
+
+  void SettleStuck(Napi::Env env) {
+    stuck_settled_ = true;
+    port_->Release();  // a call that may never end must not keep Node's event loop alive
+    deferred_.Reject(ErrorToJs(env, ErrorInfo::Make("ERR_STUCK", "the call did not stop within " + std::to_string(grace_ms) +
+                                                                     " ms of being interrupted (stuck in C code that holds the GIL, or catching every exception)")));
+  }
+
+  // ERR_TIMEOUT / ERR_CANCELLED with what Python produced: `value` if it returned, else its
+  // exception's type, message and traceback.
+  Napi::Object InterruptedToJs(Napi::Env env) {
+    bool timeout = interrupted_ == InterruptKind::kTimeout;
+    ErrorInfo e = outcome_.error;
+    std::string what = timeout ? "the call ran past its timeout of " + std::to_string(timeout_ms) + " ms" : "the call was cancelled";
+    Napi::Object o = ErrorToJs(env, e);
+    o.Set("code", timeout ? "ERR_TIMEOUT" : "ERR_CANCELLED");
+    o.Set("message", what);
+    if (e.empty() && req_.kind != CallRequest::kExec) o.Set("value", ValueToJs(env, outcome_.value));
+    if (!e.message.empty()) o.Set("pythonMessage", e.message);
+    return o;
+  }
+
   CompletionPort* port_;
   Napi::Promise::Deferred deferred_;
   CallRequest req_;
   CallOutcome outcome_;
+  InterruptKind interrupted_ = InterruptKind::kNone;
+  bool stuck_settled_ = false;  // loop thread only
 };
 
 class GroupHandle : public Napi::ObjectWrap<GroupHandle> {
@@ -55,6 +102,7 @@ class GroupHandle : public Napi::ObjectWrap<GroupHandle> {
                         InstanceMethod<&GroupHandle::Close>("close"), InstanceMethod<&GroupHandle::Info>("info"),
                         InstanceMethod<&GroupHandle::DumpStacks>("dumpStacks"),
                         InstanceMethod<&GroupHandle::Interrupt>("interrupt"),
+                        InstanceMethod<&GroupHandle::Cancel>("cancel"),
                         InstanceMethod<&GroupHandle::CloseAndWait>("closeAndWait"),
                         InstanceAccessor<&GroupHandle::Pooled>("pooled"),
                         InstanceAccessor<&GroupHandle::LastSeq>("lastSeq")});
@@ -89,8 +137,15 @@ class GroupHandle : public Napi::ObjectWrap<GroupHandle> {
   std::shared_ptr<Group> group() const { return group_; }
 
  private:
-  Napi::Value Submit(Napi::Env env, CallRequest req) {
+  // `limits` (optional): {timeoutMs, graceMs, cancellable} for a hard deadline.
+  Napi::Value Submit(Napi::Env env, CallRequest req, Napi::Value limits) {
     auto* job = new NodeCallJob(env, port_, std::move(req));
+    if (limits.IsObject()) {
+      Napi::Object o = limits.As<Napi::Object>();
+      job->timeout_ms = o.Get("timeoutMs").ToNumber().Int32Value();
+      if (o.Has("graceMs")) job->grace_ms = o.Get("graceMs").ToNumber().Int32Value();
+      job->cancellable = o.Get("cancellable").ToBoolean().Value();
+    }
     Napi::Promise p = job->promise();
     port_->Hold();
     last_seq_ = group_->Submit(job);
@@ -100,15 +155,15 @@ class GroupHandle : public Napi::ObjectWrap<GroupHandle> {
     CallRequest req;
     req.kind = CallRequest::kExec;
     req.source = info[0].As<Napi::String>().Utf8Value();
-    return Submit(info.Env(), std::move(req));
+    return Submit(info.Env(), std::move(req), info[1]);
   }
   Napi::Value Eval(const Napi::CallbackInfo& info) {
     CallRequest req;
     req.kind = CallRequest::kEval;
     req.source = info[0].As<Napi::String>().Utf8Value();
-    return Submit(info.Env(), std::move(req));
+    return Submit(info.Env(), std::move(req), info[1]);
   }
-  // call(module, func, args[], kwargs?)
+  // call(module, func, args[], kwargs?, limits?)
   Napi::Value Call(const Napi::CallbackInfo& info) {
     CallRequest req;
     req.kind = CallRequest::kCall;
@@ -123,7 +178,7 @@ class GroupHandle : public Napi::ObjectWrap<GroupHandle> {
       pyhost::Value kw = ValueFromJs(info[3], "kwargs");
       req.kwargs = std::move(kw.fields);
     }
-    return Submit(info.Env(), std::move(req));
+    return Submit(info.Env(), std::move(req), info.Length() > 4 ? info[4] : info.Env().Undefined());
   }
   Napi::Value Rehome(const Napi::CallbackInfo& info) {
     group_->Rehome();
@@ -179,6 +234,13 @@ class GroupHandle : public Napi::ObjectWrap<GroupHandle> {
       op->Post([hit](Napi::Env env, Napi::Promise::Deferred& d) { d.Resolve(Napi::Boolean::New(env, hit)); });
     });
     return p;
+  }
+
+  // cancel(seq) -> boolean: interrupts job `seq` now and until it ends (core/deadlines.h), if
+  // it runs with a deadline; false if it is not running.
+  Napi::Value Cancel(const Napi::CallbackInfo& info) {
+    uint64_t seq = static_cast<uint64_t>(info[0].ToNumber().Int64Value());
+    return Napi::Boolean::New(info.Env(), Deadlines::Get().Cancel(group_.get(), seq));
   }
 
   // The sequence number of the job submitted last (read right after exec/eval/call).

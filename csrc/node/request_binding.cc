@@ -20,7 +20,7 @@ namespace {
 // Flags of submitRequest
 constexpr int kHasBody = 1, kPassAuthorization = 2, kMultiprocess = 4, kSingleThread = 8, kDeferWake = 16;
 // Flags of dispatch
-constexpr int kEnd = 1, kAbort = 2, kResumeInput = 4, kSendfile = 8, kRefused = 16;
+constexpr int kEnd = 1, kAbort = 2, kResumeInput = 4, kSendfile = 8, kRefused = 16, kTimedOut = 32, kStuck = 64;
 constexpr size_t kExternalBufferMin = 32 << 10;
 
 class NodeWsgiRequest;
@@ -67,6 +67,8 @@ class NodeWsgiRequest : public WsgiRequest, public Deliverable {
     args[6] = env.Undefined();
     if (out.end) flags |= kEnd;
     if (out.abort_connection) flags |= kAbort;
+    if (out.interrupted != InterruptKind::kNone) flags |= kTimedOut;
+    if (out.stuck) flags |= kStuck;
     if (out.resume_input) flags |= kResumeInput;
     if (out.sendfile) {
       flags |= kSendfile;
@@ -126,10 +128,11 @@ Napi::Value RegisterApp(const Napi::CallbackInfo& info) {
   return Napi::Number::New(info.Env(), static_cast<double>(apps.size() - 1));
 }
 
-// submitRequest(group, appKey, fields, flags) -> id, where `fields` is one latin-1 string:
+// submitRequest(group, appKey, fields, flags, limits?) -> id, where `fields` is one latin-1 string:
 // method, scriptName, pathInfo, query, requestUri, protocol, scheme, serverName, serverPort,
 // localAddr, remoteAddr, remotePort, processGroup, applicationGroup and the raw headers, joined
 // by NUL (one string to convert instead of fifteen: this call is on every request's path).
+// `limits` ({timeoutMs, graceMs}) gives the request a hard deadline (core/deadlines.h).
 Napi::Value SubmitRequest(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   RequestTable& table = Table(env);
@@ -158,6 +161,11 @@ Napi::Value SubmitRequest(const Napi::CallbackInfo& info) {
   if (table.next_id == 0) table.next_id = 1;
   CompletionPort* port = Data(env)->port;
   auto* req = new NodeWsgiRequest(id, port, table.apps[app_key], std::move(h));
+  if (info.Length() > 4 && info[4].IsObject()) {
+    Napi::Object limits = info[4].As<Napi::Object>();
+    req->timeout_ms = limits.Get("timeoutMs").ToNumber().Int32Value();
+    if (limits.Has("graceMs")) req->grace_ms = limits.Get("graceMs").ToNumber().Int32Value();
+  }
   table.live.emplace(id, req);
   port->Hold();
   if (flags & kDeferWake) {

@@ -191,11 +191,19 @@ void WsgiRequest::Refused(const std::string& module, const std::string& message)
   NotifyLocked(lock);
 }
 
+void WsgiRequest::OnStuck() {
+  std::unique_lock<std::mutex> lock(mu_);
+  out_.stuck = true;
+  NotifyLocked(lock);
+}
+
 void WsgiRequest::Finish(bool abort_connection) {
   defer_notify_ = false;
+  InterruptKind interrupted = EndDeadline();  // before the host may free the request
   std::unique_lock<std::mutex> lock(mu_);
   out_.end = true;
   out_.abort_connection = abort_connection;
+  out_.interrupted = interrupted;
   // If a notice is still pending, the host takes the end together with it.
   NotifyLocked(lock);
 }

@@ -64,6 +64,10 @@ struct RequestOutput {
   // request is suspended until the host resubmits it (after moving the group) or fails it.
   std::string refused_module;
   std::string refused_message;
+  // With `end`: the request's hard deadline interrupted it (core/deadlines.h).
+  InterruptKind interrupted = InterruptKind::kNone;
+  // The application was interrupted and did not end within the grace period; it still runs.
+  bool stuck = false;
 };
 
 class WsgiRequest : public Job {
@@ -78,6 +82,8 @@ class WsgiRequest : public Job {
   // gateway.cc: runs the application (worker, GIL held) / answers without running it.
   void Run(Worker& worker) override;
   void Abort(const ErrorInfo& why) override;
+  // Tells the host (output `stuck`).
+  void OnStuck() override;
 
   const AppSpec& app() const { return app_; }
   const RequestHead& head() const { return head_; }

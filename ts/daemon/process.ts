@@ -2,27 +2,16 @@
  * One daemon process: spawned fresh (never forked from a process with Python in it), ready once
  * it prints READY, its log records forwarded to the front's logger, its connections pooled.
  */
-import { spawn, type ChildProcess } from 'node:child_process';
-import fs from 'node:fs';
-import readline from 'node:readline';
-import type { Logger, LogLevel } from '../logger.js';
+import type { ChildProcess } from 'node:child_process';
+import type { Logger } from '../logger.js';
 import { DaemonConnection, type DaemonRequest } from './connection.js';
-
-const NATIVE_LEVELS: LogLevel[] = ['debug', 'info', 'warn', 'error'];
+import { exitReason, processRss, spawnDaemon, type DaemonLogLine, type SpawnSpec } from './spawn.js';
 const STACK_DUMP_MARK = 'Python stacks of process ';
 
-export interface ProcessSpec {
+export interface ProcessSpec extends SpawnSpec {
   group: string;
-  binary: string;
-  args: string[];
   socketPath: string;
-  env: NodeJS.ProcessEnv;
-  cwd?: string;
-  uid?: number;
-  gid?: number;
-  argv0: string;
   threads: number;
-  startupTimeout: number;
   shutdownTimeout: number;
 }
 
@@ -71,85 +60,45 @@ export class DaemonProcess {
   }
 
   /** Spawns the process; resolves when it accepts connections. */
-  start(): Promise<void> {
-    return new Promise((resolve, reject) => {
-      let settled = false;
-      const settle = (err?: Error) => {
-        if (settled) return;
-        settled = true;
-        clearTimeout(timer);
-        if (err) reject(err);
-        else resolve();
-      };
-      const timer = setTimeout(() => {
-        settle(new Error(`${this.describe} did not start within ${this.spec.startupTimeout} ms`));
-        this.kill();
-      }, this.spec.startupTimeout);
-      timer.unref();
-      let child: ChildProcess;
-      try {
-        child = spawn(this.spec.binary, this.spec.args, {
-          argv0: this.spec.argv0,
-          env: this.spec.env,
-          cwd: this.spec.cwd,
-          uid: this.spec.uid,
-          gid: this.spec.gid,
-          stdio: ['ignore', 'pipe', 'pipe'],
-        });
-      } catch (err) {
-        this.state = 'dead';
-        this.resolveExited();
-        settle(new Error(`cannot start ${this.describe}: ${(err as Error).message}`));
-        return;
-      }
-      this.child = child;
-      this.pid = child.pid;
-      readline.createInterface({ input: child.stdout! }).on('line', (line) => {
-        if (line.startsWith('READY')) {
-          if (this.state === 'starting') this.state = 'ready';
-          settle();
-        } else if (line.startsWith('FAILED ')) {
-          settle(new Error(`${this.describe} failed to start: ${line.slice(7)}`));
-        }
-      });
-      readline.createInterface({ input: child.stderr! }).on('line', (line) => this.onLogLine(line));
-      child.on('error', (err) => settle(new Error(`cannot start ${this.describe}: ${err.message}`)));
-      child.on('exit', (code, signal) => {
+  async start(): Promise<void> {
+    const spawned = spawnDaemon(
+      this.spec,
+      () => this.describe,
+      (line) => this.onLogLine(line),
+      (code, signal) => {
         this.exitCode = code;
         this.exitSignal = signal;
         const was = this.state;
         this.state = 'dead';
         for (const c of this.connections) c.close();
-        settle(new Error(`${this.describe} exited during start-up (${this.exitReason()})`));
         this.resolveExited();
         // Exits during start-up reject start(); exits we asked for are expected.
         if (was !== 'starting' && was !== 'stopping') this.events.onExit(this, code, signal);
         else this.events.onStopped(this);
-      });
-    });
+      },
+    );
+    this.child = spawned.child;
+    this.pid = spawned.child?.pid;
+    await spawned.ready;
+    if (this.state === 'starting') this.state = 'ready';
   }
 
   exitReason(): string {
-    return this.exitSignal ? `killed by signal ${this.exitSignal}` : `exit code ${this.exitCode}`;
+    return exitReason(this.exitCode, this.exitSignal);
   }
 
-  private onLogLine(line: string): void {
-    if (line.startsWith('{')) {
-      try {
-        const r = JSON.parse(line) as { level: number; group: string; message: string };
-        if (r.message.startsWith(STACK_DUMP_MARK) && this.stackWaiters.length) {
-          const waiters = this.stackWaiters;
-          this.stackWaiters = [];
-          for (const w of waiters) w(r.message);
-          return;
-        }
-        this.logger.log(NATIVE_LEVELS[r.level] ?? 'info', r.message, r.group || this.spec.group);
-        return;
-      } catch {
-        /* not one of ours: log it as is */
-      }
+  private onLogLine(line: DaemonLogLine): void {
+    if (line.raw) {
+      this.logger.error(`(${this.describe}) ${line.message}`, this.spec.group);
+      return;
     }
-    this.logger.error(`(${this.describe}) ${line}`, this.spec.group);
+    if (line.message.startsWith(STACK_DUMP_MARK) && this.stackWaiters.length) {
+      const waiters = this.stackWaiters;
+      this.stackWaiters = [];
+      for (const w of waiters) w(line.message);
+      return;
+    }
+    this.logger.log(line.level, line.message, line.group || this.spec.group);
   }
 
   /** An idle connection, or a new one while under `threads`; undefined when at capacity. */
@@ -208,12 +157,6 @@ export class DaemonProcess {
 
   /** Resident memory in bytes (from /proc), or 0. */
   rss(): number {
-    if (!this.pid) return 0;
-    try {
-      const m = /VmRSS:\s+(\d+) kB/.exec(fs.readFileSync(`/proc/${this.pid}/status`, 'utf8'));
-      return m ? Number(m[1]) * 1024 : 0;
-    } catch {
-      return 0;
-    }
+    return processRss(this.pid);
   }
 }

@@ -10,6 +10,7 @@
  * await harness.close();
  * ```
  */
-export { Harness, type HarnessOptions, type TenantOptions } from './harness.js';
-export { Tenant, type RunResult, type RunOptions, type RequestOptions, type Placement } from './tenant.js';
+export { Harness, BASE_ENVIRONMENT, type HarnessOptions, type TenantOptions } from './harness.js';
+export { Tenant, type RunOptions, type RequestOptions, type Placement } from './tenant.js';
+export type { RunResult, RequestResult, TenantError, TenantErrorCode } from './results.js';
 export type { CollectedResponse } from '../http/collecting-writer.js';

@@ -3,6 +3,7 @@
  * daemon process group. Both stream the same response events through a ResponseWriter.
  */
 import type { IncomingMessage } from 'node:http';
+import type { NativeCallLimits } from '../native/types.js';
 import type { BodyLimits } from './body-pump.js';
 import type { RequestFields } from './request-fields.js';
 import type { ResponseTarget } from './response-writer.js';
@@ -25,6 +26,13 @@ export interface Exchange {
   readonly bodyLimits: BodyLimits;
   /** Called once when the response is over (sent, failed, or cut). */
   onDone(): void;
+  /**
+   * A hard deadline for the application (in-process requests of harness tenants; the embedded
+   * backend only): see NativeCallLimits.
+   */
+  readonly limits?: NativeCallLimits;
+  /** The deadline interrupted the application ('timeout', before onDone), or it would not stop ('stuck'). */
+  onInterrupted?(kind: 'timeout' | 'stuck'): void;
 }
 
 export interface BackendRequest {

@@ -76,7 +76,9 @@ class EmbeddedRequest implements BackendRequest {
       return;
     }
     if (flags & EventFlags.ResumeInput) this.pump?.resume();
+    if (flags & EventFlags.Stuck) this.ex.onInterrupted?.('stuck');
     const end = (flags & EventFlags.End) !== 0;
+    if (end && flags & EventFlags.TimedOut) this.ex.onInterrupted?.('timeout');
     if (!this.answered) {
       if (status) w.head(status, reason, headers);
       if (body !== undefined) w.body(body, end && !(flags & (EventFlags.Sendfile | EventFlags.Abort)));
@@ -204,7 +206,7 @@ export class EmbeddedBackend implements Backend {
       f.method + '\0' + ex.scriptName + '\0' + ex.pathInfo + '\0' + f.query + '\0' + f.requestUri + '\0' +
       f.protocol + '\0' + f.scheme + '\0' + f.serverName + '\0' + f.serverPort + '\0' + f.localAddr + '\0' +
       f.remoteAddr + '\0' + f.remotePort + '\0' + ex.processGroup + '\0' + ex.applicationGroup + '\0' + f.headers;
-    const id = this.addon.submitRequest(group.native, this.appKey, fields, flags);
+    const id = this.addon.submitRequest(group.native, this.appKey, fields, flags, ex.limits);
     group.enter();
     const addon = this.addon;
     ex.writer.sink = { ack: (n) => addon.requestAck(id, n), sendfileDone: () => addon.requestSendfileDone(id) };

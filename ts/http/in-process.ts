@@ -18,8 +18,14 @@ export interface InProcessRequest {
   body?: string | Buffer;
 }
 
-/** Sends one request to `backend` for the group named `groupName`; resolves with the response. */
-export function requestInProcess(backend: Backend, groupName: string, options: InProcessRequest = {}): Promise<CollectedResponse> {
+/** Extras of an in-process request: a hard deadline, and how it went (see Exchange). */
+export interface InProcessHooks {
+  limits?: Exchange['limits'];
+  onInterrupted?: Exchange['onInterrupted'];
+}
+
+/** The request fields (as a socket would give them) and body of an in-process request. */
+export function inProcessFields(options: InProcessRequest = {}): { fields: RequestFields; body: Buffer } {
   const method = (options.method ?? 'GET').toUpperCase();
   const url = options.path ?? '/';
   const q = url.indexOf('?');
@@ -56,6 +62,17 @@ export function requestInProcess(backend: Backend, groupName: string, options: I
     chunked: false,
     hasBody: body.length > 0,
   };
+  return { fields, body };
+}
+
+/** Sends one request to `backend` for the group named `groupName`; resolves with the response. */
+export function requestInProcess(
+  backend: Backend,
+  groupName: string,
+  options: InProcessRequest = {},
+  hooks: InProcessHooks = {},
+): Promise<CollectedResponse> {
+  const { fields, body } = inProcessFields(options);
   const writer = new CollectingWriter();
   const req = Readable.from(body.length ? [body] : []) as unknown as IncomingMessage;
   const ex: Exchange = {
@@ -70,6 +87,8 @@ export function requestInProcess(backend: Backend, groupName: string, options: I
     passAuthorization: true,
     bodyLimits: { maxBytes: 0, idleTimeout: 0 },
     onDone: () => {},
+    limits: hooks.limits,
+    onInterrupted: hooks.onInterrupted,
   };
   backend.submit(ex);
   return writer.done;

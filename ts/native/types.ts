@@ -1,9 +1,23 @@
 /** Typings of the native addon (csrc/node). Only ts/ talks to it; users never see these. */
 
+/**
+ * A hard deadline for a call or request (csrc/core/deadlines.h): interrupted once it has run
+ * `timeoutMs` (0: never, unless cancelled), again and again until it ends; reported stuck
+ * (ERR_STUCK, or the Stuck event) if it has not ended `graceMs` later. `cancellable` lets
+ * cancel(seq) interrupt it.
+ */
+export interface NativeCallLimits {
+  timeoutMs: number;
+  graceMs?: number;
+  cancellable?: boolean;
+}
+
 export interface NativeGroupHandle {
-  exec(source: string): Promise<undefined>;
-  eval(expr: string): Promise<unknown>;
-  call(module: string, func: string, args: unknown[], kwargs?: Record<string, unknown>): Promise<unknown>;
+  exec(source: string, limits?: NativeCallLimits): Promise<undefined>;
+  eval(expr: string, limits?: NativeCallLimits): Promise<unknown>;
+  call(module: string, func: string, args: unknown[], kwargs?: Record<string, unknown>, limits?: NativeCallLimits): Promise<unknown>;
+  /** Interrupts job `seq` (submitted with limits) now and until it ends; false if it is not running. */
+  cancel(seq: number): boolean;
   rehome(): void;
   /** Python stacks of the group's threads (all, or the one with this thread ident). */
   dumpStacks(thread: number): Promise<string>;
@@ -46,6 +60,10 @@ export const enum EventFlags {
   ResumeInput = 4,
   Sendfile = 8,
   Refused = 16,
+  /** With End: the request's hard deadline interrupted it. */
+  TimedOut = 32,
+  /** The request was interrupted and has not ended within the grace period (it still runs). */
+  Stuck = 64,
 }
 
 /**
@@ -69,7 +87,7 @@ export interface NativeAddon {
    * serverPort, localAddr, remoteAddr, remotePort, processGroup, applicationGroup, then the raw
    * headers ("name\nvalue\n..."), joined by NUL.
    */
-  submitRequest(group: NativeGroupHandle, appKey: number, fields: string, flags: number): number;
+  submitRequest(group: NativeGroupHandle, appKey: number, fields: string, flags: number, limits?: NativeCallLimits): number;
   /** Wakes the workers of groups given DeferWake requests. */
   wakeGroups(): void;
   requestPush(id: number, chunk: Buffer): boolean;

@@ -1,0 +1,129 @@
+/**
+ * The tenant host processes of a harness (isolation 'process'): where the next tenant goes (a
+ * ready host with room for it, else a new one), one spare host kept ready so a new or re-created
+ * tenant does not wait for a process to start, and recycling: a host whose resident memory has
+ * grown past the budget (CPython does not give back all of an ended interpreter's memory) takes
+ * no new tenants and ends once its tenants are gone.
+ */
+import type { Logger } from '../logger.js';
+import type { SpawnSpec } from '../daemon/spawn.js';
+import { TenantHost } from './tenant-host.js';
+
+export interface HostPoolOptions {
+  spec: SpawnSpec;
+  dir: string;
+  tenantsPerProcess: number;
+  /** Recycle a host whose RSS exceeds this many bytes. */
+  recycleRss: number;
+  /** Sent to each host once it is ready (its warm pool). */
+  onReady(host: TenantHost): void;
+  /** A host died under its tenants (not stopped by the pool). */
+  onLost(host: TenantHost, reason: string): void;
+  logger: Logger;
+}
+
+export class HostPool {
+  private readonly hosts = new Set<TenantHost>();
+  private starting: Promise<TenantHost> | undefined;
+  private closed = false;
+
+  constructor(private readonly o: HostPoolOptions) {}
+
+  /** Ready hosts with tenants or room for them. */
+  list(): TenantHost[] {
+    return [...this.hosts];
+  }
+
+  private hasRoom(h: TenantHost): boolean {
+    return h.state === 'ready' && h.tenants.size < this.o.tenantsPerProcess;
+  }
+
+  /** A host with room for one more tenant (the tenant is not yet counted: see take()). */
+  async place(): Promise<TenantHost> {
+    for (;;) {
+      // The fullest host with room: tenants stay packed, and the spare stays empty.
+      let best: TenantHost | undefined;
+      for (const h of this.hosts) if (this.hasRoom(h) && (!best || h.tenants.size > best.tenants.size)) best = h;
+      if (best) return best;
+      await this.startHost();
+    }
+  }
+
+  /** Counts `tenant` on `host`; keeps a spare host ready when the others are full. */
+  take(host: TenantHost, tenant: unknown): void {
+    host.tenants.add(tenant);
+    if (![...this.hosts].some((h) => this.hasRoom(h))) void this.startHost().catch(() => {});
+  }
+
+  /** `tenant` left `host`: a draining host with no tenants left is stopped; spare empties too. */
+  release(host: TenantHost, tenant: unknown): void {
+    host.tenants.delete(tenant);
+    this.checkMemory(host);
+    if (host.tenants.size === 0 && host.state === 'draining') void this.stopHost(host);
+    else if (host.tenants.size === 0 && host.state === 'ready') {
+      // At most one empty host stays, as the spare.
+      const empty = [...this.hosts].filter((h) => h.state === 'ready' && h.tenants.size === 0);
+      if (empty.length > 1) void this.stopHost(host);
+    }
+  }
+
+  /** Marks a host draining once its memory has grown past the budget. */
+  checkMemory(host: TenantHost): void {
+    if (host.state !== 'ready' || this.o.recycleRss <= 0) return;
+    const rss = host.rss();
+    if (rss > this.o.recycleRss) {
+      host.state = 'draining';
+      this.o.logger.info(`${host.describe}: ${Math.round(rss / 1048576)} MiB resident, over the recycling budget of ` +
+        `${Math.round(this.o.recycleRss / 1048576)} MiB: new tenants go to a fresh host`);
+      if (host.tenants.size === 0) void this.stopHost(host);
+    }
+  }
+
+  /** No new tenants on `host` (it cannot end an interpreter): it ends when its tenants are gone. */
+  drain(host: TenantHost): void {
+    if (host.state === 'ready') host.state = 'draining';
+    if (host.tenants.size === 0) void this.stopHost(host);
+  }
+
+  private startHost(): Promise<TenantHost> {
+    if (this.closed) return Promise.reject(new Error('the harness is closed'));
+    if (this.starting) return this.starting;
+    const host = new TenantHost(this.o.spec, this.o.logger, this.o.dir, (h, reason) => {
+      this.hosts.delete(h);
+      if (!this.closed) this.o.onLost(h, reason);
+    });
+    this.starting = host.start().then(
+      () => {
+        this.starting = undefined;
+        this.hosts.add(host);
+        this.o.onReady(host);
+        return host;
+      },
+      (err: Error) => {
+        this.starting = undefined;
+        throw err;
+      },
+    );
+    return this.starting;
+  }
+
+  private async stopHost(host: TenantHost): Promise<void> {
+    this.hosts.delete(host);
+    await host.stop(5000);
+  }
+
+  /** Total resident memory of the hosts. */
+  rss(): number {
+    let sum = 0;
+    for (const h of this.hosts) sum += h.rss();
+    return sum;
+  }
+
+  async close(): Promise<void> {
+    this.closed = true;
+    const starting = this.starting;
+    if (starting) await starting.then((h) => this.hosts.add(h), () => {});
+    await Promise.all([...this.hosts].map((h) => h.stop(2000)));
+    this.hosts.clear();
+  }
+}
