@@ -11,10 +11,10 @@ Python (the interpreter modules), gives it its own os.environ view, and makes it
 (time.sleep, lock acquires, socket reads) end when the host interrupts the call.
 """
 import io
-import json
 import os
 import sys
 import time
+import _json
 import _thread
 import _pyhost
 
@@ -34,6 +34,39 @@ _SLICE = 0.005
 
 class OutputLimit(BaseException):
     """The call printed far more than its output cap: it is stopped."""
+
+
+# ---- JSON, through the C codec alone: the json package imports re (and enum, functools, ...),
+# about a megabyte in every tenant ----
+
+def _not_jsonable(obj):
+    raise TypeError('Object of type %s is not JSON serializable' % type(obj).__qualname__)
+
+
+def _dumps(obj):
+    encode = _json.make_encoder({}, _not_jsonable, _json.encode_basestring_ascii, None, ':', ',', False, False, False)
+    return ''.join(encode(obj, 0))
+
+
+class _ScanContext:
+    strict = True
+    object_hook = None
+    object_pairs_hook = None
+    parse_float = float
+    parse_int = int
+    parse_constant = None
+    memo = {}
+
+
+_scan = _json.make_scanner(_ScanContext())
+
+
+def _loads(text):
+    value, end = _scan(text, 0)
+    _ScanContext.memo.clear()
+    if end != len(text):
+        raise ValueError('extra data after the JSON value')
+    return value
 
 
 # ---- interruptible waits --------------------------------------------------------------------
@@ -233,41 +266,53 @@ def _close_interpreter_modules():
 def _install_pyhost_module():
     """`import pyhost` in tenant code: the exceptions a call is interrupted with, to catch them
     on purpose (`except pyhost.TenantTimeout:` to clean up, then raise)."""
-    import types
-    m = types.ModuleType('pyhost', 'pyhost, as a harness tenant sees it.')
+    m = type(sys)('pyhost', 'pyhost, as a harness tenant sees it.')
     m.Interrupted = _pyhost.Interrupted
     m.CallTimeout = m.TenantTimeout = _pyhost.CallTimeout
     m.Cancelled = _pyhost.Cancelled
     sys.modules['pyhost'] = m
 
 
+_isolated = False
+
+
+def isolate(base_env):
+    """Makes this interpreter a tenant's own (once; the warm pool does it ahead of need): the
+    interpreter modules closed, blocking waits interruptible, os.environ a view of its own that
+    keeps only the host variables named in base_env. Not for %{GLOBAL}, which tenants share."""
+    global _isolated
+    if _isolated:
+        return None
+    _isolated = True
+    # Writes stay in this interpreter's os.environ; the process environment is shared.
+    os.putenv = lambda key, value: None
+    os.unsetenv = lambda key: None
+    keep = set(base_env)
+    for key in list(os.environ):
+        if key not in keep:
+            del os.environ[key]
+    _close_interpreter_modules()
+    sys.meta_path.insert(0, _TenantFinder(True))
+    time.sleep = _sleep
+    _pyhost.set_wake_hook(_wake)
+    for name, patch in _PATCH_AFTER_IMPORT.items():
+        if name in sys.modules:
+            patch(sys.modules[name])
+    return None
+
+
 def configure(paths, env, switch_interval, options):
-    """sys.path entries first; the tenant's os.environ view (options['baseEnv'] names the host
-    variables it keeps, env adds its own); with options['isolate'], the interpreter modules are
-    closed and blocking waits interruptible (not in %{GLOBAL}, which tenants share)."""
+    """sys.path entries first, and the tenant's own os.environ entries; with options['isolate'],
+    isolate(options['baseEnv']) if the pool has not."""
     if switch_interval is not None:
         # This interpreter's own GIL: an interrupt must take it from running code, and the
         # running thread lets go only after the switch interval (default 5 ms).
         sys.setswitchinterval(switch_interval)
     _pyhost.add_paths(paths)
-    _install_pyhost_module()
+    if 'pyhost' not in sys.modules:
+        _install_pyhost_module()
     if options.get('isolate'):
-        # Writes stay in this interpreter's os.environ; the process environment is shared.
-        os.putenv = lambda key, value: None
-        os.unsetenv = lambda key: None
-        keep = set(options.get('baseEnv', ()))
-        for key in list(os.environ):
-            if key not in keep:
-                del os.environ[key]
-        _close_interpreter_modules()
-        patch_waits = bool(options.get('interruptibleWaits', True))
-        sys.meta_path.insert(0, _TenantFinder(patch_waits))
-        if patch_waits:
-            time.sleep = _sleep
-            _pyhost.set_wake_hook(_wake)
-            for name, patch in _PATCH_AFTER_IMPORT.items():
-                if name in sys.modules:
-                    patch(sys.modules[name])
+        isolate(options.get('baseEnv', ()))
     for key, value in env.items():
         os.environ[key] = value
     return None
@@ -377,7 +422,7 @@ def _error(e, interrupted):
         status = e.code
         message = 'exit status %d' % (status or 0) if status is None or isinstance(status, int) else str(status)
     else:
-        message = str(e)
+        message = str(e) or ('out of memory' if code == 'MEMORY' else '')
     return {
         'code': code,
         'type': _qualified_name(type(e)),
@@ -433,8 +478,8 @@ def _capture(fn, limits):
         result['error'] = _interrupt_error(interrupted)
     else:
         try:
-            text = json.dumps(value, allow_nan=False)
-        except (TypeError, ValueError) as e:
+            text = _dumps(value)
+        except (TypeError, ValueError, RecursionError) as e:
             result['error'] = {'code': 'EXCEPTION', 'type': 'TypeError', 'traceback': '',
                                'message': 'result of type %s is not JSON-able data: %s' % (_qualified_name(type(value)), e)}
         else:
@@ -452,28 +497,30 @@ class _Raw(str):
 
 def _encode(result):
     raw = result.pop('value')
-    text = json.dumps(result)  # a dict: ends with '}'
+    text = _dumps(result)  # a dict: ends with '}'
     return text[:-1] + ', "value": ' + (raw if isinstance(raw, _Raw) else 'null') + '}'
 
 
 def run(code, limits):
-    """Runs statements in the tenant's __main__; a final expression's value is the result."""
+    """Runs statements in the tenant's __main__; a final expression's value is the result.
+    Returns the result as JSON text."""
     def go():
         body, last = _compile(code)
         exec(body, _main)
         return eval(last, _main) if last is not None else None
-    return _capture(go, limits)
+    return _encode(_capture(go, limits))
 
 
 def call(target, args, kwargs, limits):
-    """Calls 'pkg.module:function' (a dotted attribute path after the colon)."""
+    """Calls 'pkg.module:function' (a dotted attribute path after the colon). Returns the result
+    as JSON text."""
     def go():
         module, _, attr = target.partition(':')
         obj = __import__(module, fromlist=['_'])
         for part in (attr or 'main').split('.'):
             obj = getattr(obj, part)
         return obj(*args, **kwargs)
-    return _capture(go, limits)
+    return _encode(_capture(go, limits))
 
 
 def preflight(names):
@@ -511,12 +558,17 @@ def stop_threads(wait):
 
 
 _OPS = {'run': run, 'call': call, 'preflight': preflight, 'configure': configure, 'stop_threads': stop_threads}
+_TEXT_RESULTS = ('run', 'call')
 
 
 def dispatch(text):
     """One request as JSON text ([op, *args]); its result as JSON text."""
-    op, *args = json.loads(text)
+    op, *args = _loads(text)
     result = _OPS[op](*args)
-    if op in ('run', 'call'):
-        return _encode(result)
-    return json.dumps(result)
+    return result if op in _TEXT_RESULTS else _dumps(result)
+
+
+def dispatch_args(op, *args):
+    """dispatch() for a host that passes the arguments as values (the harness's own process)."""
+    result = _OPS[op](*args)
+    return result if op in _TEXT_RESULTS else _dumps(result)

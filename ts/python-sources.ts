@@ -23,6 +23,18 @@ export function pythonSource(name: string): string {
  * its code compiled with the file name `filename` (tracebacks can then tell its frames apart).
  */
 export function moduleInstaller(file: string, module: string, filename: string): string {
+  const key = `${file}\0${module}\0${filename}`;
+  let code = installers.get(key);
+  if (code === undefined) {
+    code = installerSource(file, module, filename);
+    installers.set(key, code);
+  }
+  return code;
+}
+
+const installers = new Map<string, string>();
+
+function installerSource(file: string, module: string, filename: string): string {
   return `import sys, types
 if ${JSON.stringify(module)} not in sys.modules:
     m = types.ModuleType(${JSON.stringify(module)})

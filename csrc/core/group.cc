@@ -2,6 +2,7 @@
 
 #include <pythread.h>
 
+#include <system_error>
 #include <thread>
 
 #include "core/deadlines.h"
@@ -330,7 +331,26 @@ void Group::SpawnWorkersLocked() {
     interp_->Attach();
     w->interp_ = interp_.get();
     Runtime::Get().WorkerStarted();
-    std::thread([self = shared_from_this(), w, interp = interp_, gen = generation_] { self->WorkerMain(w, interp, gen); }).detach();
+    try {
+      std::thread([self = shared_from_this(), w, interp = interp_, gen = generation_] { self->WorkerMain(w, interp, gen); }).detach();
+    } catch (const std::system_error& e) {
+      // No thread to be had (address space or thread limits): one worker less, and the group
+      // fails if it has none, rather than the process aborting.
+      workers_.pop_back();
+      interp_->Detach();
+      Runtime::Get().WorkerExited();
+      Log(LogLevel::kError, opts_.name, std::string("cannot start a worker thread: ") + e.what());
+      if (workers_.empty()) {
+        state_ = State::kFailed;
+        failure_ = ErrorInfo::Make("ERR_GROUP_START", std::string("application group ") + opts_.name +
+                                                          ": cannot start a worker thread: " + e.what());
+        std::deque<Job*> aborted;
+        AbortAllLocked(failure_, &aborted);
+        // Aborted outside the lock would be cleaner; jobs' Abort only posts, so it is safe here.
+        for (Job* j : aborted) j->Abort(failure_);
+      }
+      return;
+    }
   }
 }
 

@@ -3,6 +3,7 @@
 #include <pythread.h>
 
 #include <cstdio>
+#include <system_error>
 #include <thread>
 
 #include "core/pyref.h"
@@ -12,14 +13,20 @@ namespace pyhost {
 bool VisitInterp(const std::shared_ptr<Interp>& interp, std::function<void()> fn) {
   if (!interp || interp->ended()) return false;
   interp->Attach();
-  std::thread([interp, fn = std::move(fn)] {
-    PyThreadState* ts = PyThreadState_New(interp->state());
-    PyEval_RestoreThread(ts);
-    fn();
-    PyThreadState_Clear(ts);
-    PyThreadState_DeleteCurrent();
+  try {
+    std::thread([interp, fn = std::move(fn)] {
+      PyThreadState* ts = PyThreadState_New(interp->state());
+      PyEval_RestoreThread(ts);
+      fn();
+      PyThreadState_Clear(ts);
+      PyThreadState_DeleteCurrent();
+      interp->Detach();
+    }).detach();
+  } catch (const std::system_error&) {
+    // No thread to be had now (the process is out of address space): the caller may try again.
     interp->Detach();
-  }).detach();
+    return false;
+  }
   return true;
 }
 

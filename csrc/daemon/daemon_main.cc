@@ -401,8 +401,9 @@ void Daemon::ServeTenantHost() {
   ::unlink(cfg_.socket_path.c_str());
   listen_fd_ = -1;
   if (fd >= 0) {
-    TenantHost host(fd, cfg_.name);
-    host.Serve();
+    // Never freed: its task thread and the groups' jobs may use it until the process exits.
+    auto* host = new TenantHost(fd, cfg_.name);
+    host->Serve();
   }
   // The harness closed the connection (or went away): finish, bounded.
   stopping_ = true;

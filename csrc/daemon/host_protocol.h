@@ -4,7 +4,8 @@
 // protocol.h (8-byte header); every payload is a u32 call id, then length-prefixed fields.
 //
 //   harness -> host
-//     POOL     0 {kind, strict, target, prelude}      keep `target` warm interpreters of a kind
+//     POOL     0 {kind, strict, target, prelude, installer}   keep `target` warm interpreters of
+//              a kind, each having run `prelude`; `installer` goes first in the others
 //     CALL     id {group, kind, strict, pooled, threads, path, timeout_ms, grace_ms, payload}
 //              runs _pyhost_tenant.dispatch(payload) in the group, created on first use
 //     REQUEST  id {group, timeout_ms, grace_ms, flags, request, body}   a WSGI request, whole;

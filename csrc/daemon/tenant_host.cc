@@ -82,7 +82,7 @@ class HostCallJob : public Job {
   void OnStuck() override {
     TenantHost* host = host_;
     uint32_t id = id_;
-    std::thread([host, id] { host->Send(host_wire::kStuck, 0, id, {}); }).detach();
+    host->Later([host, id] { host->Send(host_wire::kStuck, 0, id, {}); });
   }
 
  private:
@@ -141,7 +141,7 @@ class HostWsgiRequest : public WsgiRequest {
       // From the deadlines thread, which must not wait on the socket.
       TenantHost* host = host_;
       uint32_t id = id_;
-      std::thread([host, id] { host->Send(host_wire::kStuck, 0, id, {}); }).detach();
+      host->Later([host, id] { host->Send(host_wire::kStuck, 0, id, {}); });
     }
     if (o.end) interrupted_ = o.interrupted;
     if (o.has_head) {
@@ -244,7 +244,7 @@ std::string TenantHost::installer() {
 void TenantHost::OnPool(const std::vector<std::string>& f) {
   {
     std::lock_guard<std::mutex> lock(mu_);
-    installer_ = f[3];
+    installer_ = f[4];
   }
   InterpKind kind = f[0] == "own" ? InterpKind::kOwnGil : InterpKind::kSharedGil;
   InterpPool::Get().SetTarget(kind, f[1] == "1", ToInt(f[2]), f[3]);
@@ -311,11 +311,33 @@ void TenantHost::OnDrop(uint32_t id, const std::vector<std::string>& f) {
     if (!answered->exchange(true)) Send(host_wire::kResult, 0, id, {outcome});
   };
   group->CloseAndWait([answer](bool ended) { answer(ended ? "ended" : "stuck"); });
-  int wait_ms = ToInt(f[1]);
-  std::thread([answer, wait_ms] {
-    std::this_thread::sleep_for(std::chrono::milliseconds(wait_ms));
-    answer("stuck");
-  }).detach();
+  Later([answer] { answer("stuck"); }, std::chrono::milliseconds(ToInt(f[1])));
+}
+
+void TenantHost::Later(std::function<void()> task, std::chrono::milliseconds delay) {
+  std::lock_guard<std::mutex> lock(mu_);
+  tasks_.emplace(std::chrono::steady_clock::now() + delay, std::move(task));
+  tasks_cv_.notify_one();
+}
+
+void TenantHost::TaskLoop() {
+  std::unique_lock<std::mutex> lock(mu_);
+  for (;;) {
+    if (tasks_.empty()) {
+      tasks_cv_.wait(lock);
+      continue;
+    }
+    auto first = tasks_.begin();
+    if (first->first > std::chrono::steady_clock::now()) {
+      tasks_cv_.wait_until(lock, first->first);
+      continue;
+    }
+    auto task = std::move(first->second);
+    tasks_.erase(first);
+    lock.unlock();
+    task();
+    lock.lock();
+  }
 }
 
 void TenantHost::OnCancel(uint32_t id) {
@@ -332,6 +354,7 @@ void TenantHost::OnCancel(uint32_t id) {
 }
 
 void TenantHost::Serve() {
+  std::thread([this] { TaskLoop(); }).detach();
   std::string payload;
   std::vector<std::string> f;
   for (;;) {
@@ -348,7 +371,7 @@ void TenantHost::Serve() {
     bool ok = false;
     switch (h.type) {
       case host_wire::kPool:
-        if ((ok = host_wire::Decode(payload, &id, &f, 4))) OnPool(f);
+        if ((ok = host_wire::Decode(payload, &id, &f, 5))) OnPool(f);
         break;
       case host_wire::kCall:
         if ((ok = host_wire::Decode(payload, &id, &f, 9))) OnCall(id, f);

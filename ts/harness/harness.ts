@@ -86,7 +86,20 @@ const HARNESS_KEYS = [
 const TENANT_KEYS = ['pythonPath', 'env', 'files', 'preload', 'requires'] as const;
 const MiB = 1024 * 1024;
 
+/** Set-up attempts when the host dies under a new tenant. */
+const HOST_LOST_RETRIES = 10;
+
+/** A tenant's host died during its set-up. */
+class HostLost extends PyhostError {
+  constructor(message: string) {
+    super('ERR_TENANT_SETUP', message);
+  }
+}
+
+/** Installs the tenant module (python/pyhost_tenant.py) in an interpreter. */
 const TENANT_INSTALLER = () => moduleInstaller('pyhost_tenant', '_pyhost_tenant', '<pyhost-tenant>');
+/** What the warm pool runs in each interpreter it makes: the module, and the tenant's isolation. */
+const POOL_PRELUDE = () => `${TENANT_INSTALLER()}\nsys.modules['_pyhost_tenant'].isolate(${JSON.stringify(BASE_ENVIRONMENT)})\n`;
 
 /** Pool targets of every live in-process harness: the process's pool of a kind holds their sum. */
 const poolTargets = new Map<Harness, { gil: 'own' | 'shared'; n: number }>();
@@ -240,7 +253,7 @@ export class Harness extends EventEmitter implements TenantOwner {
       else poolTargets.set(this, { gil: this.s.gil, n });
       let sum = 0;
       for (const t of poolTargets.values()) if (t.gil === this.s.gil) sum += t.n;
-      this.homes.engine.native.poolSetTarget(this.s.gil, true, sum, TENANT_INSTALLER());
+      this.homes.engine.native.poolSetTarget(this.s.gil, true, sum, POOL_PRELUDE());
     } else {
       for (const host of this.homes.hosts.list()) this.fillHostPool(host);
     }
@@ -248,7 +261,7 @@ export class Harness extends EventEmitter implements TenantOwner {
 
   private fillHostPool(host: TenantHost): void {
     // A host never holds more tenants than tenantsPerProcess: no more warm interpreters either.
-    host.pool(this.s.gil, true, Math.min(this.poolTarget, this.s.tenantsPerProcess), TENANT_INSTALLER());
+    host.pool(this.s.gil, true, Math.min(this.poolTarget, this.s.tenantsPerProcess), POOL_PRELUDE(), TENANT_INSTALLER());
   }
 
   /** Warm interpreters ready now (isolation 'interpreter'; 0 otherwise). */
@@ -312,10 +325,20 @@ export class Harness extends EventEmitter implements TenantOwner {
     return tenant;
   }
 
-  /** Counts a runtime's tenant on its host. */
+  /** Counts a runtime's tenant on its host (one that died meanwhile re-creates it at once). */
   private adopt(tenant: Tenant, runtime: TenantRuntime): void {
     const host = this.hostOf.get(runtime);
-    if (host && this.homes.kind === 'process') this.homes.hosts.take(host, tenant);
+    if (!host || this.homes.kind !== 'process') return;
+    if (host.state === 'dead') {
+      this.hostOf.delete(runtime);
+      queueMicrotask(() => {
+        if (tenant.isClosed) return;
+        tenant.recreating(this.recreate(tenant));
+        this.emit('restart', tenant, 'its host process died as the tenant was placed there');
+      });
+      return;
+    }
+    this.homes.hosts.take(host, tenant);
   }
 
   private groupName(name: string): string {
@@ -351,7 +374,8 @@ export class Harness extends EventEmitter implements TenantOwner {
   private async setupCall<T>(spec: TenantSpec, runtime: TenantRuntime, request: unknown[]): Promise<T> {
     const outcome = await runtime.dispatch(request);
     if (outcome.kind === 'done') return JSON.parse(outcome.text) as T;
-    const why = outcome.kind === 'failed' ? outcome.message : outcome.kind === 'crashed' ? `its host process died (${outcome.reason})` : 'it is stuck';
+    if (outcome.kind === 'crashed') throw new HostLost(`tenant ${spec.name}: set-up failed: its host process died (${outcome.reason})`);
+    const why = outcome.kind === 'failed' ? outcome.message : 'it is stuck';
     throw new PyhostError('ERR_TENANT_SETUP', `tenant ${spec.name}: set-up failed: ${why}`);
   }
 
@@ -380,10 +404,22 @@ export class Harness extends EventEmitter implements TenantOwner {
     return { placement, fallbackReason };
   }
 
-  /** Installs and configures a tenant in a fresh runtime. */
+  /**
+   * Installs and configures a tenant in a fresh runtime. A host that dies meanwhile (another of
+   * its tenants crashed it) is not the new tenant's fault: it is set up again in another.
+   */
   private async setUp(spec: TenantSpec, near: TenantHost | undefined): Promise<TenantSetup> {
     const { placement, fallbackReason } = await this.placementFor(spec);
-    const runtime = await this.makeRuntime(placement, near);
+    for (let attempt = 1; ; attempt++) {
+      try {
+        return await this.setUpIn(spec, await this.makeRuntime(placement, attempt === 1 ? near : undefined), fallbackReason);
+      } catch (err) {
+        if (!(err instanceof HostLost) || attempt >= HOST_LOST_RETRIES) throw err;
+      }
+    }
+  }
+
+  private async setUpIn(spec: TenantSpec, runtime: TenantRuntime, fallbackReason: string | undefined): Promise<TenantSetup> {
     try {
       await this.configure(spec, runtime);
       if (spec.requires.length) {

@@ -28,9 +28,9 @@ export class InterpreterRuntime implements TenantRuntime {
   }
 
   async dispatch(request: unknown[], limits?: CallLimits): Promise<DispatchOutcome> {
-    const text = JSON.stringify(request);
     try {
-      const out = await this.group.native.call('_pyhost_tenant', 'dispatch', [text], undefined, nativeLimits(limits));
+      // The arguments cross as values (no JSON on the way in); the result comes back as JSON text.
+      const out = await this.group.native.call('_pyhost_tenant', 'dispatch_args', request, undefined, nativeLimits(limits));
       return { kind: 'done', text: out as string };
     } catch (raw) {
       const e = raw as { code?: string; type?: string; message?: string; pythonMessage?: string; value?: unknown };

@@ -167,9 +167,12 @@ export class TenantHost {
     });
   }
 
-  /** Keeps `target` warm interpreters of a kind ready in the host, each having run `prelude`. */
-  pool(kind: 'own' | 'shared', strict: boolean, target: number, prelude: string): void {
-    this.send(HostFrame.Pool, 0, [kind, strict ? '1' : '0', String(target), prelude]);
+  /**
+   * Keeps `target` warm interpreters of a kind ready in the host, each having run `prelude`;
+   * `installer` runs first in an interpreter that does not come from the pool.
+   */
+  pool(kind: 'own' | 'shared', strict: boolean, target: number, prelude: string, installer: string): void {
+    this.send(HostFrame.Pool, 0, [kind, strict ? '1' : '0', String(target), prelude, installer]);
   }
 
   /** `_pyhost_tenant.dispatch(text)` in the group (created on first use). */
