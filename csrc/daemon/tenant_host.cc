@@ -250,18 +250,23 @@ void TenantHost::OnPool(const std::vector<std::string>& f) {
   InterpPool::Get().SetTarget(kind, f[1] == "1", ToInt(f[2]), f[3]);
 }
 
-void TenantHost::OnCall(uint32_t id, std::vector<std::string>& f) {
-  auto group = GroupFor(f);
-  auto* job = new HostCallJob(this, id, std::move(f[8]));
-  SetDeadline(job, f[6], f[7]);
+void TenantHost::Submit(uint32_t id, const std::shared_ptr<Group>& group, Job* job) {
   {
     std::lock_guard<std::mutex> lock(mu_);
     calls_[id] = {group, 0};
   }
   uint64_t seq = group->Submit(job);
+  // The job may have ended (and forgotten its id) already.
   std::lock_guard<std::mutex> lock(mu_);
   auto it = calls_.find(id);
   if (it != calls_.end()) it->second.second = seq;
+}
+
+void TenantHost::OnCall(uint32_t id, std::vector<std::string>& f) {
+  auto group = GroupFor(f);
+  auto* job = new HostCallJob(this, id, std::move(f[8]));
+  SetDeadline(job, f[6], f[7]);
+  Submit(id, group, job);
 }
 
 void TenantHost::OnRequest(uint32_t id, std::vector<std::string>& f) {
@@ -281,14 +286,7 @@ void TenantHost::OnRequest(uint32_t id, std::vector<std::string>& f) {
   head.multithread = false;
   auto* req = new HostWsgiRequest(this, id, std::move(app), std::move(head), f[5]);
   SetDeadline(req, f[1], f[2]);
-  {
-    std::lock_guard<std::mutex> lock(mu_);
-    calls_[id] = {group, 0};
-  }
-  uint64_t seq = group->Submit(req);
-  std::lock_guard<std::mutex> lock(mu_);
-  auto it = calls_.find(id);
-  if (it != calls_.end()) it->second.second = seq;
+  Submit(id, group, req);
 }
 
 void TenantHost::OnDrop(uint32_t id, const std::vector<std::string>& f) {

@@ -19,6 +19,7 @@
 namespace pyhost {
 
 class Group;
+class Job;
 
 class TenantHost {
  public:
@@ -43,6 +44,8 @@ class TenantHost {
   // CALL fields: {group, kind, strict, pooled, threads, path, ...}: the group, created on first use.
   std::shared_ptr<Group> GroupFor(const std::vector<std::string>& f);
   std::shared_ptr<Group> FindGroup(const std::string& name);
+  // Queues a call's job in its group, remembered (for CANCEL) until it forgets itself.
+  void Submit(uint32_t id, const std::shared_ptr<Group>& group, Job* job);
   void OnPool(const std::vector<std::string>& f);
   void OnCall(uint32_t id, std::vector<std::string>& f);
   void OnRequest(uint32_t id, std::vector<std::string>& f);

@@ -4,7 +4,7 @@ import { GLOBAL_GROUP } from '../group.js';
 import type { Backend, BackendRequest, Exchange } from '../http/backend.js';
 import { DaemonRequest } from './connection.js';
 import type { DaemonGroup } from './daemon-group.js';
-import { RequestFlag } from './protocol.js';
+import { RequestFlag, requestFieldsFor } from './protocol.js';
 
 export class DaemonBackend implements Backend {
   private readonly staticFlags: number;
@@ -28,28 +28,17 @@ export class DaemonBackend implements Backend {
     if (ex.passAuthorization) flags |= RequestFlag.PassAuthorization;
     const main = ex.groupName === GLOBAL_GROUP;
     const gil = this.groupOptions?.gil ?? 'shared';
-    const fields = {
+    const fields = requestFieldsFor(f, {
       appTarget: this.app.target,
       callable: this.app.callable,
-      method: f.method,
       scriptName: ex.scriptName,
       pathInfo: ex.pathInfo,
-      query: f.query,
-      requestUri: f.requestUri,
-      protocol: f.protocol,
-      scheme: f.scheme,
-      serverName: f.serverName,
-      serverPort: f.serverPort,
-      localAddr: f.localAddr,
-      remoteAddr: f.remoteAddr,
-      remotePort: f.remotePort,
-      headers: f.headers,
       processGroup: ex.processGroup,
       applicationGroup: ex.applicationGroup,
       groupName: ex.groupName,
       groupKind: main ? 'main' : gil,
       groupStrict: !main && (gil === 'own' || this.groupOptions?.extensions === 'strict') ? '1' : '0',
-    } as const;
+    });
     return this.group.submit(ex, fields, flags, (placement) => new DaemonRequest(ex, fields, flags, placement));
   }
 }

@@ -6,6 +6,8 @@
  * connection. The native front (csrc/front) does the I/O; JS encodes the REQUEST frame.
  */
 
+import type { RequestFields as HttpFields } from '../http/request-fields.js';
+
 export const enum Frame {
   Request = 1,
   Body = 2,
@@ -50,6 +52,39 @@ export interface RequestFields {
   groupName: string;
   groupKind: 'main' | 'shared' | 'own';
   groupStrict: '0' | '1';
+}
+
+/** Where a request goes, beside what its socket gave. */
+export type RequestTarget = Pick<
+  RequestFields,
+  'appTarget' | 'callable' | 'scriptName' | 'pathInfo' | 'processGroup' | 'applicationGroup' | 'groupName' | 'groupKind' | 'groupStrict'
+>;
+
+/** The REQUEST fields of a request read from a socket (`f`) going to `to`. */
+export function requestFieldsFor(f: HttpFields, to: RequestTarget): RequestFields {
+  // Written out (no spread): this runs for every daemon request.
+  return {
+    appTarget: to.appTarget,
+    callable: to.callable,
+    scriptName: to.scriptName,
+    pathInfo: to.pathInfo,
+    processGroup: to.processGroup,
+    applicationGroup: to.applicationGroup,
+    groupName: to.groupName,
+    groupKind: to.groupKind,
+    groupStrict: to.groupStrict,
+    method: f.method,
+    query: f.query,
+    requestUri: f.requestUri,
+    protocol: f.protocol,
+    scheme: f.scheme,
+    serverName: f.serverName,
+    serverPort: f.serverPort,
+    localAddr: f.localAddr,
+    remoteAddr: f.remoteAddr,
+    remotePort: f.remotePort,
+    headers: f.headers,
+  };
 }
 
 // UTF-8 fields (file paths, callables, group names) repeat from request to request: their bytes,

@@ -124,7 +124,13 @@ interface Settings {
 /** Where tenants' groups are made: this process's engine, or host processes. */
 type Homes = { kind: 'interpreter'; engine: Engine; ownsEngine: boolean } | { kind: 'process'; hosts: HostPool };
 
-export class Harness extends EventEmitter implements TenantOwner {
+/** Events of a Harness. */
+export interface HarnessEvents {
+  /** A tenant was re-created in a fresh host process (its host died: `reason`); its state is gone. */
+  restart: [tenant: Tenant, reason: string];
+}
+
+export class Harness extends EventEmitter<HarnessEvents> implements TenantOwner {
   private readonly tenants = new Map<string, Tenant>();
   private readonly quarantinedGroups: string[] = [];
   private readonly hostOf = new Map<TenantRuntime, TenantHost>();
@@ -217,6 +223,15 @@ export class Harness extends EventEmitter implements TenantOwner {
       const harness = new Harness(s, logger, version, executable);
       harness.homes = homes ?? { kind: 'process', hosts: harness.makeHostPool(options.python) };
       harness.setPoolTarget(s.pool === 'auto' ? 2 : s.pool);
+      if (harness.homes.kind === 'process') {
+        // The first host now: a host that cannot start is an error of start(), with its reason.
+        try {
+          await harness.homes.hosts.prepare();
+        } catch (err) {
+          await harness.close();
+          throw new PyhostError('ERR_TENANT_HOST', `Harness.start: ${(err as Error).message}`);
+        }
+      }
       return harness;
     } catch (err) {
       if (homes?.kind === 'interpreter' && homes.ownsEngine) await homes.engine.close();

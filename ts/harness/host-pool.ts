@@ -1,9 +1,10 @@
 /**
- * The tenant host processes of a harness (isolation 'process'): where the next tenant goes (a
- * ready host with room for it, else a new one), one spare host kept ready so a new or re-created
- * tenant does not wait for a process to start, and recycling: a host whose resident memory has
- * grown past the budget (CPython does not give back all of an ended interpreter's memory) takes
- * no new tenants and ends once its tenants are gone.
+ * The tenant host processes of a harness (isolation 'process'): where the next tenant goes (the
+ * fullest ready host with room, else a new one); one spare host, empty and ready with its warm
+ * pool, kept at all times, so that the tenants of a host that crashed are re-created without
+ * waiting for a process to start; and recycling: a host whose resident memory has grown past the
+ * budget (CPython does not give back all of an ended interpreter's memory) takes no new tenants
+ * and ends once its tenants are gone.
  */
 import type { Logger } from '../logger.js';
 import type { SpawnSpec } from '../daemon/spawn.js';
@@ -49,13 +50,25 @@ export class HostPool {
     }
   }
 
-  /** Counts `tenant` on `host`; keeps a spare host ready when the others are full. */
+  /** Counts `tenant` on `host`; starts a new spare when the spare was taken. */
   take(host: TenantHost, tenant: unknown): void {
     host.tenants.add(tenant);
-    if (![...this.hosts].some((h) => this.hasRoom(h))) void this.startHost().catch(() => {});
+    this.keepSpare();
   }
 
-  /** `tenant` left `host`: a draining host with no tenants left is stopped; spare empties too. */
+  /** Starts the first host (the spare); rejects if a host cannot start at all. */
+  async prepare(): Promise<void> {
+    await this.startHost();
+  }
+
+  /** One empty ready host, or one on its way. */
+  private keepSpare(): void {
+    if (this.closed || this.starting) return;
+    if ([...this.hosts].some((h) => h.state === 'ready' && h.tenants.size === 0)) return;
+    void this.startHost().catch((err: Error) => this.o.logger.warn(`cannot start a spare tenant host: ${err.message}`));
+  }
+
+  /** `tenant` left `host`: a draining host with no tenants left is stopped; one empty host stays (the spare). */
   release(host: TenantHost, tenant: unknown): void {
     host.tenants.delete(tenant);
     this.checkMemory(host);
@@ -90,13 +103,16 @@ export class HostPool {
     if (this.starting) return this.starting;
     const host = new TenantHost(this.o.spec, this.o.logger, this.o.dir, (h, reason) => {
       this.hosts.delete(h);
-      if (!this.closed) this.o.onLost(h, reason);
+      if (this.closed) return;
+      this.o.onLost(h, reason);
+      this.keepSpare();
     });
     this.starting = host.start().then(
       () => {
         this.starting = undefined;
         this.hosts.add(host);
         this.o.onReady(host);
+        if (!this.closed) queueMicrotask(() => this.keepSpare());
         return host;
       },
       (err: Error) => {

@@ -3,7 +3,7 @@
  * to its process (exit, abort, a segfault, its descriptors, its memory) ends or harms only that
  * host, which the harness replaces.
  */
-import { encodeRequest, RequestFlag, type RequestFields } from '../daemon/protocol.js';
+import { encodeRequest, RequestFlag, requestFieldsFor } from '../daemon/protocol.js';
 import { inProcessFields, type InProcessRequest } from '../http/in-process.js';
 import type { HostGroupSpec, TenantHost } from './tenant-host.js';
 import type { CallLimits, DispatchOutcome, Placement, RequestOutcome, TenantRuntime } from './tenant-runtime.js';
@@ -30,28 +30,17 @@ export class HostRuntime implements TenantRuntime {
     const { fields: f, body } = inProcessFields(options);
     const isModule = /^[\w.]+:[\w.]+$/.test(app);
     const main = this.group.kind === 'main';
-    const fields: RequestFields = {
+    const fields = requestFieldsFor(f, {
       appTarget: app,
       callable: 'application',
-      method: f.method,
       scriptName: '',
       pathInfo: f.rawPath,
-      query: f.query,
-      requestUri: f.requestUri,
-      protocol: f.protocol,
-      scheme: f.scheme,
-      serverName: f.serverName,
-      serverPort: f.serverPort,
-      localAddr: f.localAddr,
-      remoteAddr: f.remoteAddr,
-      remotePort: f.remotePort,
-      headers: f.headers,
       processGroup: '',
       applicationGroup: main ? '' : this.group.name,
       groupName: this.group.name,
       groupKind: this.group.kind,
       groupStrict: this.group.strict ? '1' : '0',
-    };
+    });
     let flags = RequestFlag.PassAuthorization;
     if (isModule) flags |= RequestFlag.IsModule;
     if (body.length) flags |= RequestFlag.HasBody;
