@@ -96,10 +96,11 @@ class HostLost extends PyhostError {
   }
 }
 
-/** Installs the tenant module (python/pyhost_tenant.py) in an interpreter. */
-const TENANT_INSTALLER = () => moduleInstaller('pyhost_tenant', '_pyhost_tenant', '<pyhost-tenant>');
+/** Installs the tenant module (python/pyhost_tenant.py) in an interpreter of `python`. */
+const tenantInstaller = (python: string) => moduleInstaller('pyhost_tenant', '_pyhost_tenant', '<pyhost-tenant>', python);
 /** What the warm pool runs in each interpreter it makes: the module, and the tenant's isolation. */
-const POOL_PRELUDE = () => `${TENANT_INSTALLER()}\nsys.modules['_pyhost_tenant'].isolate(${JSON.stringify(BASE_ENVIRONMENT)})\n`;
+const poolPrelude = (python: string) =>
+  `${tenantInstaller(python)}\nsys.modules['_pyhost_tenant'].isolate(${JSON.stringify(BASE_ENVIRONMENT)})\n`;
 
 /** Pool targets of every live in-process harness: the process's pool of a kind holds their sum. */
 const poolTargets = new Map<Harness, { gil: 'own' | 'shared'; n: number }>();
@@ -268,7 +269,7 @@ export class Harness extends EventEmitter<HarnessEvents> implements TenantOwner 
       else poolTargets.set(this, { gil: this.s.gil, n });
       let sum = 0;
       for (const t of poolTargets.values()) if (t.gil === this.s.gil) sum += t.n;
-      this.homes.engine.native.poolSetTarget(this.s.gil, true, sum, POOL_PRELUDE());
+      this.homes.engine.native.poolSetTarget(this.s.gil, true, sum, poolPrelude(this.pythonExecutable));
     } else {
       for (const host of this.homes.hosts.list()) this.fillHostPool(host);
     }
@@ -276,7 +277,7 @@ export class Harness extends EventEmitter<HarnessEvents> implements TenantOwner 
 
   private fillHostPool(host: TenantHost): void {
     // A host never holds more tenants than tenantsPerProcess: no more warm interpreters either.
-    host.pool(this.s.gil, true, Math.min(this.poolTarget, this.s.tenantsPerProcess), POOL_PRELUDE(), TENANT_INSTALLER());
+    host.pool(this.s.gil, true, Math.min(this.poolTarget, this.s.tenantsPerProcess), poolPrelude(this.pythonExecutable), tenantInstaller(this.pythonExecutable));
   }
 
   /** Warm interpreters ready now (isolation 'interpreter'; 0 otherwise). */
@@ -369,7 +370,7 @@ export class Harness extends EventEmitter<HarnessEvents> implements TenantOwner 
       const group: Group = placement === 'global'
         ? engine.group(GLOBAL_GROUP)
         : engine.group(name, { gil: placement, threads: this.s.threads, fallback: 'error', extensions: strict ? 'strict' : 'legacy', pooled: strict });
-      if (!group.native.pooled) await group.exec(TENANT_INSTALLER());
+      if (!group.native.pooled) await group.exec(tenantInstaller(this.pythonExecutable));
       return new InterpreterRuntime(engine, group, placement);
     }
     const host = near && near.state === 'ready' ? near : await this.homes.hosts.place();

@@ -10,6 +10,9 @@ import type { Logger } from '../logger.js';
 import type { SpawnSpec } from '../daemon/spawn.js';
 import { TenantHost } from './tenant-host.js';
 
+/** An empty host beyond the spare lives this long. */
+const IDLE_HOST_MS = 5000;
+
 export interface HostPoolOptions {
   spec: SpawnSpec;
   dir: string;
@@ -68,16 +71,28 @@ export class HostPool {
     void this.startHost().catch((err: Error) => this.o.logger.warn(`cannot start a spare tenant host: ${err.message}`));
   }
 
-  /** `tenant` left `host`: a draining host with no tenants left is stopped; one empty host stays (the spare). */
+  /**
+   * `tenant` left `host`: a draining host with no tenants left is stopped; an empty host beyond the
+   * spare stops after IDLE_HOST_MS without tenants (tenants that come and go do not start and stop
+   * a process each).
+   */
   release(host: TenantHost, tenant: unknown): void {
     host.tenants.delete(tenant);
     this.checkMemory(host);
     if (host.tenants.size === 0 && host.state === 'draining') void this.stopHost(host);
-    else if (host.tenants.size === 0 && host.state === 'ready') {
-      // At most one empty host stays, as the spare.
+    else if (host.tenants.size === 0 && host.state === 'ready') this.scheduleIdleCheck();
+  }
+
+  private idleTimer: NodeJS.Timeout | undefined;
+
+  private scheduleIdleCheck(): void {
+    if (this.idleTimer) return;
+    this.idleTimer = setTimeout(() => {
+      this.idleTimer = undefined;
       const empty = [...this.hosts].filter((h) => h.state === 'ready' && h.tenants.size === 0);
-      if (empty.length > 1) void this.stopHost(host);
-    }
+      for (const h of empty.slice(1)) void this.stopHost(h);
+    }, IDLE_HOST_MS);
+    this.idleTimer.unref();
   }
 
   /** Marks a host draining once its memory has grown past the budget. */
@@ -137,6 +152,7 @@ export class HostPool {
 
   async close(): Promise<void> {
     this.closed = true;
+    clearTimeout(this.idleTimer);
     const starting = this.starting;
     if (starting) await starting.then((h) => this.hosts.add(h), () => {});
     await Promise.all([...this.hosts].map((h) => h.stop(2000)));
