@@ -13,6 +13,8 @@
  * - Times are whole seconds; `0` disables a limit, as in mod_wsgi.
  */
 
+import type { ServerAccess, UnenforcedRestriction } from './access-plan.js';
+
 /** Where a directive was written. */
 export interface SourceLocation {
   /** The file as it was named (the main file resolved to an absolute path; includes absolute). */
@@ -262,6 +264,8 @@ export interface ServerPlan extends SourceLocation {
   readonly mounts: readonly Mount[];
   /** Static aliases in the order mod_alias tries them. */
   readonly aliases: readonly StaticAlias[];
+  /** Access control (Require, Order/Allow/Deny, AuthType, auth hooks) of its sections. */
+  readonly access: ServerAccess;
 }
 
 /** One address of a `<VirtualHost>`. */
@@ -310,4 +314,10 @@ export interface SitePlan {
   readonly timeout: number;
   readonly warnings: readonly ConfigWarning[];
   readonly ignored: readonly IgnoredDirective[];
+  /**
+   * Access restrictions pyhost does not enforce (Require expr, `<If>` around Require, unknown
+   * providers, `.htaccess` files AllowOverride lets restrict access, ...). Serving refuses a plan
+   * that has any, unless told to leave them off.
+   */
+  readonly unenforced: readonly UnenforcedRestriction[];
 }
