@@ -6,12 +6,14 @@
  */
 import type { IncomingMessage, RequestListener, ServerResponse } from 'node:http';
 import { Engine } from '../engine.js';
-import { ConfigError, PyhostError } from '../errors.js';
+import { ConfigError } from '../errors.js';
 import type { Listener, Mount, ServerPlan, SitePlan, VirtualHostPlan } from '../config/plan.js';
 import { wildcardToRegExp } from '../config/patterns.js';
 import type { LogLevel, LogSink } from '../logger.js';
 import { normalizeTarget } from '../http/paths.js';
-import { ServerRoutes } from './server-routes.js';
+import { HookRunner } from '../access/hooks.js';
+import { AccessGate } from './access-gate.js';
+import { ServerRoutes, answerRouteError } from './server-routes.js';
 
 export interface SiteOptions {
   /** Python executable for embedded mode and for daemon groups without `python=`. */
@@ -22,6 +24,11 @@ export interface SiteOptions {
   accessLog?: (line: string) => void;
   /** Address to bind for `Listen *:port` (default: all interfaces). */
   anyAddress?: string;
+  /**
+   * Serve even though the plan has access restrictions pyhost does not enforce
+   * (`plan.unenforced`); each is logged once at start. Default false: such a plan is refused.
+   */
+  allowUnenforced?: boolean;
 }
 
 export interface SiteListener {
@@ -45,10 +52,18 @@ export class Site {
     readonly plan: SitePlan,
     readonly listeners: SiteListener[],
     private readonly routes: ServerRoutes[],
+    private readonly hooks: HookRunner | undefined,
   ) {}
 
   /** Starts the engine and daemon groups the plan describes and builds the handlers. */
   static async start(plan: SitePlan, options: SiteOptions = {}): Promise<Site> {
+    const unenforced = plan.unenforced ?? [];
+    if (unenforced.length && !options.allowUnenforced) {
+      const u = unenforced[0]!;
+      throw new ConfigError(u.file, u.line, `${u.directive}: ${u.reason}` +
+        (unenforced.length > 1 ? ` (and ${unenforced.length - 1} more access restriction(s) pyhost does not enforce)` : '') +
+        '; refusing to serve what Apache would protect (allowUnenforced / --allow-unenforced serves it anyway)');
+    }
     if (plan.restrictEmbedded) {
       const embedded = allServers(plan).flatMap((srv) => srv.mounts).find((m) => m.settings.processGroup === '');
       if (embedded) {
@@ -65,7 +80,11 @@ export class Site {
       logger: options.logger,
       logLevel: options.logLevel,
     });
+    let hooks: HookRunner | undefined;
     try {
+      for (const u of unenforced) {
+        engine.logger.warn(`${u.file}:${u.line}: ${u.directive}: NOT ENFORCED (--allow-unenforced): ${u.reason}`);
+      }
       for (const d of plan.daemonGroups) {
         for (const [option, why] of Object.entries(d.unimplemented)) {
           engine.logger.warn(`${d.file}:${d.line}: WSGIDaemonProcess ${d.name}: ${option} is not implemented (${why})`);
@@ -93,10 +112,13 @@ export class Site {
           queueTimeout: s(d.queueTimeout),
         });
       }
+      if (allServers(plan).some(usesHooks)) hooks = new HookRunner(engine, (m) => engine.logger.error(m));
+      const log = (m: string) => engine.logger.warn(m);
       // A Host header without a port means the ServerName's port, else 80 (Apache's SERVER_PORT).
       const makeRoutes = (server: ServerPlan) =>
         new ServerRoutes(server, (mount, script, settings) =>
-          Site.mountFor(engine, server, server.serverNamePort ?? 80, mount, script, settings, options));
+          Site.mountFor(engine, server, server.serverNamePort ?? 80, mount, script, settings, options),
+        server.access ? new AccessGate(server.access, hooks, log, !options.allowUnenforced) : undefined);
       const mainRoutes = makeRoutes(plan.mainServer);
       const vhostRoutes = plan.virtualHosts.map((v) => ({ vhost: v, routes: makeRoutes(v) }));
       const all = [mainRoutes, ...vhostRoutes.map((v) => v.routes)];
@@ -115,8 +137,9 @@ export class Site {
         port: l.port,
         handler: Site.listenerHandler(l, vhostRoutes, mainRoutes),
       }));
-      return new Site(engine, plan, listeners, all);
+      return new Site(engine, plan, listeners, all, hooks);
     } catch (err) {
+      hooks?.close();
       await engine.close();
       throw err;
     }
@@ -166,12 +189,7 @@ export class Site {
     try {
       routes.handle(req, res);
     } catch (err) {
-      const code = (err as PyhostError).code;
-      const status = code === 'ERR_SCRIPT_NOT_FOUND' ? 404 : 500;
-      const body = status === 404 ? 'Not Found\n' : 'Internal Server Error\n';
-      if (status === 500) process.stderr.write(`[pyhost:error] ${(err as Error).message}\n`);
-      res.writeHead(status, { 'Content-Type': 'text/plain; charset=utf-8', 'Content-Length': body.length });
-      res.end(body);
+      answerRouteError(res, err);
     }
   }
 
@@ -179,7 +197,13 @@ export class Site {
   async close(): Promise<void> {
     for (const r of this.routes) for (const h of r.handlers()) h.close();
     await this.engine.close();
+    this.hooks?.close();
   }
+}
+
+/** Whether a server's sections name an auth hook (WSGIAccessScript, WSGIAuthUserScript, WSGIAuthGroupScript). */
+function usesHooks(server: ServerPlan): boolean {
+  return (server.access?.layers ?? []).some((l) => l.access.accessScript || l.access.authUserScript || l.access.authGroupScript);
 }
 
 function allServers(plan: SitePlan): ServerPlan[] {
