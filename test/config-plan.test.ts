@@ -84,7 +84,12 @@ test('the Django example of the mod_wsgi documentation', (t) => {
   t.false(g.processesExplicit);
   t.is(g.threads, 15);
   t.deepEqual(plan.warnings, []);
-  t.deepEqual(plan.ignored, [{ name: 'LoadModule', file, line: 2 }, { name: 'Require', file, line: 19 }]);
+  t.deepEqual(plan.ignored, [{ name: 'LoadModule', file, line: 2 }]);
+  // Require is access control now: one layer per section, in Apache's merge order.
+  t.deepEqual(main.access.layers.map((l) => [l.label, l.line]), [
+    ['<Directory /path/to/mysite.com/static>', 18], ['<Directory /path/to/mysite.com/media>', 22], ['<Files wsgi.py>', 29],
+  ]);
+  t.deepEqual(plan.unenforced, []);
 });
 
 test('two virtual hosts, each with its own daemon group, venv and Python', (t) => {
@@ -232,7 +237,7 @@ test('ignored Apache directives are listed once, at their first occurrence', (t)
   ].join('\n'));
   const plan = loadConfig(path, { env });
   t.deepEqual(plan.ignored.map((i) => [i.name, i.line]), [
-    ['LoadModule', 1], ['LogLevel', 4], ['ErrorLog', 5], ['Options', 7], ['AllowOverride', 8], ['Require', 9], ['<RequireAll>', 13], ['CustomLog', 17],
+    ['LoadModule', 1], ['LogLevel', 4], ['ErrorLog', 5], ['Options', 7], ['CustomLog', 17],
   ]);
 });
 
