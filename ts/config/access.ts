@@ -93,6 +93,8 @@ export class AccessReader {
   /** An `Allow from env=` / `Require env` exists: SetEnvIfExpr then matters. */
   usesEnv = false;
   readonly envExprs: DirectiveNode[] = [];
+  /** Containers that lost a Require line pyhost does not enforce (their emptiness is not an error then). */
+  private readonly dropped = new WeakSet<OpenGroup>();
 
   constructor(private readonly serverRoot: string) {}
 
@@ -128,6 +130,13 @@ export class AccessReader {
   endSection(node: SectionNode, inner: AccessPlace, outer: AccessPlace): void {
     const group = inner.group;
     if (!group || group === outer.group) return;
+    if (this.dropped.has(group) && group.children.every((c) => c.negate)) {
+      // Only unenforced lines were positive: Apache's checks cannot be made; the container is dropped too.
+      const parent = outer.group ?? this.root(outer);
+      parent.children.splice(parent.children.indexOf(group), 1);
+      this.dropped.add(parent);
+      return;
+    }
     if (group.children.length === 0) throw new ConfigError(node.file, node.line, `<${node.name}> directive contains no authorization directives`);
     if (group.children.every((c) => c.negate)) throw new ConfigError(node.file, node.line, `<${node.name}> directive contains only negative authorization directives`);
     const parent = outer.group ?? this.root(outer);
@@ -137,7 +146,7 @@ export class AccessReader {
   /** Checks a finished section's implicit `<RequireAny>` (Apache: AH01624). */
   checkSection(access: SectionAccessDraft | undefined, file: string, line: number): void {
     const root = access?.require;
-    if (root && root.children.length && root.children.every((c) => c.negate)) {
+    if (root && !this.dropped.has(root) && root.children.length && root.children.every((c) => c.negate)) {
       throw new ConfigError(file, line, '<Directory>, <Location>, or similar directive contains only negative authorization directives');
     }
   }
@@ -256,10 +265,9 @@ export class AccessReader {
       const why = provider === 'expr' ? 'pyhost does not evaluate ap_expr expressions'
         : provider === 'host' || provider === 'forward-dns' ? 'it needs DNS lookups of the client, which pyhost does not make'
         : `pyhost has no '${provider}' authorization provider (a module or <AuthzProviderAlias> it does not implement)`;
+      // Left out of the tree: served at all (--allow-unenforced), the protection is off.
       this.refuse(node, `${name}: ${why}`, name);
-      // Count it as a requirement nobody meets, so the tree stays checkable.
-      parent.children.push({ kind: 'require', provider: 'all', args: 'denied', negate, limited: place.limited, file: node.file, line: node.line });
-      parent.limited = unionMethods(parent.limited, place.limited);
+      this.dropped.add(parent);
       return;
     }
     const words = args.split(/\s+/).filter(Boolean);
@@ -276,6 +284,7 @@ export class AccessReader {
       for (const m of words) if (!KNOWN_METHODS.has(m)) fail(`Invalid Method '${m}'`);
     }
     if ((provider === 'user' || provider === 'group' || provider === 'wsgi-group' || provider === 'env') && args.includes('%{')) {
+      this.dropped.add(parent);
       return this.refuse(node, `${name} with an expression: pyhost does not evaluate ap_expr expressions`, name);
     }
     if (provider === 'env') this.usesEnv = true;
