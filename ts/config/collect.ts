@@ -60,6 +60,8 @@ export interface Collected {
   readonly daemons: { readonly draft: DaemonDraft; readonly server: RawServer }[];
   readonly imports: { readonly script: ImportScript; readonly server: RawServer }[];
   restrictEmbedded: boolean;
+  interpreter: { optimize?: number; environment: Record<string, string> };
+  perInterpreterGil: boolean;
   pythonHome?: string;
   pythonPath: string[];
   readonly warnings: ConfigWarning[];
@@ -116,7 +118,7 @@ class Collector {
   constructor(file: string, private readonly serverRoot: string) {
     this.out = {
       main: newServer('main', 'main server', file, 1, []), vhosts: [], listeners: [], daemons: [], imports: [],
-      restrictEmbedded: false, pythonPath: [], warnings: [], ignored: [], access: new AccessReader(serverRoot),
+      restrictEmbedded: false, interpreter: { environment: {} }, perInterpreterGil: false, pythonPath: [], warnings: [], ignored: [], access: new AccessReader(serverRoot),
     };
   }
 
@@ -258,6 +260,38 @@ class Collector {
         return this.set(ctx, 'chunkedRequest', onOff(node), node);
       case 'wsgirestrictembedded':
         o.restrictEmbedded = onOff(node);
+        return;
+      case 'wsgimapheadtoget': {
+        const v = one(node, 'On, Off or Auto');
+        if (!/^(on|off|auto)$/i.test(v)) throw new ConfigError(node.file, node.line, `WSGIMapHEADToGET must be one of: On | Off | Auto, got '${v}'`);
+        return this.set(ctx, 'mapHeadToGet', (v[0]!.toUpperCase() + v.slice(1).toLowerCase()) as 'On' | 'Off' | 'Auto', node);
+      }
+      case 'wsgipythonoptimize': {
+        const v = one(node, 'a level: 0, 1 or 2');
+        if (!/^[012]$/.test(v)) throw new ConfigError(node.file, node.line, `WSGIPythonOptimize takes 0, 1 or 2 (Python's -O level), got '${v}'`);
+        o.interpreter.optimize = Number(v);
+        return;
+      }
+      case 'wsgipythonhashseed': {
+        const v = one(node, "'random' or a number from 0 to 4294967295");
+        if (v !== 'random' && !(/^\d+$/.test(v) && Number(v) <= 4294967295)) {
+          throw new ConfigError(node.file, node.line, `WSGIPythonHashSeed must be 'random' or a number from 0 to 4294967295, got '${v}'`);
+        }
+        o.interpreter.environment.PYTHONHASHSEED = v;
+        return;
+      }
+      case 'wsgidontwritebytecode':
+        if (onOff(node)) o.interpreter.environment.PYTHONDONTWRITEBYTECODE = '1';
+        else delete o.interpreter.environment.PYTHONDONTWRITEBYTECODE;
+        return;
+      case 'wsgipythonwarnings': {
+        const v = one(node, 'a warning filter such as ignore::DeprecationWarning');
+        const env = o.interpreter.environment;
+        env.PYTHONWARNINGS = env.PYTHONWARNINGS ? `${env.PYTHONWARNINGS},${v}` : v;
+        return;
+      }
+      case 'wsgiperinterpretergil':
+        o.perInterpreterGil = onOff(node);
         return;
       case 'wsgipythonhome':
         o.pythonHome = one(node, 'the Python installation or virtual environment directory (sys.prefix)');

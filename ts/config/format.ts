@@ -86,6 +86,12 @@ export function formatPlan(plan: SitePlan): string {
   for (const g of plan.daemonGroups) out.push(`  ${daemonLine(g, loc)}`);
   out.push(`Embedded mode: ${plan.restrictEmbedded ? 'disabled (WSGIRestrictEmbedded On)' : 'enabled'}` +
     `${plan.pythonHome ? `, python-home ${plan.pythonHome}` : ''}${plan.pythonPath.length ? `, python-path ${plan.pythonPath.join(':')}` : ''}`);
+  const interp = [
+    ...(plan.interpreter.optimize !== undefined ? [`optimize ${plan.interpreter.optimize}`] : []),
+    ...Object.entries(plan.interpreter.environment).map(([k, v]) => `${k}=${v}`),
+    ...(plan.perInterpreterGil ? ['own GIL per sub-interpreter (WSGIPerInterpreterGIL)'] : []),
+  ];
+  if (interp.length) out.push(`Python settings: ${interp.join(', ')}`);
   if (plan.importScripts.length) {
     out.push('Import scripts:');
     for (const i of plan.importScripts) {
@@ -133,6 +139,7 @@ function mountLines(m: Mount, s: ServerPlan, port: number, plan: SitePlan, group
   if (st.passAuthorization) lines.push('      pass authorization: on');
   if (!st.scriptReloading) lines.push('      script reloading:  off');
   if (st.chunkedRequest) lines.push('      chunked requests:  on');
+  if (st.mapHeadToGet === 'On') lines.push('      map HEAD to GET:   on');
   if (m.variesByUrl) {
     const parts = m.layers.filter((l) => !l.always).map((l) => `${l.label} (${loc(l)})`);
     lines.push(`      varies below this URL: ${parts.join(', ')}`);

@@ -171,6 +171,8 @@ export function loadConfig(path: string, opts: LoadOptions = {}): SitePlan {
     daemonGroups: groups.map((g) => g.group),
     importScripts: importScripts(c, served),
     restrictEmbedded: c.restrictEmbedded,
+    interpreter: c.interpreter,
+    perInterpreterGil: c.perInterpreterGil,
     ...(c.pythonHome !== undefined ? { pythonHome: c.pythonHome } : {}),
     pythonPath: c.pythonPath,
     timeout,

@@ -62,6 +62,12 @@ export interface WsgiSettings {
   readonly scriptReloading: boolean;
   /** WSGIChunkedRequest: accept chunked request bodies (else 411 Length Required); default off. */
   readonly chunkedRequest: boolean;
+  /**
+   * WSGIMapHEADToGET: `On` gives the application HEAD requests as GET (the body is not sent);
+   * `Off` and `Auto` (the default: mod_wsgi maps only when Apache output filters want the body,
+   * and pyhost has none) leave them HEAD.
+   */
+  readonly mapHeadToGet: 'On' | 'Off' | 'Auto';
 }
 
 /** The name of one setting of {@link WsgiSettings}. */
@@ -75,6 +81,7 @@ export const DEFAULT_SETTINGS: WsgiSettings = Object.freeze({
   passAuthorization: false,
   scriptReloading: true,
   chunkedRequest: false,
+  mapHeadToGet: 'Auto',
 });
 
 /** A value set by a directive, with the directive's location. */
@@ -306,6 +313,15 @@ export interface SitePlan {
   readonly importScripts: readonly ImportScript[];
   /** WSGIRestrictEmbedded On: no Python in the serving process; embedded mounts answer 500. */
   readonly restrictEmbedded: boolean;
+  /**
+   * Interpreter-wide settings for every Python the site starts (embedded and daemon processes):
+   * WSGIPythonOptimize, and the environment variables CPython reads at start for
+   * WSGIPythonHashSeed (PYTHONHASHSEED), WSGIDontWriteBytecode (PYTHONDONTWRITEBYTECODE) and
+   * WSGIPythonWarnings (PYTHONWARNINGS), as mod_wsgi sets them before initialising Python.
+   */
+  readonly interpreter: { readonly optimize?: number; readonly environment: Readonly<Record<string, string>> };
+  /** WSGIPerInterpreterGIL On (mod_wsgi 6): sub-interpreter groups get their own GIL (Python 3.12+). */
+  readonly perInterpreterGil: boolean;
   /** WSGIPythonHome: the venv of embedded mode, and of daemon groups without `python-home=`. */
   readonly pythonHome?: string;
   /** WSGIPythonPath split on `:` (embedded mode only). */

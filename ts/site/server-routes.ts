@@ -165,6 +165,8 @@ export class ServerRoutes {
         filename: script, scriptName, pathInfo,
         serve: () => {
           const settings = r.mount.variesByUrl ? settingsFor(r.mount, uri, script).settings : r.mount.settings;
+          // WSGIMapHEADToGET On: the application sees GET; Node still sends no body for the HEAD request.
+          if (settings.mapHeadToGet === 'On' && req.method === 'HEAD') req.method = 'GET';
           (req as RoutedRequest)[ROUTE] = route;
           this.handlerFor(r, script, settings)(req, res);
         },

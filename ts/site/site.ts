@@ -72,8 +72,12 @@ export class Site {
             'give it a process-group= or a WSGIProcessGroup');
       }
     }
+    // CPython reads these when it starts: set before the embedded runtime and the daemons start (mod_wsgi sets them likewise).
+    for (const [name, value] of Object.entries(plan.interpreter?.environment ?? {})) process.env[name] = value;
+    const optimize = plan.interpreter?.optimize as 0 | 1 | 2 | undefined;
     const engine = await Engine.start({
       python: options.python,
+      ...(optimize !== undefined && !plan.restrictEmbedded ? { optimize } : {}),
       pythonHome: plan.restrictEmbedded ? undefined : plan.pythonHome,
       pythonPath: plan.restrictEmbedded ? undefined : [...plan.pythonPath],
       restrictEmbedded: plan.restrictEmbedded,
@@ -82,6 +86,10 @@ export class Site {
     });
     let hooks: HookRunner | undefined;
     try {
+      if (plan.interpreter?.environment.PYTHONHASHSEED !== undefined && !plan.restrictEmbedded) {
+        // As mod_wsgi: the seed is read at start, then the variable goes (not inherited by subprocesses).
+        await engine.group('%{GLOBAL}').exec("import os\nos.environ.pop('PYTHONHASHSEED', None)");
+      }
       for (const u of unenforced) {
         engine.logger.warn(`${u.file}:${u.line}: ${u.directive}: NOT ENFORCED (--allow-unenforced): ${u.reason}`);
       }
@@ -110,14 +118,17 @@ export class Site {
           shutdownTimeout: s(d.shutdownTimeout),
           startupTimeout: d.startupTimeout ? s(d.startupTimeout) : undefined,
           queueTimeout: s(d.queueTimeout),
+          ...(optimize !== undefined ? { optimize } : {}),
+          ...(Object.keys(plan.interpreter?.environment ?? {}).length ? { environment: { ...plan.interpreter.environment } } : {}),
         });
       }
       if (allServers(plan).some(usesHooks)) hooks = new HookRunner(engine, (m) => engine.logger.error(m));
       const log = (m: string) => engine.logger.warn(m);
       // A Host header without a port means the ServerName's port, else 80 (Apache's SERVER_PORT).
+      const ownGil = plan.perInterpreterGil ? Site.ownGil(engine, plan) : () => false;
       const makeRoutes = (server: ServerPlan) =>
         new ServerRoutes(server, (mount, script, settings) =>
-          Site.mountFor(engine, server, server.serverNamePort ?? 80, mount, script, settings, options),
+          Site.mountFor(engine, server, server.serverNamePort ?? 80, mount, script, settings, options, ownGil(settings)),
         server.access ? new AccessGate(server.access, hooks, log, !options.allowUnenforced) : undefined);
       const mainRoutes = makeRoutes(plan.mainServer);
       const vhostRoutes = plan.virtualHosts.map((v) => ({ vhost: v, routes: makeRoutes(v) }));
@@ -145,9 +156,30 @@ export class Site {
     }
   }
 
+  /**
+   * WSGIPerInterpreterGIL On: whether a mount's sub-interpreters get their own GIL (Python 3.12+;
+   * on older Pythons the directive is accepted and has no effect, as in mod_wsgi 6, with a warning).
+   */
+  private static ownGil(engine: Engine, plan: SitePlan): (settings: Mount['settings']) => boolean {
+    const modern = (version: string) => { const [a, b] = version.split('.').map(Number); return a! > 3 || (a === 3 && b! >= 12); };
+    const warned = new Set<string>();
+    return (settings) => {
+      if (settings.applicationGroup === '%{GLOBAL}') return false;
+      const pg = settings.processGroup;
+      const version = pg ? engine.listDaemonGroups().find((g) => g.name === pg)?.settings.pythonVersion ?? '' : engine.pythonVersion;
+      if (modern(version)) return true;
+      if (!warned.has(pg)) {
+        warned.add(pg);
+        engine.logger.warn(`WSGIPerInterpreterGIL On: Python ${version} (${pg ? `daemon group ${pg}` : 'embedded'}) has no per-interpreter GIL (3.12+); its sub-interpreters share the GIL`);
+      }
+      return false;
+    };
+  }
+
   private static mountFor(engine: Engine, server: ServerPlan, port: number | undefined, mount: Mount, script: string,
-    settings: Mount['settings'], options: SiteOptions) {
+    settings: Mount['settings'], options: SiteOptions, ownGil: boolean) {
     return engine.mount(script, {
+      ...(ownGil ? { groupOptions: { gil: 'own' as const } } : {}),
       mountPoint: '/',
       group: settings.applicationGroup,
       callable: settings.callableObject,
