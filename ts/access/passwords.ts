@@ -22,6 +22,8 @@ export function hashFormat(hash: string): HashFormat {
   return 'unsupported';
 }
 
+const UTF8 = new TextDecoder('utf-8', { fatal: true });
+
 const same = (a: string, b: string): boolean => {
   const x = Buffer.from(a, 'latin1');
   const y = Buffer.from(b, 'latin1');
@@ -31,9 +33,17 @@ const same = (a: string, b: string): boolean => {
 /** Whether `password` (the bytes the client sent) matches `hash`. */
 export async function verifyPassword(password: Buffer, hash: string): Promise<boolean> {
   switch (hashFormat(hash)) {
-    case 'bcrypt':
-      // bcryptjs takes a string: latin-1 keeps every byte as one character (bcrypt works on bytes).
-      return bcrypt.compare(password.toString('latin1'), hash).catch(() => false);
+    case 'bcrypt': {
+      // bcryptjs hashes a string's UTF-8 bytes: give it the string those bytes spell. Bytes that
+      // are not UTF-8 cannot be passed (such a password is refused: fail closed).
+      let text: string;
+      try {
+        text = UTF8.decode(password);
+      } catch {
+        return false;
+      }
+      return bcrypt.compare(text, hash).catch(() => false);
+    }
     case 'apr1':
     case 'md5-crypt': {
       const magic = hash.startsWith('$apr1$') ? '$apr1$' : '$1$';
