@@ -106,3 +106,17 @@ test('htpasswd entries of every format: the right password matches, others do no
   t.false(await verifyPassword(Buffer.from('x'), '$6$salt$abc'));
   t.false(await verifyPassword(Buffer.from('plain'), 'plain'), 'plaintext is not a format on Linux');
 });
+
+test("check-config's plan shows the access rule per URL prefix (the issue's example)", async (t) => {
+  const { formatPlan } = await import('../ts/config/index.js');
+  const plan = load([
+    'Listen 127.0.0.1:18481', '<VirtualHost 127.0.0.1:18481>', '    ServerName localhost',
+    '    WSGIScriptAlias /app /srv/site/wsgi.py', '    Alias /files/ /srv/secret/',
+    '    <Directory /srv/site>', '        Require all granted', '    </Directory>',
+    '    <Directory /srv/secret>', '        Require all denied', '    </Directory>',
+    '    <Location /app/admin>', '        Require all denied', '    </Location>', '</VirtualHost>',
+  ]);
+  const out = formatPlan(plan);
+  t.regex(out, /URL prefix \/app -> \/srv\/site\/wsgi\.py .*\n(.*\n)*? {6}access: {12}Require all granted\n {6}access below \/app\/admin: Require all denied \(<Location \/app\/admin>, c\d+\.conf:12\)/);
+  t.regex(out, /static \/files\/ -> \/srv\/secret\/ .*\n {6}access: {12}Require all denied/);
+});

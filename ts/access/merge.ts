@@ -5,26 +5,16 @@
  * the outer ones unless AuthMerging And/Or combines them), mod_access_compat's (the last section
  * with Order/Allow/Deny/Satisfy wins whole), and field by field for the rest.
  */
-import type { AccessLayer, CompatRules, HookScript, Located, RequireGroup, SectionAccess, SetEnvRule } from '../config/access-plan.js';
+import type { AccessLayer, CompatRules, RequireGroup, SectionAccess, SetEnvRule } from '../config/access-plan.js';
 import { directoryMatches, fileMatches, urlMatches } from '../config/match.js';
 import { unionMethods } from './methods.js';
 
-/** The access settings in force for one request. */
-export interface MergedAccess {
-  readonly require?: RequireGroup;
+/** The access settings in force for one request: the last section's value of each field, and these. */
+export interface MergedAccess extends Pick<SectionAccess, 'require' | 'compat' | FieldName> {
   /** The AuthMerging in force after the last section with authorization settings. */
   readonly merging: 'unset' | 'off' | 'and' | 'or';
   readonly forbiddenOnFailure: boolean;
-  readonly compat?: CompatRules;
-  readonly authType?: Located<string>;
-  readonly authName?: Located<string>;
-  readonly userFile?: Located<string>;
-  readonly groupFile?: Located<string>;
-  readonly basicProviders?: Located<readonly string[]>;
   readonly basicAuthoritative: boolean;
-  readonly accessScript?: HookScript;
-  readonly authUserScript?: HookScript;
-  readonly authGroupScript?: HookScript;
   /** Directory-level SetEnvIf rules, outer sections first. */
   readonly setEnv: readonly SetEnvRule[];
   /** The sections that applied, for messages. */

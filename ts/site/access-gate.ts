@@ -62,11 +62,15 @@ export class AccessGate {
     const raw = req.rawHeaders;
     const headers: [string, string][] = [];
     for (let i = 0; i + 1 < raw.length; i += 2) headers.push([raw[i]!, raw[i + 1]!]);
-    const cgi: HookCgi = { fields: readRequestFields(req, req.url ?? '/'), scriptName: target.scriptName, pathInfo: target.pathInfo };
+    let cgi: HookCgi | undefined;
     const request: HookedRequest = {
       method: req.method ?? 'GET', uri: target.uri, ...(target.filename !== undefined ? { filename: target.filename } : {}),
       clientAddr: stripMapped(req.socket.remoteAddress), localAddr: stripMapped(req.socket.localAddress),
-      protocol: `HTTP/${req.httpVersion}`, headers, cgi,
+      protocol: `HTTP/${req.httpVersion}`, headers,
+      // Only the auth hooks need the CGI fields: read them when one runs.
+      get cgi() {
+        return (cgi ??= { fields: readRequestFields(req, req.url ?? '/'), scriptName: target.scriptName, pathInfo: target.pathInfo });
+      },
     };
     this.control.check(request).then((d: AccessDecision) => {
       if (d.status === 200) {
