@@ -149,7 +149,7 @@ test('the hooks get the same environ values and arguments from Apache + mod_wsgi
   t.like(read('apache1-check_password.json'), { args: { user: 'alice', password: 'pw-alice' }, 'mod_wsgi.application_group': '' });
 });
 
-test('pyhost: process-group= runs the hooks in that daemon process group, in the application group named', async (t) => {
+test.serial('pyhost: process-group= runs the hooks in that daemon process group, in the application group named', async (t) => {
   if (!available) return void t.pass('apache2, mod_wsgi or htpasswd not installed');
   if (setupError) throw setupError;
   const d = daemonHooks!;
@@ -170,7 +170,7 @@ test('pyhost: process-group= runs the hooks in that daemon process group, in the
   t.is(g['mod_wsgi.application_group'], '', 'default application group: %{GLOBAL}');
 });
 
-test('pyhost: a hook script that changes is reloaded at the next call', async (t) => {
+test.serial('pyhost: a hook script that changes is reloaded at the next call', async (t) => {
   if (!available) return void t.pass('apache2, mod_wsgi or htpasswd not installed');
   if (setupError) throw setupError;
   const d = daemonHooks!;
