@@ -59,7 +59,7 @@ test('the Django example of the mod_wsgi documentation', (t) => {
   t.is(m.script, '/path/to/mysite.com/mysite/wsgi.py');
   t.is(m.line, 26);
   t.deepEqual(m.settings, {
-    chunkedRequest: false, processGroup: 'example.com', applicationGroup: '%{GLOBAL}', callableObject: 'application', passAuthorization: false, scriptReloading: true,
+    chunkedRequest: false, mapHeadToGet: 'Auto', processGroup: 'example.com', applicationGroup: '%{GLOBAL}', callableObject: 'application', passAuthorization: false, scriptReloading: true,
   });
   t.is(m.origins.processGroup, `server level at ${file}:9`);
   t.is(m.origins.applicationGroup, `server level at ${file}:10`);
@@ -140,7 +140,7 @@ test('scope resolution: alias options > Location > Files > Directory > VirtualHo
   t.like(mount(v, '/both').settings, { processGroup: 'pg-location', callableObject: 'dir_callable' }, 'Location beats Directory');
   t.like(mount(v, '/files').settings, { processGroup: 'pg-files', callableObject: 'dir_callable' }, 'Files beats Directory');
   t.deepEqual(mount(v, '/opts').settings, {
-    chunkedRequest: false, processGroup: 'pg-alias', applicationGroup: 'alias-app', callableObject: 'alias_callable', passAuthorization: false, scriptReloading: false,
+    chunkedRequest: false, mapHeadToGet: 'Auto', processGroup: 'pg-alias', applicationGroup: 'alias-app', callableObject: 'alias_callable', passAuthorization: false, scriptReloading: false,
   });
   t.is(mount(v, '/opts').origins.processGroup, `WSGIScriptAlias options at ${file}:25`);
 });
