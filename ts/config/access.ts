@@ -79,9 +79,12 @@ export function isAccessDirective(key: string): boolean {
   return ACCESS_DIRECTIVES.has(key) || FOREIGN.test(key);
 }
 
-/** Names of directives whose presence in a section pyhost does not evaluate restricts access. */
-export const restrictsAccess = (key: string): boolean =>
-  isAccessDirective(key) && !['accessfilename', 'setenvif', 'setenvifnocase', 'browsermatch', 'browsermatchnocase', 'wsgigroupauthoritative'].includes(key);
+/** Access directives that do not themselves refuse requests. */
+const NOT_RESTRICTING = new Set(['accessfilename', 'allowoverride', 'allowoverridelist', 'setenvif', 'setenvifnocase', 'browsermatch',
+  'browsermatchnocase', 'wsgigroupauthoritative']);
+
+/** Whether a directive (lower case) restricts access where it applies (so a section pyhost skips must not hold it). */
+export const restrictsAccess = (key: string): boolean => isAccessDirective(key) && !NOT_RESTRICTING.has(key);
 
 const ALLOWED_OVERRIDES = new Set(['all', 'none', 'authconfig', 'fileinfo', 'indexes', 'limit']);
 
