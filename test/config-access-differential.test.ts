@@ -30,6 +30,7 @@ test.before(async () => {
   fs.copyFileSync(path.join(apps, 'env.wsgi'), path.join(apps, 'denied.wsgi'));
   writeFile(apps, 'secret/key.txt', 'the key\n');
   writeFile(apps, 'static/private.txt', 'private\n');
+  writeFile(apps, 'static/dm.txt', 'dm\n');
   writeFile(apps, 'static/guarded/doc.txt', 'guarded\n');
   for (const d of ['secret', 'static/guarded']) fs.chmodSync(path.join(apps, d), 0o755);
   const { users, groups } = writeUserFiles(dir);
@@ -71,7 +72,7 @@ const URLS = [
   '/app/env', '/app/basic', '/app/basic/and', '/app/basic/or', '/app/basic/replace', '/app/user', '/app/group', '/app/forbidden',
   '/app/any', '/app/all', '/app/limitexcept', '/app/noname', '/app/notype', '/app/compat-deny', '/app/compat-allow',
   '/app/compat-mutual', '/app/compat-env', '/app/satisfy-any', '/app/satisfy-all', '/denied/x',
-  '/files/hello.txt', '/files/private.txt', '/files/guarded/doc.txt', '/secret/key.txt', '/secret/missing.txt',
+  '/files/hello.txt', '/files/private.txt', '/files/dm.txt', '/files/guarded/doc.txt', '/secret/key.txt', '/secret/missing.txt',
 ];
 
 async function matrix(pair: AccessPair, url: string): Promise<{ diffs: string[]; apache: Map<string, string> }> {
@@ -107,6 +108,8 @@ for (const mode of ['embedded', 'daemon'] as const) {
       t.deepEqual(diffs, [], `${mode} ${url}: mod_wsgi and pyhost differ`);
       // What Apache says, for a few well-known answers (a shared mistake would pass the comparison).
       const a = (label: string) => apache.get(label);
+      if (url === '/files/dm.txt') t.regex(a('GET /files/dm.txt from 127.0.0.1, no credentials')!, /^403/);
+      if (url === '/files/hello.txt') t.regex(a('GET /files/hello.txt from 127.0.0.1, no credentials')!, /^200/);
       if (url === '/app/admin') t.regex(a('GET /app/admin from 127.0.0.1, no credentials')!, /^403/);
       if (url === '/app/basic') {
         t.is(a('GET /app/basic from 127.0.0.1, no credentials'), '401 WWW-Authenticate: Basic realm="Secret Zone"');
