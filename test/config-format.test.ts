@@ -37,7 +37,7 @@ test('formatPlan: the Django site', (t) => {
     '  example.com: processes=1 (default) threads=15 python=default python-home=/path/to/venv python-path=/path/to/mysite.com user=(server user) defined in server level (django.conf:8)',
     'Embedded mode: disabled (WSGIRestrictEmbedded On)',
     '  LoadModule (django.conf:2)',
-    '  Require (django.conf:19)',
+    '      access:            Require all granted',
   ]) t.true(lines.includes(expected), `missing line: ${expected}`);
   t.is(lines[lines.indexOf('Warnings:') + 1], '  (none)');
 });

@@ -59,7 +59,7 @@ test('the Django example of the mod_wsgi documentation', (t) => {
   t.is(m.script, '/path/to/mysite.com/mysite/wsgi.py');
   t.is(m.line, 26);
   t.deepEqual(m.settings, {
-    chunkedRequest: false, processGroup: 'example.com', applicationGroup: '%{GLOBAL}', callableObject: 'application', passAuthorization: false, scriptReloading: true,
+    chunkedRequest: false, mapHeadToGet: 'Auto', processGroup: 'example.com', applicationGroup: '%{GLOBAL}', callableObject: 'application', passAuthorization: false, scriptReloading: true,
   });
   t.is(m.origins.processGroup, `server level at ${file}:9`);
   t.is(m.origins.applicationGroup, `server level at ${file}:10`);
@@ -84,7 +84,12 @@ test('the Django example of the mod_wsgi documentation', (t) => {
   t.false(g.processesExplicit);
   t.is(g.threads, 15);
   t.deepEqual(plan.warnings, []);
-  t.deepEqual(plan.ignored, [{ name: 'LoadModule', file, line: 2 }, { name: 'Require', file, line: 19 }]);
+  t.deepEqual(plan.ignored, [{ name: 'LoadModule', file, line: 2 }]);
+  // Require is access control now: one layer per section, in Apache's merge order.
+  t.deepEqual(main.access.layers.map((l) => [l.label, l.line]), [
+    ['<Directory /path/to/mysite.com/static>', 18], ['<Directory /path/to/mysite.com/media>', 22], ['<Files wsgi.py>', 29],
+  ]);
+  t.deepEqual(plan.unenforced, []);
 });
 
 test('two virtual hosts, each with its own daemon group, venv and Python', (t) => {
@@ -135,7 +140,7 @@ test('scope resolution: alias options > Location > Files > Directory > VirtualHo
   t.like(mount(v, '/both').settings, { processGroup: 'pg-location', callableObject: 'dir_callable' }, 'Location beats Directory');
   t.like(mount(v, '/files').settings, { processGroup: 'pg-files', callableObject: 'dir_callable' }, 'Files beats Directory');
   t.deepEqual(mount(v, '/opts').settings, {
-    chunkedRequest: false, processGroup: 'pg-alias', applicationGroup: 'alias-app', callableObject: 'alias_callable', passAuthorization: false, scriptReloading: false,
+    chunkedRequest: false, mapHeadToGet: 'Auto', processGroup: 'pg-alias', applicationGroup: 'alias-app', callableObject: 'alias_callable', passAuthorization: false, scriptReloading: false,
   });
   t.is(mount(v, '/opts').origins.processGroup, `WSGIScriptAlias options at ${file}:25`);
 });
@@ -232,7 +237,7 @@ test('ignored Apache directives are listed once, at their first occurrence', (t)
   ].join('\n'));
   const plan = loadConfig(path, { env });
   t.deepEqual(plan.ignored.map((i) => [i.name, i.line]), [
-    ['LoadModule', 1], ['LogLevel', 4], ['ErrorLog', 5], ['Options', 7], ['AllowOverride', 8], ['Require', 9], ['<RequireAll>', 13], ['CustomLog', 17],
+    ['LoadModule', 1], ['LogLevel', 4], ['ErrorLog', 5], ['Options', 7], ['CustomLog', 17],
   ]);
 });
 

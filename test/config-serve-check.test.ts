@@ -44,7 +44,9 @@ test('a valid file: the plan (listeners, virtual hosts, mounts, daemon groups, w
   t.regex(out, /^ {2}valid\.conf:15: .*listen-backlog=200 is not implemented/m);
   t.regex(out, /^ {2}valid\.conf:15: .*umask=0022 is not implemented/m);
   // Other Apache directives: listed once as ignored.
-  t.regex(out, /^Ignored directives:\n {2}LoadModule \(valid\.conf:3\)\n {2}LogLevel \(valid\.conf:7\)\n {2}Require \(valid\.conf:22\)$/m);
+  t.regex(out, /^Ignored directives:\n {2}LoadModule \(valid\.conf:3\)\n {2}LogLevel \(valid\.conf:7\)$/m);
+  // Require is enforced, and shown per URL prefix.
+  t.regex(out, /^Access restrictions pyhost does not enforce:\n {2}\(none\)$/m);
   t.regex(out, /^Syntax OK$/m);
   t.is(r.stderr, '');
 });

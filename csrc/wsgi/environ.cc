@@ -47,6 +47,11 @@ PyObject* HeaderKey(WsgiState* st, const char* name, size_t len, bool pass_auth,
   return k;
 }
 
+// An entry whose name starts with this byte is a CGI variable the host set (REMOTE_USER and
+// AUTH_TYPE after access control), not a header: header names are HTTP tokens, which cannot hold
+// a control character (Node's parser answers 400), so no client can send one.
+constexpr char kHostVariable = '\x01';
+
 int AddHeaders(WsgiState* st, PyObject* env, const RequestHead& h) {
   const std::string& s = h.headers;
   size_t pos = 0;
@@ -55,6 +60,12 @@ int AddHeaders(WsgiState* st, PyObject* env, const RequestHead& h) {
     if (nl == std::string::npos) break;
     size_t vend = s.find('\n', nl + 1);
     if (vend == std::string::npos) vend = s.size();
+    if (nl - pos > 1 && s[pos] == kHostVariable) {
+      PyRef key(PyUnicode_FromStringAndSize(s.data() + pos + 1, nl - pos - 1));
+      if (!key || SetStr(env, key.get(), s.substr(nl + 1, vend - nl - 1)) < 0) return -1;
+      pos = vend + 1;
+      continue;
+    }
     bool special = false;
     PyRef key(HeaderKey(st, s.data() + pos, nl - pos, h.pass_authorization, &special));
     if (PyErr_Occurred()) return -1;

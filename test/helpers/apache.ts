@@ -45,6 +45,11 @@ export interface ApacheOptions {
   defines?: string[];
   /** Milliseconds to wait for the port to answer. Default 15000. */
   startTimeoutMs?: number;
+  /**
+   * More modules to load, as `[identifier, file]` (e.g. `['auth_basic_module', 'mod_auth_basic.so']`),
+   * after the default ones; one already loaded by default is not loaded twice.
+   */
+  modules?: Array<[string, string]>;
 }
 
 export interface ApacheServer {
@@ -277,6 +282,7 @@ function buildConfig(dir: string, opts: ApacheOptions, ports: number[]): string 
     ...REQUIRED_MODULES.map(([n, f]) => mod(n, f)),
     ...OPTIONAL_MODULES.filter(([, f]) => fs.existsSync(path.join(MODULES_DIR, f))).map(([n, f]) => mod(n, f)),
     mod('wsgi_module', 'mod_wsgi.so'),
+    ...(opts.modules ?? []).filter(([n]) => ![...REQUIRED_MODULES, ...OPTIONAL_MODULES].some(([d]) => d === n)).map(([n, f]) => mod(n, f)),
     '',
   ];
   if (runAs) lines.push(`User ${runAs.user}`, `Group ${runAs.group}`, '');

@@ -289,6 +289,8 @@ export interface Exchange {
   body?: string | Buffer;
   /** Send the body with `Transfer-Encoding: chunked`, in pieces of this many bytes. */
   chunked?: number;
+  /** The client's address (default 127.0.0.1): e.g. 127.0.0.2 to come from another host. */
+  from?: string;
 }
 
 export interface Reply {
@@ -313,7 +315,7 @@ export async function send(port: number, ex: Exchange, timeoutMs = 30_000): Prom
   else if (body) lines.push(`Content-Length: ${body.length}`);
   const head = Buffer.from(lines.join('\r\n') + '\r\n\r\n', 'latin1');
   const payload = body && ex.chunked ? chunkedBody(body, ex.chunked) : body;
-  const r = await rawRequest(port, payload ? Buffer.concat([head, payload]) : head, { timeoutMs });
+  const r = await rawRequest(port, payload ? Buffer.concat([head, payload]) : head, { timeoutMs, ...(ex.from ? { localAddress: ex.from } : {}) });
   if (r.timedOut) throw new Error(`${method} ${ex.target} on port ${port}: no complete reply within ${timeoutMs} ms`);
   const p = parseResponse(r.data, { closed: r.closed, head: method === 'HEAD' });
   return { status: p.status, reason: p.reason, headers: p.headers, header: p.header, body: p.body, chunked: p.chunked, complete: p.complete };

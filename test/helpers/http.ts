@@ -115,12 +115,13 @@ export interface RawResult {
 export function rawRequest(
   port: number,
   payload: string | Buffer | (string | Buffer | number)[],
-  options: { timeoutMs?: number; until?: (data: Buffer) => boolean } = {},
+  options: { timeoutMs?: number; until?: (data: Buffer) => boolean; localAddress?: string } = {},
 ): Promise<RawResult> {
-  const { timeoutMs = 10000, until } = options;
+  const { timeoutMs = 10000, until, localAddress } = options;
   const pieces = Array.isArray(payload) ? payload : [payload];
   return new Promise((resolve, reject) => {
-    const socket = net.connect(port, '127.0.0.1');
+    // localAddress: another loopback address (127.0.0.2) makes the client look like another host.
+    const socket = net.connect({ port, host: '127.0.0.1', ...(localAddress ? { localAddress } : {}) });
     const chunks: Buffer[] = [];
     let done = false;
     const finish = (closed: boolean, timedOut: boolean) => {

@@ -55,6 +55,7 @@ export const START_SERVER_OPTIONS: Record<string, OptionSpec> = {
   'embedded-mode': { type: 'flag', help: 'run embedded even with daemon options' },
   config: { type: 'string', help: 'serve what a mod_wsgi (Apache) configuration file describes', metavar: 'FILE' },
   define: { type: 'string', repeat: true, help: 'with --config: define NAME (like httpd -D NAME)', metavar: 'NAME[=VALUE]' },
+  'allow-unenforced': { type: 'flag', help: 'with --config: serve even where pyhost cannot enforce an access restriction (each is logged)' },
   'log-level': { type: 'string', choices: ['debug', 'info', 'warn', 'warning', 'error'], help: 'least level logged (default info)', metavar: 'LEVEL' },
   help: { type: 'flag', help: 'show this help' },
 };
@@ -239,7 +240,8 @@ export async function startServer(argv: string[]): Promise<void> {
 }
 
 const CONFIG_COMPATIBLE = [
-  'config', 'define', 'python', 'host', 'access-log', 'log-level', 'graceful-timeout', 'header-timeout', 'body-timeout', 'listen-backlog', 'help',
+  'config', 'define', 'python', 'host', 'access-log', 'log-level', 'graceful-timeout', 'header-timeout', 'body-timeout', 'listen-backlog',
+  'allow-unenforced', 'help',
 ];
 
 /** `start-server --config site.conf`: every virtual host on its port, daemon groups started. */
@@ -269,6 +271,7 @@ async function serveConfig(o: ReturnType<typeof parseArgs>['options']): Promise<
       anyAddress: o.host as string | undefined,
       accessLog: o['access-log'] ? (line) => process.stdout.write(line + '\n') : undefined,
       bodyTimeout: secondsOr(o['body-timeout'], DEFAULT_HEAD_AND_BODY_TIMEOUT_MS),
+      allowUnenforced: o['allow-unenforced'] === true,
     });
   } catch (err) {
     if (err instanceof ConfigError) throw new CliError(err.message);

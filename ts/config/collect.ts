@@ -6,6 +6,9 @@
 import { ConfigError } from '../errors.js';
 import type { ConfigNode, DirectiveNode, SectionNode } from './ast.js';
 import { type RawAlias, type RawMount, parseAlias, parseImportScript, parseScriptAlias } from './aliases.js';
+import { ACCESS_SECTIONS, AccessReader, type AccessPlace, type SectionAccessDraft, type ServerAccessDraft, isAccessDirective, restrictsAccess } from './access.js';
+import type { MethodSet } from './access-plan.js';
+import { ALL_METHODS } from '../access/methods.js';
 import { type DaemonDraft, parseDaemonProcess } from './daemon.js';
 import { type Context, HANDLED, OPAQUE_SECTIONS, SCOPE_SECTIONS, UNIMPLEMENTED_WSGI, contextName } from './directives.js';
 import { type HostPort, formatHostPort, parseListen, parseServerName, parseVhostAddress } from './hosts.js';
@@ -23,6 +26,8 @@ export interface RawSection {
   /** The enclosing `<Directory>` or `<Files>` of a nested `<Files>`. */
   readonly parent?: RawSection;
   readonly settings: MutableSettings;
+  /** Access control the section sets (Require, Order, AuthType, ...), if any. */
+  access?: SectionAccessDraft;
   readonly file: string;
   readonly line: number;
 }
@@ -42,6 +47,8 @@ export interface RawServer {
   readonly sections: RawSection[];
   readonly mounts: RawMount[];
   readonly aliases: RawAlias[];
+  /** Server-level SetEnvIf rules and AccessFileName. */
+  readonly access: ServerAccessDraft;
   timeout?: number;
 }
 
@@ -53,10 +60,14 @@ export interface Collected {
   readonly daemons: { readonly draft: DaemonDraft; readonly server: RawServer }[];
   readonly imports: { readonly script: ImportScript; readonly server: RawServer }[];
   restrictEmbedded: boolean;
+  interpreter: { optimize?: number; environment: Record<string, string> };
+  perInterpreterGil: boolean;
   pythonHome?: string;
   pythonPath: string[];
   readonly warnings: ConfigWarning[];
   readonly ignored: IgnoredDirective[];
+  /** Access directives read, and the restrictions pyhost does not enforce. */
+  readonly access: AccessReader;
 }
 
 interface Ctx {
@@ -64,10 +75,27 @@ interface Ctx {
   readonly section?: RawSection;
   /** The enclosing section pyhost does not evaluate, if any. */
   readonly opaque?: SectionNode;
+  /** The methods of the enclosing `<Limit>` / `<LimitExcept>` (all outside them). */
+  readonly limited?: MethodSet;
+  /** The enclosing `<RequireAll/Any/None>`. */
+  readonly group?: AccessPlace['group'];
+}
+
+/** Why pyhost cannot apply access rules inside a section it does not evaluate. */
+function opaqueReason(section: SectionNode): string {
+  const where = `inside <${section.name}> (${section.file}:${section.line})`;
+  switch (section.key) {
+    case 'if': case 'elseif': case 'else':
+      return `${where}: pyhost does not evaluate <If> conditions (ap_expr), so it cannot tell when this applies`;
+    case 'proxy': case 'proxymatch':
+      return `${where}: it applies to requests Apache proxies; pyhost does not proxy (ProxyPass), so those URLs would reach pyhost's own mounts unprotected`;
+    default:
+      return `${where}: pyhost does not evaluate <${section.name}> sections`;
+  }
 }
 
 const newServer = (kind: 'main' | 'vhost', label: string, file: string, line: number, addresses: HostPort[]): RawServer => ({
-  kind, label, file, line, addresses, serverAliases: [], settings: {}, sections: [], mounts: [], aliases: [],
+  kind, label, file, line, addresses, serverAliases: [], settings: {}, sections: [], mounts: [], aliases: [], access: { setEnv: [] },
 });
 
 const onOff = (node: DirectiveNode): boolean => {
@@ -90,8 +118,12 @@ class Collector {
   constructor(file: string, private readonly serverRoot: string) {
     this.out = {
       main: newServer('main', 'main server', file, 1, []), vhosts: [], listeners: [], daemons: [], imports: [],
-      restrictEmbedded: false, pythonPath: [], warnings: [], ignored: [],
+      restrictEmbedded: false, interpreter: { environment: {} }, perInterpreterGil: false, pythonPath: [], warnings: [], ignored: [], access: new AccessReader(serverRoot),
     };
+  }
+
+  private place(ctx: Ctx): AccessPlace {
+    return { level: this.context(ctx), limited: ctx.limited ?? ALL_METHODS, ...(ctx.section ? { section: ctx.section } : {}), ...(ctx.group ? { group: ctx.group } : {}) };
   }
 
   walk(nodes: readonly ConfigNode[], ctx: Ctx): void {
@@ -115,6 +147,13 @@ class Collector {
   private section(node: SectionNode, ctx: Ctx): void {
     const fail = (msg: string): never => { throw new ConfigError(node.file, node.line, msg); };
     const here = this.context(ctx);
+    if (!ctx.opaque && ACCESS_SECTIONS.has(node.key)) {
+      const outer = this.place(ctx);
+      const inner = this.out.access.section(node, outer);
+      this.walk(node.children, { ...ctx, limited: inner.limited, ...(inner.group ? { group: inner.group } : {}) });
+      this.out.access.endSection(node, inner, outer);
+      return;
+    }
     if (ctx.opaque || OPAQUE_SECTIONS.has(node.key)) {
       this.ignore(`<${node.name}>`, node.file, node.line);
       return this.walk(node.children, { ...ctx, opaque: ctx.opaque ?? node });
@@ -144,12 +183,19 @@ class Collector {
     };
     ctx.server.sections.push(section);
     this.walk(node.children, { server: ctx.server, section });
+    this.out.access.checkSection(section.access, node.file, node.line);
   }
 
   private directive(node: DirectiveNode, ctx: Ctx): void {
     const fail = (msg: string): never => { throw new ConfigError(node.file, node.line, msg); };
     const isWsgi = node.key.startsWith('wsgi');
-    if (node.unresolved && (isWsgi || HANDLED.has(node.key))) throw node.unresolved;
+    const isAccess = isAccessDirective(node.key);
+    if (node.unresolved && (isWsgi || isAccess || HANDLED.has(node.key))) throw node.unresolved;
+    if (ctx.opaque && isAccess) {
+      if (restrictsAccess(node.key) && !/^authnprovideralias|authzprovideralias$/.test(ctx.opaque.key)) this.out.access.refuse(node, opaqueReason(ctx.opaque));
+      return;
+    }
+    if (isAccess) return this.out.access.directive(node, this.place(ctx), ctx.server.access);
     if (ctx.opaque) {
       if (isWsgi) fail(`${node.name} inside <${ctx.opaque.name}> (${ctx.opaque.file}:${ctx.opaque.line}) cannot be honoured: pyhost does not evaluate <${ctx.opaque.name}> sections; move it outside`);
       return this.ignore(node.name, node.file, node.line);
@@ -215,6 +261,38 @@ class Collector {
       case 'wsgirestrictembedded':
         o.restrictEmbedded = onOff(node);
         return;
+      case 'wsgimapheadtoget': {
+        const v = one(node, 'On, Off or Auto');
+        if (!/^(on|off|auto)$/i.test(v)) throw new ConfigError(node.file, node.line, `WSGIMapHEADToGET must be one of: On | Off | Auto, got '${v}'`);
+        return this.set(ctx, 'mapHeadToGet', (v[0]!.toUpperCase() + v.slice(1).toLowerCase()) as 'On' | 'Off' | 'Auto', node);
+      }
+      case 'wsgipythonoptimize': {
+        const v = one(node, 'a level: 0, 1 or 2');
+        if (!/^[012]$/.test(v)) throw new ConfigError(node.file, node.line, `WSGIPythonOptimize takes 0, 1 or 2 (Python's -O level), got '${v}'`);
+        o.interpreter.optimize = Number(v);
+        return;
+      }
+      case 'wsgipythonhashseed': {
+        const v = one(node, "'random' or a number from 0 to 4294967295");
+        if (v !== 'random' && !(/^\d+$/.test(v) && Number(v) <= 4294967295)) {
+          throw new ConfigError(node.file, node.line, `WSGIPythonHashSeed must be 'random' or a number from 0 to 4294967295, got '${v}'`);
+        }
+        o.interpreter.environment.PYTHONHASHSEED = v;
+        return;
+      }
+      case 'wsgidontwritebytecode':
+        if (onOff(node)) o.interpreter.environment.PYTHONDONTWRITEBYTECODE = '1';
+        else delete o.interpreter.environment.PYTHONDONTWRITEBYTECODE;
+        return;
+      case 'wsgipythonwarnings': {
+        const v = one(node, 'a warning filter such as ignore::DeprecationWarning');
+        const env = o.interpreter.environment;
+        env.PYTHONWARNINGS = env.PYTHONWARNINGS ? `${env.PYTHONWARNINGS},${v}` : v;
+        return;
+      }
+      case 'wsgiperinterpretergil':
+        o.perInterpreterGil = onOff(node);
+        return;
       case 'wsgipythonhome':
         o.pythonHome = one(node, 'the Python installation or virtual environment directory (sys.prefix)');
         return;
@@ -262,6 +340,12 @@ class Collector {
 export function collect(nodes: readonly ConfigNode[], file: string, serverRoot: string): Collected {
   const c = new Collector(file, serverRoot);
   c.walk(nodes, { server: c.out.main });
+  const access = c.out.access;
+  if (access.usesEnv) {
+    for (const node of access.envExprs) {
+      access.refuse(node, 'SetEnvIfExpr decides variables that Require env / Allow from env= read; pyhost does not evaluate ap_expr expressions');
+    }
+  }
   return c.out;
 }
 

@@ -13,16 +13,21 @@ import type { Variables } from './variables.js';
 /** The Apache version pyhost answers `<IfVersion>` with. */
 export const APACHE_VERSION = '2.4.62';
 
+/** Modules pyhost implements (besides Debian's compiled-in ones): `<IfModule>` finds them loaded. */
+const IMPLEMENTED = ['wsgi', 'alias', 'authz_core', 'authz_host', 'authz_user', 'authz_groupfile', 'access_compat',
+  'authn_core', 'authn_file', 'auth_basic', 'setenvif'];
+
 /**
- * Modules `<IfModule>` considers loaded: those Debian's apache2 compiles in, the two pyhost
- * implements itself (mod_wsgi, mod_alias), and every module a `LoadModule` read so far names.
+ * Modules `<IfModule>` considers loaded: those Debian's apache2 compiles in, those pyhost
+ * implements itself (mod_wsgi, mod_alias and the access modules), and every module a
+ * `LoadModule` read so far names.
  */
 export class LoadedModules {
   private readonly names = new Set<string>([
     'core.c', 'core_module', 'mod_so.c', 'so_module', 'mod_watchdog.c', 'watchdog_module',
     'http_core.c', 'http_module', 'mod_log_config.c', 'log_config_module', 'mod_logio.c', 'logio_module',
     'mod_version.c', 'version_module', 'mod_unixd.c', 'unixd_module',
-    'mod_wsgi.c', 'wsgi_module', 'mod_alias.c', 'alias_module',
+    ...IMPLEMENTED.flatMap((m) => [`mod_${m}.c`, `${m}_module`]),
   ]);
 
   /** Records `LoadModule id path`: the identifier and its conventional source name `mod_x.c`. */

@@ -37,6 +37,12 @@ export const HANDLED: ReadonlyMap<string, DirectiveSpec> = new Map([
   spec('WSGIPassAuthorization', ...ANY),
   spec('WSGIScriptReloading', ...ANY),
   spec('WSGIChunkedRequest', ...ANY),
+  spec('WSGIMapHEADToGET', ...ANY),
+  spec('WSGIPythonOptimize', 'server'),
+  spec('WSGIPythonHashSeed', 'server'),
+  spec('WSGIDontWriteBytecode', 'server'),
+  spec('WSGIPythonWarnings', 'server'),
+  spec('WSGIPerInterpreterGIL', 'server'),
   spec('WSGIRestrictEmbedded', 'server'),
   spec('WSGIPythonHome', 'server'),
   spec('WSGIPythonPath', 'server'),
@@ -53,15 +59,15 @@ export const HANDLED: ReadonlyMap<string, DirectiveSpec> = new Map([
  * a warning. Any other `WSGI*` name is an error, as Apache would refuse it.
  */
 export const UNIMPLEMENTED_WSGI: ReadonlySet<string> = new Set([
-  'WSGIAcceptMutex', 'WSGIAccessScript', 'WSGIAuthGroupScript', 'WSGIAuthUserScript', 'WSGICaseSensitivity',
-  'WSGIDestroyInterpreter', 'WSGIDispatchScript', 'WSGIDontWriteBytecode',
-  'WSGIEnableSendfile', 'WSGIErrorOverride', 'WSGIFreeThreading', 'WSGIGroupAuthoritative', 'WSGIHandlerScript',
-  'WSGIIgnoreActivity', 'WSGIInterpreterOptions', 'WSGILazyInitialization', 'WSGIMapHEADToGET',
-  'WSGINewRelicConfigFile', 'WSGINewRelicEnvironment', 'WSGIPassApacheRequest', 'WSGIPerInterpreterGIL',
-  'WSGIPy3kWarningFlag', 'WSGIPythonEggs', 'WSGIPythonHashSeed', 'WSGIPythonOptimize', 'WSGIPythonWarnings',
+  'WSGIAcceptMutex', 'WSGICaseSensitivity',
+  'WSGIDestroyInterpreter', 'WSGIDispatchScript',
+  'WSGIEnableSendfile', 'WSGIErrorOverride', 'WSGIFreeThreading', 'WSGIHandlerScript',
+  'WSGIIgnoreActivity', 'WSGIInterpreterOptions', 'WSGILazyInitialization',
+  'WSGINewRelicConfigFile', 'WSGINewRelicEnvironment', 'WSGIPassApacheRequest',
+  'WSGIPy3kWarningFlag', 'WSGIPythonEggs',
   'WSGIRestrictProcess', 'WSGIRestrictSignal', 'WSGIRestrictStdin', 'WSGIRestrictStdout', 'WSGIServerMetrics',
   'WSGISlowRequests', 'WSGISocketPrefix', 'WSGISocketRotation', 'WSGISwitchInterval', 'WSGITelemetryOptions',
-  'WSGITelemetryService', 'WSGITrustedProxies', 'WSGITrustedProxyHeaders', 'WSGIUserAuthoritative',
+  'WSGITelemetryService', 'WSGITrustedProxies', 'WSGITrustedProxyHeaders',
   'WSGIVerboseDebugging',
 ].map((n) => n.toLowerCase()));
 
@@ -71,13 +77,13 @@ export const SCOPE_SECTIONS: ReadonlySet<string> = new Set([
 ]);
 
 /**
- * Apache sections pyhost does not evaluate (access control, proxying, request-time conditions):
- * their content is ignored, and a mod_wsgi directive inside one is an error because its effect
- * could not be reproduced.
+ * Apache sections pyhost does not evaluate (proxying, request-time conditions, provider
+ * aliases): their content is ignored, a mod_wsgi directive inside one is an error because its
+ * effect could not be reproduced, and an access restriction inside one is unenforced (see
+ * config/access.ts).
  */
 export const OPAQUE_SECTIONS: ReadonlySet<string> = new Set([
-  'requireall', 'requireany', 'requirenone', 'limit', 'limitexcept', 'proxy', 'proxymatch',
-  'if', 'elseif', 'else', 'authnprovideralias', 'authzprovideralias',
+  'proxy', 'proxymatch', 'if', 'elseif', 'else', 'authnprovideralias', 'authzprovideralias',
 ]);
 
 /** Names a context for messages. */

@@ -4,6 +4,7 @@
 import { dirname, relative } from 'node:path';
 import { applicationGroupName, isDynamicGroup } from './groups.js';
 import { formatHostPort } from './hosts.js';
+import { accessLines } from '../access/describe.js';
 import type { DaemonGroup, Mount, ServerPlan, SitePlan, VirtualHostPlan } from './plan.js';
 
 const pad = (s: string, n: number): string => (s.length >= n ? `${s} ` : s + ' '.repeat(n - s.length));
@@ -70,9 +71,13 @@ export function formatPlan(plan: SitePlan): string {
     if (s === main && plan.virtualHosts.length > 0 && s.mounts.length === 0 && s.aliases.length === 0) continue;
     out.push(`${title}:`);
     if (s.mounts.length === 0 && s.aliases.length === 0) out.push('  (nothing mounted)');
-    for (const m of s.mounts) out.push(...mountLines(m, s, port, plan, groups, loc));
+    for (const m of s.mounts) {
+      out.push(...mountLines(m, s, port, plan, groups, loc));
+      out.push(...accessLines(s, m.regex ? (literalOf(m.url) ?? m.url) : m.url, m.script.includes('$') || m.script.endsWith('/') ? undefined : m.script, loc));
+    }
     for (const a of s.aliases) {
       out.push(`  static ${a.url} -> ${a.path} (${a.directive}, ${loc(a)}${a.inherited ? ', inherited from main server' : ''})`);
+      if (!a.regex) out.push(...accessLines(s, a.url, a.path.includes('$') ? undefined : a.path, loc));
     }
   }
 
@@ -81,6 +86,12 @@ export function formatPlan(plan: SitePlan): string {
   for (const g of plan.daemonGroups) out.push(`  ${daemonLine(g, loc)}`);
   out.push(`Embedded mode: ${plan.restrictEmbedded ? 'disabled (WSGIRestrictEmbedded On)' : 'enabled'}` +
     `${plan.pythonHome ? `, python-home ${plan.pythonHome}` : ''}${plan.pythonPath.length ? `, python-path ${plan.pythonPath.join(':')}` : ''}`);
+  const interp = [
+    ...(plan.interpreter.optimize !== undefined ? [`optimize ${plan.interpreter.optimize}`] : []),
+    ...Object.entries(plan.interpreter.environment).map(([k, v]) => `${k}=${v}`),
+    ...(plan.perInterpreterGil ? ['own GIL per sub-interpreter (WSGIPerInterpreterGIL)'] : []),
+  ];
+  if (interp.length) out.push(`Python settings: ${interp.join(', ')}`);
   if (plan.importScripts.length) {
     out.push('Import scripts:');
     for (const i of plan.importScripts) {
@@ -90,6 +101,9 @@ export function formatPlan(plan: SitePlan): string {
   out.push('Warnings:');
   if (plan.warnings.length === 0) out.push('  (none)');
   for (const w of plan.warnings) out.push(`  ${loc(w)}: ${w.message}`);
+  out.push('Access restrictions pyhost does not enforce:');
+  if (plan.unenforced.length === 0) out.push('  (none)');
+  for (const u of plan.unenforced) out.push(`  ${loc(u)}: ${u.directive}: ${u.reason}`);
   out.push('Ignored directives:');
   if (plan.ignored.length === 0) out.push('  (none)');
   for (const i of plan.ignored) out.push(`  ${i.name} (${loc(i)})`);
@@ -125,11 +139,18 @@ function mountLines(m: Mount, s: ServerPlan, port: number, plan: SitePlan, group
   if (st.passAuthorization) lines.push('      pass authorization: on');
   if (!st.scriptReloading) lines.push('      script reloading:  off');
   if (st.chunkedRequest) lines.push('      chunked requests:  on');
+  if (st.mapHeadToGet === 'On') lines.push('      map HEAD to GET:   on');
   if (m.variesByUrl) {
     const parts = m.layers.filter((l) => !l.always).map((l) => `${l.label} (${loc(l)})`);
     lines.push(`      varies below this URL: ${parts.join(', ')}`);
   }
   return lines;
+}
+
+/** The fixed start of a `^...` regular expression, for showing what a pattern mount covers. */
+function literalOf(source: string): string | undefined {
+  const m = /^\^([^\\.[\]()*+?{}|^$]*)/.exec(source);
+  return m ? m[1] : undefined;
 }
 
 function daemonLine(g: DaemonGroup, loc: (x: { file: string; line: number }) => string): string {

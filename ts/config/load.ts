@@ -12,6 +12,9 @@ import type {
   ConfigWarning, DaemonScope, ImportScript, Listener, Mount, ServerPlan, SitePlan, StaticAlias, VirtualHostAddress, VirtualHostPlan,
 } from './plan.js';
 import { overlapWarnings } from './overlaps.js';
+import { serverAccess } from './access-layers.js';
+import type { HookScript, UnenforcedRestriction } from './access-plan.js';
+import { htaccessRestrictions } from './htaccess.js';
 import { readConfig } from './reader.js';
 import { buildLayers, mountSettings } from './resolve.js';
 import { type PlacedGroup, type ServedMounts, validateGroups } from './validate.js';
@@ -139,6 +142,7 @@ export function loadConfig(path: string, opts: LoadOptions = {}): SitePlan {
     }
   }
 
+  checkHooks(c, groups);
   const addresses = vhostAddresses(c);
   const serverPlan = (server: RawServer, i: number): ServerPlan => {
     const n = names.get(server)!;
@@ -147,6 +151,7 @@ export function loadConfig(path: string, opts: LoadOptions = {}): SitePlan {
       ...(server.serverName?.port !== undefined ? { serverNamePort: server.serverName.port } : {}),
       serverAliases: server.serverAliases,
       mounts: served[i]!.mounts,
+      access: serverAccess(server, c.main),
       aliases: [...server.aliases.map((a) => makeAlias(a, false)), ...(server === c.main ? [] : c.main.aliases.map((a) => makeAlias(a, true)))],
     };
   };
@@ -157,17 +162,44 @@ export function loadConfig(path: string, opts: LoadOptions = {}): SitePlan {
     return { ...serverPlan(v, i + 1), address: addrs[0]!.address, port: addrs[0]!.port, isDefault: addrs[0]!.isDefault, addresses: addrs };
   });
 
+  const mainServer = { ...serverPlan(c.main, 0), ...(mainPort !== undefined ? { port: mainPort } : {}) };
+  const unenforced: UnenforcedRestriction[] = [...read.skippedAccess, ...c.access.unenforced, ...htaccessRestrictions([mainServer, ...virtualHosts])];
   return {
     file, files: read.files, serverRoot: read.serverRoot, listeners: allListeners,
-    mainServer: { ...serverPlan(c.main, 0), ...(mainPort !== undefined ? { port: mainPort } : {}) },
+    mainServer,
     virtualHosts,
     daemonGroups: groups.map((g) => g.group),
     importScripts: importScripts(c, served),
     restrictEmbedded: c.restrictEmbedded,
+    interpreter: c.interpreter,
+    perInterpreterGil: c.perInterpreterGil,
     ...(c.pythonHome !== undefined ? { pythonHome: c.pythonHome } : {}),
     pythonPath: c.pythonPath,
     timeout,
     warnings,
     ignored: c.ignored,
+    unenforced,
   };
+}
+
+/**
+ * Auth hooks run in the serving process's Python unless `process-group=` names a daemon group:
+ * that group must exist, and embedded Python must be on for the others.
+ */
+function checkHooks(c: Collected, groups: readonly PlacedGroup[]): void {
+  for (const server of [c.main, ...c.vhosts]) {
+    for (const s of server.sections) {
+      const a = s.access;
+      for (const hook of [a?.accessScript, a?.authUserScript, a?.authGroupScript].filter((h): h is HookScript => !!h)) {
+        if (hook.processGroup !== '' && !groups.some((g) => g.group.name === hook.processGroup)) {
+          throw new ConfigError(hook.file, hook.line, `No WSGI daemon process called '${hook.processGroup}' has been configured: ` +
+            `expected a WSGIDaemonProcess ${hook.processGroup} directive for this auth script's process-group=`);
+        }
+        if (hook.processGroup === '' && c.restrictEmbedded) {
+          throw new ConfigError(hook.file, hook.line, 'this auth script runs in the serving process (as mod_wsgi runs auth scripts), ' +
+            'but WSGIRestrictEmbedded On turns embedded Python off: add process-group=NAME to run it in a daemon process group');
+        }
+      }
+    }
+  }
 }

@@ -13,6 +13,8 @@
  * - Times are whole seconds; `0` disables a limit, as in mod_wsgi.
  */
 
+import type { ServerAccess, UnenforcedRestriction } from './access-plan.js';
+
 /** Where a directive was written. */
 export interface SourceLocation {
   /** The file as it was named (the main file resolved to an absolute path; includes absolute). */
@@ -60,6 +62,12 @@ export interface WsgiSettings {
   readonly scriptReloading: boolean;
   /** WSGIChunkedRequest: accept chunked request bodies (else 411 Length Required); default off. */
   readonly chunkedRequest: boolean;
+  /**
+   * WSGIMapHEADToGET: `On` gives the application HEAD requests as GET (the body is not sent);
+   * `Off` and `Auto` (the default: mod_wsgi maps only when Apache output filters want the body,
+   * and pyhost has none) leave them HEAD.
+   */
+  readonly mapHeadToGet: 'On' | 'Off' | 'Auto';
 }
 
 /** The name of one setting of {@link WsgiSettings}. */
@@ -73,6 +81,7 @@ export const DEFAULT_SETTINGS: WsgiSettings = Object.freeze({
   passAuthorization: false,
   scriptReloading: true,
   chunkedRequest: false,
+  mapHeadToGet: 'Auto',
 });
 
 /** A value set by a directive, with the directive's location. */
@@ -262,6 +271,8 @@ export interface ServerPlan extends SourceLocation {
   readonly mounts: readonly Mount[];
   /** Static aliases in the order mod_alias tries them. */
   readonly aliases: readonly StaticAlias[];
+  /** Access control (Require, Order/Allow/Deny, AuthType, auth hooks) of its sections. */
+  readonly access: ServerAccess;
 }
 
 /** One address of a `<VirtualHost>`. */
@@ -302,6 +313,15 @@ export interface SitePlan {
   readonly importScripts: readonly ImportScript[];
   /** WSGIRestrictEmbedded On: no Python in the serving process; embedded mounts answer 500. */
   readonly restrictEmbedded: boolean;
+  /**
+   * Interpreter-wide settings for every Python the site starts (embedded and daemon processes):
+   * WSGIPythonOptimize, and the environment variables CPython reads at start for
+   * WSGIPythonHashSeed (PYTHONHASHSEED), WSGIDontWriteBytecode (PYTHONDONTWRITEBYTECODE) and
+   * WSGIPythonWarnings (PYTHONWARNINGS), as mod_wsgi sets them before initialising Python.
+   */
+  readonly interpreter: { readonly optimize?: number; readonly environment: Readonly<Record<string, string>> };
+  /** WSGIPerInterpreterGIL On (mod_wsgi 6): sub-interpreter groups get their own GIL (Python 3.12+). */
+  readonly perInterpreterGil: boolean;
   /** WSGIPythonHome: the venv of embedded mode, and of daemon groups without `python-home=`. */
   readonly pythonHome?: string;
   /** WSGIPythonPath split on `:` (embedded mode only). */
@@ -310,4 +330,10 @@ export interface SitePlan {
   readonly timeout: number;
   readonly warnings: readonly ConfigWarning[];
   readonly ignored: readonly IgnoredDirective[];
+  /**
+   * Access restrictions pyhost does not enforce (Require expr, `<If>` around Require, unknown
+   * providers, `.htaccess` files AllowOverride lets restrict access, ...). Serving refuses a plan
+   * that has any, unless told to leave them off.
+   */
+  readonly unenforced: readonly UnenforcedRestriction[];
 }

@@ -12,6 +12,8 @@ import type { ConfigNode, SectionNode } from './ast.js';
 import { LoadedModules, ifDefine, ifFile, ifModule, ifVersion } from './conditions.js';
 import { includeFiles } from './include.js';
 import { type Where, logicalLines, nextWord, splitWords } from './lexer.js';
+import { restrictsAccess } from './access.js';
+import type { UnenforcedRestriction } from './access-plan.js';
 import { Variables } from './variables.js';
 
 /** What {@link readConfig} returns. */
@@ -22,6 +24,11 @@ export interface ReadResult {
   readonly files: string[];
   /** The ServerRoot in effect at the end of reading. */
   readonly serverRoot: string;
+  /**
+   * Access restrictions inside `<IfModule module>` sections skipped because pyhost does not know
+   * the module: Apache with that module loaded would apply them.
+   */
+  readonly skippedAccess: UnenforcedRestriction[];
 }
 
 /** Options of {@link readConfig}. */
@@ -42,10 +49,15 @@ interface Frame {
   readonly where: Where;
   /** Where the section's children go; undefined while skipping a false conditional. */
   readonly children: ConfigNode[] | undefined;
+  /** Set on a skipped `<IfModule name>` whose module pyhost does not know (not a negated test). */
+  readonly unknownModule?: string;
+  /** The first access restriction seen inside it. */
+  restriction?: Where & { name: string };
 }
 
 class Reader {
   readonly files: string[] = [];
+  readonly skippedAccess: UnenforcedRestriction[] = [];
   serverRoot: string;
   private readonly vars: Variables;
   private readonly modules = new LoadedModules();
@@ -81,6 +93,11 @@ class Reader {
       const children = top ? top.children : out;
       if (line0.startsWith('</')) { this.close(line0, stack, where); continue; }
       if (children === undefined) {
+        const skipping = stack.find((f) => f.unknownModule !== undefined && !f.restriction);
+        if (skipping) {
+          const word = /^<?\/?([^\s>]*)/.exec(line0)![1]!;
+          if (restrictsAccess(word.toLowerCase()) || /^(requireall|requireany|requirenone)$/i.test(word)) skipping.restriction = { ...where, name: word };
+        }
         if (line0.startsWith('<')) stack.push({ ...this.sectionHead(line0, where), where, children: undefined });
         continue;
       }
@@ -121,7 +138,8 @@ class Reader {
         : key === 'ifdefine' ? ifDefine(args, this.vars, where)
         : key === 'iffile' ? ifFile(args, this.serverRoot, where)
         : ifVersion(args, where);
-      stack.push({ name, key, where, children: keep ? children : undefined });
+      const unknownModule = key === 'ifmodule' && !keep && !args[0]!.startsWith('!') ? args[0]! : undefined;
+      stack.push({ name, key, where, children: keep ? children : undefined, ...(unknownModule ? { unknownModule } : {}) });
       return;
     }
     const node: SectionNode = { type: 'section', name, key, args, children: [], file: where.file, line: where.line };
@@ -139,6 +157,13 @@ class Reader {
       throw new ConfigError(where.file, where.line, `Expected </${top.name}> but saw </${name}> (the section opened at ${top.where.file}:${top.where.line})`);
     }
     stack.pop();
+    if (top.restriction) {
+      this.skippedAccess.push({
+        directive: top.restriction.name, file: top.restriction.file, line: top.restriction.line,
+        reason: `inside <IfModule ${top.unknownModule}> (${top.where.file}:${top.where.line}), which pyhost skips because it does not know that module; ` +
+          'an Apache that loads it would apply this access rule',
+      });
+    }
   }
 
   private directive(name: string, args: string[], raw: string, out: ConfigNode[], sections: string[], where: Where,
@@ -190,5 +215,5 @@ export function readConfig(path: string, opts: ReadOptions = {}): ReadResult {
   const reader = new Reader(main, opts);
   const nodes: ConfigNode[] = [];
   reader.readFile(main, nodes, [], undefined);
-  return { nodes, files: reader.files, serverRoot: reader.serverRoot };
+  return { nodes, files: reader.files, serverRoot: reader.serverRoot, skippedAccess: reader.skippedAccess };
 }

@@ -17,7 +17,7 @@ type Fit = 'always' | 'maybe' | 'never';
 const worst = (a: Fit, b: Fit): Fit => (a === 'never' || b === 'never' ? 'never' : a === 'maybe' || b === 'maybe' ? 'maybe' : 'always');
 
 /** The matchers of a section and its enclosing sections. */
-function chain(s: RawSection): { directories: Matcher[]; files: Matcher[] } {
+export function chain(s: RawSection): { directories: Matcher[]; files: Matcher[] } {
   const directories: Matcher[] = [];
   const files: Matcher[] = [];
   for (let p: RawSection | undefined = s; p; p = p.parent) (p.kind === 'files' ? files : directories).unshift(p.matcher);
@@ -64,7 +64,7 @@ const count = (m: Matcher): number => {
 };
 
 /** The sections of a server in Apache's merge order (main server's first for a virtual host). */
-function orderedSections(server: RawServer, main: RawServer): RawSection[] {
+export function orderedSections(server: RawServer, main: RawServer): RawSection[] {
   const all = server === main ? main.sections : [...main.sections, ...server.sections];
   const dirs = all.filter((s) => s.kind === 'directory');
   const plainDirs = dirs.filter((s) => s.matcher.kind !== 'regex')

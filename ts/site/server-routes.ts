@@ -10,8 +10,9 @@ import { aliasPrefixLength } from '../config/match.js';
 import type { Mount, ServerPlan, StaticAlias } from '../config/plan.js';
 import { settingsFor } from '../config/resolve.js';
 import { ROUTE, type MountHandler, type RoutedRequest } from '../http/mount.js';
-import { decodePath, normalizePath } from '../http/paths.js';
+import { canonicalMountPoint, decodePath, normalizePath, splitMount } from '../http/paths.js';
 import { staticAlias, type StaticHandler } from '../http/static.js';
+import type { AccessGate } from './access-gate.js';
 
 export type MountFactory = (mount: Mount, script: string, settings: Mount['settings']) => MountHandler;
 
@@ -31,6 +32,33 @@ function notFound(res: ServerResponse): void {
   res.end(body);
 }
 
+/** The file a static alias maps a URL to (the alias target plus the rest of the path, as mod_alias). */
+function aliasFile(urlPrefix: string, target: string, uri: string): string | undefined {
+  const split = splitMount(canonicalMountPoint(urlPrefix), uri);
+  if (!split) return undefined;
+  return path.join(path.resolve(target), Buffer.from(split.pathInfo, 'latin1').toString('utf8'));
+}
+
+/** Where a request was routed: what access control looks at, and how to serve it. */
+interface Routed {
+  readonly filename?: string;
+  readonly scriptName: string;
+  readonly pathInfo: string;
+  /** Serves the request (may throw: ERR_SCRIPT_NOT_FOUND and the like). */
+  readonly serve: () => void;
+}
+
+/** Answers an error a route's handler threw: 404 for a missing script, else 500 (logged). */
+export function answerRouteError(res: ServerResponse, err: unknown): void {
+  const code = (err as { code?: string }).code;
+  const status = code === 'ERR_SCRIPT_NOT_FOUND' ? 404 : 500;
+  const body = status === 404 ? 'Not Found\n' : 'Internal Server Error\n';
+  if (status === 500) process.stderr.write(`[pyhost:error] ${(err as Error).message}\n`);
+  if (res.headersSent) return void res.destroy();
+  res.writeHead(status, { 'Content-Type': 'text/plain; charset=utf-8', 'Content-Length': body.length });
+  res.end(body);
+}
+
 export class ServerRoutes {
   private readonly mounts: MountRoute[];
   private readonly aliases: { alias: StaticAlias; regex?: RegExp; handler?: StaticHandler }[];
@@ -38,6 +66,7 @@ export class ServerRoutes {
   constructor(
     readonly server: ServerPlan,
     private readonly makeMount: MountFactory,
+    private readonly gate?: AccessGate,
   ) {
     this.mounts = server.mounts.map((m) => ({
       mount: m,
@@ -79,14 +108,22 @@ export class ServerRoutes {
     const decoded = decodePath(q < 0 ? url : url.slice(0, q));
     if (decoded === undefined) return notFound(res);
     const uri = normalizePath(decoded);
+    const routed = this.route(req, res, uri);
+    if (!this.gate?.active) return routed.serve();
+    this.gate.run(req, res, { uri, ...routed }, routed.serve, (err) => answerRouteError(res, err));
+  }
+
+  /** The alias or mount for `uri` (static aliases first, then mounts in order), or 404. */
+  private route(req: IncomingMessage, res: ServerResponse, uri: string): Routed {
     for (const a of this.aliases) {
       if (a.handler) {
-        if (aliasPrefixLength(uri, a.alias.url) > 0) return a.handler(req, res);
+        const n = aliasPrefixLength(uri, a.alias.url);
+        if (n > 0) return { filename: aliasFile(a.alias.url, a.alias.path, uri), scriptName: uri, pathInfo: '', serve: () => a.handler!(req, res) };
       } else if (a.regex) {
         const m = a.regex.exec(uri);
         if (m) {
           const target = substitute(a.alias.path, m);
-          return staticAlias(m[0], target)(req, res);
+          return { filename: aliasFile(m[0], target, uri), scriptName: uri, pathInfo: '', serve: () => staticAlias(m[0], target)(req, res) };
         }
       }
     }
@@ -106,7 +143,7 @@ export class ServerRoutes {
           // A directory of scripts: the next path segment names the script.
           const rest = uri.slice(n).replace(/^\/+/, '');
           const seg = rest.split('/')[0];
-          if (!seg) return notFound(res);
+          if (!seg) return { scriptName: uri, pathInfo: '', serve: () => notFound(res) };
           script = path.join(script, seg);
           scriptName = uri.slice(0, n + (uri.slice(n).length - rest.length) + seg.length);
         }
@@ -120,13 +157,21 @@ export class ServerRoutes {
         } else if (pathInfo !== '') {
           // "WSGIScriptAlias /app/ script": as with Alias, the rest of the URL would be appended
           // to the script's file name, which does not exist (mod_wsgi answers 404).
-          return notFound(res);
+          return { filename: script + pathInfo, scriptName, pathInfo: '', serve: () => notFound(res) };
         }
       }
-      const settings = r.mount.variesByUrl ? settingsFor(r.mount, uri, script).settings : r.mount.settings;
-      (req as RoutedRequest)[ROUTE] = { scriptName, pathInfo };
-      return this.handlerFor(r, script, settings)(req, res);
+      const route = { scriptName, pathInfo };
+      return {
+        filename: script, scriptName, pathInfo,
+        serve: () => {
+          const settings = r.mount.variesByUrl ? settingsFor(r.mount, uri, script).settings : r.mount.settings;
+          // WSGIMapHEADToGET On: the application sees GET; Node still sends no body for the HEAD request.
+          if (settings.mapHeadToGet === 'On' && req.method === 'HEAD') req.method = 'GET';
+          (req as RoutedRequest)[ROUTE] = route;
+          this.handlerFor(r, script, settings)(req, res);
+        },
+      };
     }
-    notFound(res);
+    return { scriptName: uri, pathInfo: '', serve: () => notFound(res) };
   }
 }
