@@ -23,6 +23,13 @@ export interface PythonInfo {
 }
 export { listBuilds } from './builds.js';
 export function describePython(python: string): PythonInfo;
+export interface Problem {
+  kind: 'version' | 'libpython' | 'headers';
+  problem: string;
+  fix: string;
+}
+export function embeddableProblem(info: PythonInfo): Problem | undefined;
+export function buildableProblem(info: PythonInfo): Problem | undefined;
 export function checkEmbeddable(info: PythonInfo): string | undefined;
 export function checkBuildable(info: PythonInfo): string | undefined;
 export function debianDevPackage(info: PythonInfo): string;

@@ -25,30 +25,48 @@ export function describePython(python) {
   return info;
 }
 
-/** Why pyhost cannot run this Python at all, as advice naming the fix; undefined when it can. */
-export function checkEmbeddable(info) {
+/** Why pyhost cannot run this Python at all ({ kind: 'version' | 'libpython', problem, fix }); undefined when it can. */
+export function embeddableProblem(info) {
   const [major, minor] = info.version.split('.').map(Number);
   const mm = `${major}.${minor}`;
   if (major !== 3 || minor < 11) {
-    return `Python ${info.version} (${info.executable}) is too old: pyhost needs Python 3.11 or newer`;
+    return { kind: 'version', problem: `Python ${info.version} (${info.executable}) is too old: pyhost needs Python 3.11 or newer`, fix: 'use Python 3.11 or newer' };
   }
   if (!info.shared || !info.libpython) {
-    return `Python ${info.version} (${info.executable}) has no shared libpython${mm}.so: pyhost embeds CPython and must load it. ` +
-      `On Debian/Ubuntu: apt-get install libpython${mm}; for a Python built from source or with pyenv: rebuild it with ` +
-      `./configure --enable-shared (pyenv: PYTHON_CONFIGURE_OPTS=--enable-shared pyenv install ${info.version})`;
+    return {
+      kind: 'libpython',
+      problem: `Python ${info.version} (${info.executable}) has no shared libpython${mm}.so: pyhost embeds CPython and must load it`,
+      fix: `on Debian/Ubuntu: apt-get install libpython${mm}; for a Python built from source or with pyenv: rebuild it with ` +
+        `./configure --enable-shared (pyenv: PYTHON_CONFIGURE_OPTS=--enable-shared pyenv install ${info.version})`,
+    };
   }
   return undefined;
 }
 
-/** Why pyhost cannot be compiled against this Python (it also needs the C headers); undefined when it can. */
-export function checkBuildable(info) {
-  const cannotRun = checkEmbeddable(info);
+/** Why pyhost cannot be compiled against this Python (embeddableProblem, or kind 'headers'); undefined when it can. */
+export function buildableProblem(info) {
+  const cannotRun = embeddableProblem(info);
   if (cannotRun) return cannotRun;
   if (!info.hasHeaders) {
-    return `Python ${info.version} (${info.executable}) has no C headers (Python.h not in ${info.include}). ` +
-      `On Debian/Ubuntu: apt-get install ${debianDevPackage(info)}`;
+    return {
+      kind: 'headers',
+      problem: `Python ${info.version} (${info.executable}) has no C headers (Python.h not in ${info.include})`,
+      fix: `on Debian/Ubuntu: apt-get install ${debianDevPackage(info)}`,
+    };
   }
   return undefined;
+}
+
+const sentence = (p) => p && `${p.problem}. ${p.fix[0].toUpperCase()}${p.fix.slice(1)}`;
+
+/** embeddableProblem as one sentence naming the fix; undefined when pyhost can run this Python. */
+export function checkEmbeddable(info) {
+  return sentence(embeddableProblem(info));
+}
+
+/** buildableProblem as one sentence naming the fix; undefined when pyhost can be compiled against it. */
+export function checkBuildable(info) {
+  return sentence(buildableProblem(info));
 }
 
 /** The Debian package with the headers and shared library of this Python's minor version. */

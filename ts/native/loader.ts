@@ -40,7 +40,7 @@ export function buildCommand(python: string): string {
 /** "3.11 (cp311, built with 3.11.7) and 3.13 (...)", or "none". */
 export function describeBuilds(builds: Build[] = listBuilds(packageRoot)): string {
   return builds.length
-    ? builds.map((b) => `${b.minor} (${b.tag}, built with ${b.version ?? '?'})`).join(' and ')
+    ? builds.map((b) => `${b.minor ?? b.tag} (${b.tag}, built with ${b.version ?? '?'})`).join(' and ')
     : 'none';
 }
 
