@@ -16,6 +16,12 @@ import { PythonError } from '../errors.js';
 import type { Group } from '../group.js';
 
 export const PROBE_MARK = '@@pyhost-doctor ';
+/** Printed before each step, so a crash can be told apart from a failure: what the process was doing. */
+export const STAGE_MARK = '@@pyhost-doctor-stage ';
+
+function stage(what: string): void {
+  process.stdout.write(STAGE_MARK + what + '\n');
+}
 
 export interface ProbeRequest {
   python?: string;
@@ -51,8 +57,8 @@ export interface ProbeResult {
   stdlibLoaded: string[];
   stdlibFailed: ImportFailure[];
   app?: { loaded: boolean; error?: string; extensionFailure?: ImportFailure };
-  /** The C extension modules in sys.modules once the app was loaded (or Python started). */
-  extensions: string[];
+  /** The C extension modules in sys.modules once the app was loaded (or Python started): [name, file]. */
+  extensions: [string, string][];
   subinterpreters: SubinterpreterResult[];
 }
 
@@ -88,8 +94,32 @@ def _pyhost_try_imports(names):
     return json.dumps([loaded, failed])
 def _pyhost_loaded_extensions():
     suffixes = tuple(_m.EXTENSION_SUFFIXES)
-    return sorted(n for n, m in list(_sys.modules.items())
-                  if (getattr(getattr(m, '__spec__', None), 'origin', None) or '').endswith(suffixes))
+    found = []
+    for name, module in list(_sys.modules.items()):
+        origin = getattr(getattr(module, '__spec__', None), 'origin', None) or ''
+        if origin.endswith(suffixes):
+            found.append([name, origin])
+    return sorted(found)
+`;
+
+/** Imports a module in a sub-interpreter: by name, or from the file it came from in %{GLOBAL}
+ * when the name is not importable (an extension loaded under another name, like
+ * _testmultiphase's _test_shared_gil_only). */
+const PY_SUB_IMPORT = `
+def _pyhost_import(name, origin):
+    import importlib.util, sys
+    if name in sys.modules:
+        return
+    spec = importlib.util.find_spec(name)
+    if spec is None or spec.origin != origin:
+        spec = importlib.util.spec_from_file_location(name, origin)
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[name] = module
+    try:
+        spec.loader.exec_module(module)
+    except BaseException:
+        del sys.modules[name]
+        raise
 `;
 
 /** The module an ImportError about a shared object names ("/x/mod.cpython-311-...so: undefined symbol: S"). */
@@ -106,13 +136,15 @@ async function classify(main: Group, module: string, error: string): Promise<Imp
   return { module, error, missingSymbol: symbol, symbolInLibpython: inLibpython ?? undefined };
 }
 
-async function subinterpreterImports(engine: Engine, kind: 'own' | 'strict', modules: string[]): Promise<SubinterpreterResult> {
+async function subinterpreterImports(engine: Engine, kind: 'own' | 'strict', modules: [string, string][]): Promise<SubinterpreterResult> {
   const group = engine.group(`pyhost-doctor-${kind}`, kind === 'own' ? { gil: 'own', fallback: 'error', threads: 1 } : { extensions: 'strict', fallback: 'error', threads: 1 });
   const result: SubinterpreterResult = { kind, refused: [], blocked: {}, failed: {} };
-  for (const name of modules) {
+  await group.exec(PY_SUB_IMPORT);
+  for (const [name, origin] of modules) {
     if (result.refused.includes(name)) continue;
+    stage(`importing ${name} in ${kind === 'own' ? 'an own-GIL' : 'a strict'} sub-interpreter`);
     try {
-      await group.exec(`import ${name}`);
+      await group.exec(`_pyhost_import(${JSON.stringify(name)}, ${JSON.stringify(origin)})`);
     } catch (err) {
       const refusedModule = err instanceof PythonError ? err.refusedModule : undefined;
       if (refusedModule) {
@@ -131,6 +163,7 @@ async function subinterpreterImports(engine: Engine, kind: 'own' | 'strict', mod
 export async function probe(request: ProbeRequest): Promise<ProbeResult> {
   const result: ProbeResult = { stdlibLoaded: [], stdlibFailed: [], extensions: [], subinterpreters: [] };
   let engine: Engine;
+  stage(`starting Python ${request.python ?? ''}`.trim());
   try {
     engine = await Engine.start({ python: request.python, pythonHome: request.pythonHome, pythonPath: request.pythonPath, logger: () => {} });
   } catch (err) {
@@ -142,6 +175,7 @@ export async function probe(request: ProbeRequest): Promise<ProbeResult> {
     const main = engine.group('%{GLOBAL}');
     await main.exec(PY_HELPERS);
     if (request.script) {
+      stage(`loading ${request.script} in %{GLOBAL}`);
       const mount = engine.mount(request.script, { group: '%{GLOBAL}', preload: true, callable: request.callable });
       try {
         await mount.ready;
@@ -154,7 +188,8 @@ export async function probe(request: ProbeRequest): Promise<ProbeResult> {
         mount.close();
       }
     }
-    result.extensions = (await main.eval('_pyhost_loaded_extensions()')) as string[];
+    result.extensions = (await main.eval('_pyhost_loaded_extensions()')) as [string, string][];
+    stage('importing C extension modules of the standard library in %{GLOBAL}');
     const [loaded, failed] = JSON.parse((await main.eval(`_pyhost_try_imports(${JSON.stringify(STDLIB_EXTENSIONS)})`)) as string) as [string[], ImportFailure[]];
     result.stdlibLoaded = loaded;
     for (const f of failed) result.stdlibFailed.push(await classify(main, f.module, f.error));

@@ -9,14 +9,14 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { minorOf, type PythonInfo } from '../../scripts/python.js';
 import type { Check, CheckStatus } from './doctor-checks.js';
-import { PROBE_MARK, type ImportFailure, type ProbeRequest, type ProbeResult, type SubinterpreterResult } from './doctor-probe.js';
+import { PROBE_MARK, STAGE_MARK, type ImportFailure, type ProbeRequest, type ProbeResult, type SubinterpreterResult } from './doctor-probe.js';
 
 const here = fileURLToPath(import.meta.url);
 const PROBE = path.join(path.dirname(here), `doctor-probe${path.extname(here)}`);
 const PROBE_TIMEOUT_MS = 120_000;
 
-/** Runs the probe; a probe that crashes or hangs is reported as `crashed`. */
-function runProbe(request: ProbeRequest): Promise<{ result?: ProbeResult; crashed?: string }> {
+/** Runs the probe; a probe that crashes or hangs is reported as `crashed`, with what it was doing (`stage`). */
+function runProbe(request: ProbeRequest): Promise<{ result?: ProbeResult; crashed?: string; stage?: string }> {
   return new Promise((resolve) => {
     const child = spawn(process.execPath, [...process.execArgv, PROBE, JSON.stringify(request)], { stdio: ['ignore', 'pipe', 'pipe'] });
     let out = '';
@@ -29,7 +29,8 @@ function runProbe(request: ProbeRequest): Promise<{ result?: ProbeResult; crashe
       const line = out.split('\n').find((l) => l.startsWith(PROBE_MARK));
       if (line) return resolve({ result: JSON.parse(line.slice(PROBE_MARK.length)) as ProbeResult });
       const how = signal ? `was killed by ${signal}${signal === 'SIGKILL' ? ` (no answer within ${PROBE_TIMEOUT_MS / 1000} s)` : ''}` : `exited with status ${code}`;
-      resolve({ crashed: `${how}: ${err.trim().split('\n').slice(-3).join(' / ') || 'no output'}` });
+      const stage = out.split('\n').filter((l) => l.startsWith(STAGE_MARK)).pop()?.slice(STAGE_MARK.length);
+      resolve({ crashed: `${how}: ${err.trim().split('\n').slice(-3).join(' / ') || 'no output'}`, stage });
     });
   });
 }
@@ -51,7 +52,7 @@ function explainFailure(f: ImportFailure, python: PythonInfo): { message: string
   return { message: `C extension module ${f.module} does not load: ${f.error}`, fix: `reinstall ${f.module} for Python ${minorOf(python.version)}` };
 }
 
-function subinterpreterChecks(results: SubinterpreterResult[], extensions: string[], python: PythonInfo): Omit<Check, 'target'>[] {
+function subinterpreterChecks(results: SubinterpreterResult[], extensions: [string, string][], python: PythonInfo): Omit<Check, 'target'>[] {
   const own = results.find((r) => r.kind === 'own');
   const strict = results.find((r) => r.kind === 'strict')!;
   const checks: Omit<Check, 'target'>[] = [];
@@ -59,13 +60,16 @@ function subinterpreterChecks(results: SubinterpreterResult[], extensions: strin
   const verb = (names: string[], one: string, many: string) => (names.length === 1 ? one : many);
   const modules = (n: number) => `${n} C extension module${n === 1 ? '' : 's'}`;
   const legacyOnly = strict.refused;
+  const blocked = Object.keys(strict.blocked).length;
+  const importedWith = blocked ? ` (and ${modules(blocked)} that ${blocked === 1 ? 'imports' : 'import'} one of them first)` : '';
+  const refusing = blocked ? [...legacyOnly, ''] : legacyOnly; // for the verb's number
   const ownOnly = own ? own.refused.filter((m) => !strict.refused.includes(m)) : [];
   if (!own) {
     // Python 3.11: no own-GIL groups; legacy sub-interpreters load single-phase modules.
     if (legacyOnly.length) {
       checks.push({
         check: 'subinterpreters', status: 'warn',
-        message: `${list(legacyOnly)} ${verb(legacyOnly, 'uses', 'use')} single-phase init. Python ${python.version} has no own-GIL groups (3.12+); a shared-GIL group (a legacy sub-interpreter, as mod_wsgi's) loads them, ` +
+        message: `${list(legacyOnly)}${importedWith} ${verb(refusing, 'uses', 'use')} single-phase init. Python ${python.version} has no own-GIL groups (3.12+); a shared-GIL group (a legacy sub-interpreter, as mod_wsgi's) loads ${verb(refusing, 'it', 'them')}, ` +
           `with one module state for every interpreter; a group with extensions: 'strict' refuses them and the app falls back to %{GLOBAL}`,
         fix: 'if the app misbehaves in a sub-interpreter, run it in %{GLOBAL} (the default application group)',
       });
@@ -76,14 +80,14 @@ function subinterpreterChecks(results: SubinterpreterResult[], extensions: strin
     if (legacyOnly.length) {
       checks.push({
         check: 'subinterpreters', status: 'warn',
-        message: `${list(legacyOnly)} ${verb(legacyOnly, 'refuses', 'refuse')} sub-interpreters (single-phase init): in an own-GIL group or one with extensions: 'strict', the app falls back to %{GLOBAL}`,
+        message: `${list(legacyOnly)}${importedWith} ${verb(refusing, 'refuses', 'refuse')} sub-interpreters (single-phase init): in an own-GIL group or one with extensions: 'strict', the app falls back to %{GLOBAL}`,
         fix: `run the app in %{GLOBAL} (the default) or a shared-GIL group with extensions: 'legacy', or upgrade ${legacyOnly[0]} to a release with multi-phase init`,
       });
     }
     if (ownOnly.length) {
       checks.push({
         check: 'subinterpreters', status: 'warn',
-        message: `${list(ownOnly)} ${verb(ownOnly, 'does', 'do')} not support a per-interpreter GIL: in an own-GIL group the app falls back to %{GLOBAL}; a shared-GIL group loads them`,
+        message: `${list(ownOnly)} ${verb(ownOnly, 'does', 'do')} not support a per-interpreter GIL: in an own-GIL group the app falls back to %{GLOBAL}; a shared-GIL group loads ${verb(ownOnly, 'it', 'them')}`,
         fix: `use gil: 'shared' for this app, or upgrade ${ownOnly[0]}`,
       });
     }
@@ -106,9 +110,16 @@ export async function runtimeChecks(
 ): Promise<Check[]> {
   const checks: Check[] = [];
   const add = (c: Omit<Check, 'target'>) => checks.push({ ...c, ...(target ? { target } : {}) });
-  const { result, crashed } = await runProbe(request);
+  const { result, crashed, stage } = await runProbe(request);
   if (!result) {
-    add({ check: request.script ? 'app' : 'start', status: 'fail', message: `the Python process ${crashed}${request.script ? ` while loading ${request.script}` : ''}`, fix: 'run the app under python directly to see where it crashes' });
+    // A crash in a sub-interpreter only matters to groups of that kind: %{GLOBAL} still runs the app.
+    const inSubinterpreter = stage?.includes('sub-interpreter');
+    add({
+      check: inSubinterpreter ? 'subinterpreters' : request.script ? 'app' : 'start',
+      status: inSubinterpreter ? 'warn' : 'fail',
+      message: `the Python process ${crashed}${stage ? `, while ${stage}` : ''}`,
+      fix: inSubinterpreter ? 'run the app in %{GLOBAL} (the default application group), not in such a group' : 'run the app under that Python directly to see where it fails',
+    });
     return checks;
   }
   if (result.startError) {
