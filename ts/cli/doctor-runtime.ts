@@ -64,7 +64,10 @@ function subinterpreterChecks(results: SubinterpreterResult[], extensions: [stri
   const importedWith = blocked ? ` (and ${modules(blocked)} that ${blocked === 1 ? 'imports' : 'import'} one of them first)` : '';
   const refusing = blocked ? [...legacyOnly, ''] : legacyOnly; // for the verb's number
   const ownOnly = own ? own.refused.filter((m) => !strict.refused.includes(m)) : [];
-  if (!own) {
+  const noOwnGil = own ? '' : ` (Python ${python.version} has no own-GIL groups: 3.12+)`;
+  if (!extensions.length) {
+    checks.push({ check: 'subinterpreters', status: 'ok', message: `no C extension module is in use: none can refuse a sub-interpreter${noOwnGil}` });
+  } else if (!own) {
     // Python 3.11: no own-GIL groups; legacy sub-interpreters load single-phase modules.
     if (legacyOnly.length) {
       checks.push({
@@ -74,7 +77,7 @@ function subinterpreterChecks(results: SubinterpreterResult[], extensions: [stri
         fix: 'if the app misbehaves in a sub-interpreter, run it in %{GLOBAL} (the default application group)',
       });
     } else {
-      checks.push({ check: 'subinterpreters', status: 'ok', message: `the ${modules(extensions.length)} in use load in strict sub-interpreters (Python ${python.version} has no own-GIL groups: 3.12+)` });
+      checks.push({ check: 'subinterpreters', status: 'ok', message: `the ${modules(extensions.length)} in use load in strict sub-interpreters${noOwnGil}` });
     }
   } else if (legacyOnly.length || ownOnly.length) {
     if (legacyOnly.length) {

@@ -71,10 +71,11 @@ async function configJobs(file: string, defines: string[], python: string | unde
       scripts: scriptsOf(''),
     });
   }
+  const where = (file: string) => (path.relative(process.cwd(), file).startsWith('..') ? file : path.relative(process.cwd(), file));
   for (const d of plan.daemonGroups) {
     jobs.push({
       target: {
-        label: `daemon ${d.name}, ${path.relative(process.cwd(), d.file) || d.file}:${d.line}`,
+        label: `daemon ${d.name}, ${where(d.file)}:${d.line}`,
         daemon: true,
         python: d.python ?? python,
         pythonFrom: d.python ? 'python= of WSGIDaemonProcess' : '--python',
