@@ -23,7 +23,14 @@ export function libcTag(): string;
 export function storeDir(root: string): string;
 export function buildFileNames(part: BuildPart, tag?: string): { addon: string; manifest: string; daemon: string | undefined };
 export function findBuild(root: string, part: BuildPart, tag?: string): Build | undefined;
-export function listBuilds(root: string): Build[];
+/** A python-part build: for listings, `version` and `executable` are those of the Python it was compiled with. */
+export interface PythonBuild extends Build {
+  tag: string;
+  minor: string;
+  version: string;
+  executable: string;
+}
+export function listBuilds(root: string): PythonBuild[];
 export function sourcesHash(root: string, part: BuildPart): string;
 export function isCurrent(root: string, part: BuildPart, tag?: string): boolean;
 export function readDefault(root: string): { python: string; version: string; tag: string } | undefined;

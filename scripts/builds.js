@@ -72,8 +72,10 @@ export function findBuild(root, part, tag) {
   return {
     ...manifest,
     tag,
+    // A build with no manifest (copied in by hand) still names the minor its tag says.
+    minor: manifest.minor ?? (tag ? tag.replace(/^cp(\d)(\d+).*$/, '$1.$2') : undefined),
     executable: manifest.builtWith?.executable,
-    version: manifest.builtWith?.version,
+    version: manifest.builtWith?.version ?? (tag ? 'unknown' : undefined),
     addon: path.join(dir, winner.file),
     daemon: manifest.daemon ? path.join(dir, manifest.daemon) : undefined,
     manifestFile,

@@ -10,7 +10,7 @@ import { execFileSync } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
 import { REPO_ROOT } from './helpers/child.js';
-import { buildBrokenExtension, checkOf, doctor, DOCTOR_FIXTURES } from './helpers/doctor.js';
+import { buildBrokenExtension, checkOf, doctor, DOCTOR_FIXTURES, failedCheck } from './helpers/doctor.js';
 import { buildSinglePhaseExtension } from './helpers/extension.js';
 import { tempRoot } from './helpers/packed.js';
 import { PY311, PY312, PY313, pythonFacts, skipUnlessPython } from './helpers/pythons.js';
@@ -27,9 +27,7 @@ if (!missing) {
 
   test('an extension module with an undefined symbol: extensions fails naming the symbol and the Python to rebuild it for; app fails', async (t) => {
     const r = await doctor(t, [path.join(DOCTOR_FIXTURES, 'broken.wsgi'), '--python', PY313, '--python-path', buildBrokenExtension(PY313)]);
-    t.is(r.code, 1, r.output);
-    const c = checkOf(t, r, 'extensions');
-    t.is(c.status, 'fail');
+    const c = failedCheck(t, r, 'extensions');
     t.is(c.message, `C extension module pyhost_broken does not load: undefined symbol PyHost_NoSuchFunction, which Python ${v313}'s libpython does not define: it was built for another Python`);
     t.is(c.fix, 'reinstall or rebuild pyhost_broken for Python 3.13 (python3.13 -m pip install --force-reinstall --no-cache-dir PACKAGE)');
     const app = checkOf(t, r, 'app');
@@ -77,9 +75,7 @@ if (!missing) {
     const checkConfig = await runNode(['--import', 'tsx', path.join(REPO_ROOT, 'ts', 'cli.ts'), 'check-config', conf]);
     t.is(checkConfig.code, 1);
     const r = await doctor(t, ['--config', conf]);
-    t.is(r.code, 1);
-    const c = checkOf(t, r, 'config');
-    t.is(c.status, 'fail');
+    const c = failedCheck(t, r, 'config');
     t.is(`pyhost check-config: ${c.message}\n`, checkConfig.output);
     t.regex(c.fix ?? '', /^correct .*bad-threads\.conf at line 4$/);
   });

@@ -9,7 +9,7 @@ import { execFileSync } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
 import { REPO_ROOT } from './helpers/child.js';
-import { checkOf, doctor } from './helpers/doctor.js';
+import { checkOf, doctor, failedCheck } from './helpers/doctor.js';
 import { buildSinglePhaseExtension } from './helpers/extension.js';
 import { pathWithoutCompiler, tempRoot } from './helpers/packed.js';
 import { pythonWithoutHeaders, staticConfiguredPython } from './helpers/python-copies.js';
@@ -63,9 +63,7 @@ if (!missing) {
   test('a Python that does not exist: python fails naming it, exit 1', async (t) => {
     const nowhere = path.join(root, 'no', 'python3');
     const r = await doctor(t, ['--python', nowhere]);
-    t.is(r.code, 1);
-    const c = checkOf(t, r, 'python');
-    t.is(c.status, 'fail');
+    const c = failedCheck(t, r, 'python');
     t.regex(c.message, new RegExp(`^cannot run Python ${nowhere}: no such executable \\(the Python from --python\\)$`));
     t.is(c.fix, 'name a Python 3.11 or newer with --python PATH');
     t.deepEqual(r.report.checks.map((c2) => c2.check), ['python']);
@@ -73,9 +71,7 @@ if (!missing) {
 
   test('a Python minor with no build (3.12): build fails with the command that compiles one; headers and compiler are there', async (t) => {
     const r = await doctor(t, ['--python', PY312]);
-    t.is(r.code, 1);
-    const build = checkOf(t, r, 'build');
-    t.is(build.status, 'fail');
+    const build = failedCheck(t, r, 'build');
     t.regex(build.message, /^no build serves Python 3\.12 \(cp312\) on linux-x64; builds here serve Python .*3\.11 \(cp311/);
     t.is(build.fix, `compile one: node ${BUILD_SCRIPT} --python ${pythonFacts(PY312).executable}`);
     t.is(checkOf(t, r, 'headers').status, 'ok');
@@ -84,9 +80,7 @@ if (!missing) {
 
   test('no build and no compiler on PATH: compiler fails naming what to install', async (t) => {
     const r = await doctor(t, ['--python', PY312], { PATH: pathWithoutCompiler(root) });
-    t.is(r.code, 1);
-    const c = checkOf(t, r, 'compiler');
-    t.is(c.status, 'fail');
+    const c = failedCheck(t, r, 'compiler');
     t.is(c.message, 'a build for it cannot be compiled: a C++ compiler (g++ or clang++) and make not found on PATH');
     t.is(c.fix, 'on Debian/Ubuntu: apt-get install build-essential');
   });
@@ -94,9 +88,7 @@ if (!missing) {
   test('no build and no C headers (a 3.12 without its -dev files): headers fails with the package to install', async (t) => {
     const python = pythonWithoutHeaders(PY312, path.join(root, 'py312-no-headers'));
     const r = await doctor(t, ['--python', python]);
-    t.is(r.code, 1);
-    const c = checkOf(t, r, 'headers');
-    t.is(c.status, 'fail');
+    const c = failedCheck(t, r, 'headers');
     t.is(c.message, `Python 3.12.1 (${python}) has no C headers (Python.h not in ${path.join(root, 'py312-no-headers', 'include', 'python3.12')}): a build for it cannot be compiled`);
     t.is(c.fix, 'on Debian/Ubuntu: apt-get install libpython3.12-dev');
   });
@@ -112,9 +104,7 @@ if (!missing) {
   test('a static-only Python (no shared libpython): libpython fails with the configure flag, exit 1', async (t) => {
     const python = staticConfiguredPython(PY312, path.join(root, 'py312-static'));
     const r = await doctor(t, ['--python', python]);
-    t.is(r.code, 1);
-    const c = checkOf(t, r, 'libpython');
-    t.is(c.status, 'fail');
+    const c = failedCheck(t, r, 'libpython');
     t.is(c.message, `Python 3.12.1 (${python}) has no shared libpython3.12.so: pyhost embeds CPython and must load it`);
     t.regex(c.fix ?? '', /apt-get install libpython3\.12; .*\.\/configure --enable-shared/);
   });
@@ -122,9 +112,7 @@ if (!missing) {
   test('a venv of 3.11 as --python-home with --python 3.13: python-home fails naming both versions and both fixes', async (t) => {
     const home = venv(PY311, 'venv311');
     const r = await doctor(t, ['--python', PY313, '--python-home', home]);
-    t.is(r.code, 1);
-    const c = checkOf(t, r, 'python-home');
-    t.is(c.status, 'fail');
+    const c = failedCheck(t, r, 'python-home');
     t.is(c.message, `--python-home ${home} is a venv of Python ${v311}, but pyhost runs Python ${v313} (${pythonFacts(PY313).executable}) there`);
     t.is(c.fix, `run the venv's own Python (--python ${home}/bin/python3, which needs a build for 3.11) or recreate the venv with python3.13 -m venv`);
   });

@@ -37,9 +37,12 @@ export function checkOf(t: ExecutionContext, run: DoctorRun, name: string, targe
   return found[0] ?? { check: name, status: 'fail', message: '(missing)' };
 }
 
-/** Every check's status, by name (the last one of a name wins), for whole-report assertions. */
-export function statuses(run: DoctorRun): Record<string, string> {
-  return Object.fromEntries(run.report.checks.map((c) => [c.check, c.status]));
+/** Asserts the run failed (exit 1) on check `name`; returns that check for its message and fix. */
+export function failedCheck(t: ExecutionContext, run: DoctorRun, name: string, target?: string): Check {
+  t.is(run.code, 1, run.output);
+  const c = checkOf(t, run, name, target);
+  t.is(c.status, 'fail', JSON.stringify(c));
+  return c;
 }
 
 /** Compiles test/fixtures/doctor/broken_extension.c (module pyhost_broken) for `python`; returns its directory. */

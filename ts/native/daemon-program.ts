@@ -10,6 +10,7 @@ import { execFileSync } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
 import { PyhostError } from '../errors.js';
+import { sameFile } from './libpython.js';
 import { buildCommand, type ResolvedBuild } from './loader.js';
 
 /** The daemon program of `build`; ERR_NO_BUILD naming `what` when the build has none. */
@@ -45,14 +46,6 @@ function fromLoaderCache(soname: string): string | undefined {
   }
   cacheLookups.set(soname, found);
   return found;
-}
-
-function sameFile(a: string, b: string): boolean {
-  try {
-    return fs.realpathSync(a) === fs.realpathSync(b);
-  } catch {
-    return false;
-  }
 }
 
 /**

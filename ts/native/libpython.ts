@@ -23,7 +23,8 @@ function preloadAddon(): PreloadAddon {
   return preload;
 }
 
-function sameFile(a: string, b: string): boolean {
+/** Whether two paths name one file (after symlinks); false when either does not exist. */
+export function sameFile(a: string, b: string): boolean {
   try {
     return fs.realpathSync(a) === fs.realpathSync(b);
   } catch {

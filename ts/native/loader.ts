@@ -8,7 +8,7 @@
 import fs from 'node:fs';
 import { createRequire } from 'node:module';
 import path from 'node:path';
-import { findBuild, listBuilds, readDefault, type Build } from '../../scripts/builds.js';
+import { findBuild, listBuilds, readDefault, type Build, type PythonBuild } from '../../scripts/builds.js';
 import { checkEmbeddable, describePython, minorOf, pythonTag, type PythonInfo } from '../../scripts/python.js';
 import { PyhostError } from '../errors.js';
 import { loadLibpythonGlobally } from './libpython.js';
@@ -38,9 +38,9 @@ export function buildCommand(python: string): string {
 }
 
 /** "3.11 (cp311, built with 3.11.7) and 3.13 (...)", or "none". */
-export function describeBuilds(builds: Build[] = listBuilds(packageRoot)): string {
+export function describeBuilds(builds: PythonBuild[] = listBuilds(packageRoot)): string {
   return builds.length
-    ? builds.map((b) => `${b.minor ?? b.tag} (${b.tag}, built with ${b.version ?? '?'})`).join(' and ')
+    ? builds.map((b) => `${b.minor} (${b.tag}, built with ${b.version})`).join(' and ')
     : 'none';
 }
 
