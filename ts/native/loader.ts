@@ -44,7 +44,7 @@ export function describeBuilds(builds: PythonBuild[] = listBuilds(packageRoot)):
     : 'none';
 }
 
-export function pythonInfo(python: string): PythonInfo {
+function pythonInfo(python: string): PythonInfo {
   try {
     return describePython(python);
   } catch (err) {
