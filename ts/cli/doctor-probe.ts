@@ -2,8 +2,8 @@
  * The part of `pyhost doctor` that runs Python: a child process (one Python runtime per
  * process; a crash there is a finding, not the doctor's end) that starts an Engine the way
  * `pyhost start-server` would, then:
- * 1. loads the application script as a mount with preload does (pyhost's own loader), in
- *    %{GLOBAL}, and lists the C extension modules loaded then;
+ * 1. loads the application script the way a mount with `preload` does (pyhost's own loader),
+ *    in %{GLOBAL}, and lists the C extension modules loaded then;
  * 2. imports C extension modules of the standard library in %{GLOBAL} (they link no libpython:
  *    they load only when libpython's symbols are global);
  * 3. imports each of the modules of step 1 in sub-interpreters that check extensions:
@@ -45,7 +45,7 @@ export interface SubinterpreterResult {
   kind: 'own' | 'strict';
   /** Modules that refused (single-phase init, or no per-interpreter GIL support for 'own'). */
   refused: string[];
-  /** Modules not tried on their own because importing them imports a refused one first. */
+  /** Modules whose import stopped at a refused module they import first: name -> the refused one. */
   blocked: Record<string, string>;
   /** Other import errors in that kind of group. */
   failed: Record<string, string>;
