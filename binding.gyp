@@ -1,9 +1,15 @@
 {
+  # One build of this file makes one part (scripts/build.js and scripts/prebuild.js choose it with
+  # PYHOST_BUILD_PART), so each build leaves exactly one addon in build/Release:
+  #   python   pyhost.node and pyhost-daemon, for the Python of PYHOST_PYTHON_INFO (one per minor)
+  #   front    pyhost_front.node (no Python)
+  #   preload  pyhost_preload.node (no Python): puts a libpython in the global symbol scope
   "variables": {
+    "pyhost_part": "<!(node scripts/gyp_python.cjs part)",
     "core_sources": ["<!@(node -p \"['core', 'wsgi'].flatMap(d => require('fs').readdirSync('csrc/' + d).filter(f => f.endsWith('.cc')).map(f => 'csrc/' + d + '/' + f)).join(' ')\")"],
     "python_include": ["<!@(node scripts/gyp_python.cjs include)"],
-    "python_defines": ["<!@(node scripts/gyp_python.cjs defines)"],
-    "python_libs": ["<!@(node scripts/gyp_python.cjs libs)"]
+    "python_libs": ["<!@(node scripts/gyp_python.cjs libs)"],
+    "napi_defines": ["NAPI_VERSION=8", "NAPI_CPP_EXCEPTIONS", "NODE_ADDON_API_DISABLE_DEPRECATED"]
   },
   "target_defaults": {
     "cflags_cc!": ["-fno-exceptions", "-fno-rtti", "-std=gnu++17"],
@@ -12,27 +18,59 @@
     "include_dirs": ["csrc"],
     "libraries": ["-lpthread", "-ldl"]
   },
-  "targets": [
-    {
-      "target_name": "pyhost",
-      "include_dirs": ["<@(python_include)", "<!(node -p \"require('node-addon-api').include_dir\")"],
-      "defines": ["<@(python_defines)", "NAPI_VERSION=8", "NAPI_CPP_EXCEPTIONS", "NODE_ADDON_API_DISABLE_DEPRECATED"],
-      "libraries": ["<@(python_libs)"],
-      "sources": ["<@(core_sources)", "<!@(node -p \"require('fs').readdirSync('csrc/node').filter(f => f.endsWith('.cc')).map(f => 'csrc/node/' + f).join(' ')\")"]
-    },
-    {
-      "target_name": "pyhost-daemon",
-      "type": "executable",
-      "include_dirs": ["<@(python_include)"],
-      "defines": ["<@(python_defines)"],
-      "libraries": ["<@(python_libs)"],
-      "sources": ["<@(core_sources)", "<!@(node -p \"require('fs').readdirSync('csrc/daemon').filter(f => f.endsWith('.cc')).map(f => 'csrc/daemon/' + f).join(' ')\")"]
-    },
-    {
-      "target_name": "pyhost_front",
-      "include_dirs": ["<!(node -p \"require('node-addon-api').include_dir\")"],
-      "defines": ["NAPI_VERSION=8", "NAPI_CPP_EXCEPTIONS", "NODE_ADDON_API_DISABLE_DEPRECATED"],
-      "sources": ["csrc/front/daemon_link.cc", "csrc/front/request_channel.cc", "csrc/front/daemon_socket.cc", "csrc/front/front_addon.cc", "csrc/node/port.cc", "csrc/node/js_call.cc", "csrc/daemon/protocol.cc"]
-    }
+  "targets": [],
+  "conditions": [
+    ["pyhost_part == 'python'", {
+      "targets": [
+        {
+          # The core and the WSGI gateway, compiled once for both the addon and the daemon.
+          "target_name": "pyhost_core",
+          "type": "static_library",
+          "cflags": ["-fPIC"],
+          "include_dirs": ["<@(python_include)"],
+          "sources": ["<@(core_sources)"]
+        },
+        {
+          # Links no libpython: its Python symbols resolve, when Node loads it, from the
+          # libpython that ts/native/libpython.ts put in the global scope first. So one build
+          # serves every shared CPython of its minor version, wherever that lives.
+          "target_name": "pyhost",
+          "dependencies": ["pyhost_core"],
+          "include_dirs": ["<@(python_include)", "<!(node -p \"require('node-addon-api').include_dir\")"],
+          "defines": ["<@(napi_defines)"],
+          "sources": ["<!@(node -p \"require('fs').readdirSync('csrc/node').filter(f => f.endsWith('.cc')).map(f => 'csrc/node/' + f).join(' ')\")"]
+        },
+        {
+          # Needs libpython3.X.so.1.0 by its soname and carries no run path: the supervisor
+          # points the loader at the selected Python's library (ts/native/daemon-binary.ts).
+          "target_name": "pyhost-daemon",
+          "type": "executable",
+          "dependencies": ["pyhost_core"],
+          "include_dirs": ["<@(python_include)"],
+          "libraries": ["<@(python_libs)"],
+          "sources": ["<!@(node -p \"require('fs').readdirSync('csrc/daemon').filter(f => f.endsWith('.cc')).map(f => 'csrc/daemon/' + f).join(' ')\")"]
+        }
+      ]
+    }],
+    ["pyhost_part == 'front'", {
+      "targets": [
+        {
+          "target_name": "pyhost_front",
+          "include_dirs": ["<!(node -p \"require('node-addon-api').include_dir\")"],
+          "defines": ["<@(napi_defines)"],
+          "sources": ["csrc/front/daemon_link.cc", "csrc/front/request_channel.cc", "csrc/front/daemon_socket.cc", "csrc/front/front_addon.cc", "csrc/node/port.cc", "csrc/node/js_call.cc", "csrc/daemon/protocol.cc"]
+        }
+      ]
+    }],
+    ["pyhost_part == 'preload'", {
+      "targets": [
+        {
+          "target_name": "pyhost_preload",
+          "include_dirs": ["<!(node -p \"require('node-addon-api').include_dir\")"],
+          "defines": ["<@(napi_defines)"],
+          "sources": ["csrc/preload/preload_addon.cc"]
+        }
+      ]
+    }]
   ]
 }

@@ -11,19 +11,28 @@ export interface PythonInfo {
   shared: boolean;
   libdir: string;
   ldlibrary: string;
+  /** The real path of the shared libpython ('' when the Python has none). */
   libpython: string;
+  /** The directory and file name (soname) the dynamic loader finds libpython by. */
+  libpythonDir: string;
+  libpythonName: string;
   libname: string;
   include: string;
   hasHeaders: boolean;
   extSuffix: string;
 }
-export interface BuildManifest extends PythonInfo {
-  tag: string;
-  dir: string;
-}
+export { listBuilds } from './builds.js';
 export function describePython(python: string): PythonInfo;
+export interface Problem {
+  kind: 'version' | 'libpython' | 'headers';
+  problem: string;
+  fix: string;
+}
+export function embeddableProblem(info: PythonInfo): Problem | undefined;
+export function buildableProblem(info: PythonInfo): Problem | undefined;
+export function checkEmbeddable(info: PythonInfo): string | undefined;
 export function checkBuildable(info: PythonInfo): string | undefined;
-export function buildTag(info: PythonInfo): string;
+export function debianDevPackage(info: PythonInfo): string;
+export function minorOf(version: string): string;
+export function pythonTag(info: PythonInfo): string;
 export function platformDir(): string;
-export function listBuilds(root: string): BuildManifest[];
-export function defaultBuild(root: string): { tag: string; python: string; version: string } | undefined;

@@ -1,10 +1,11 @@
 // Facts about a Python interpreter, shared by the build script and the engine's build loader.
 // Plain JavaScript because it runs at `npm install`, before TypeScript is compiled.
 import { execFileSync } from 'node:child_process';
-import crypto from 'node:crypto';
-import fs from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
+
+// listBuilds lives in builds.js; re-exported for the bench and tests that import it from here.
+export { listBuilds } from './builds.js';
 
 const infoScript = path.join(path.dirname(fileURLToPath(import.meta.url)), 'python_info.py');
 
@@ -24,46 +25,69 @@ export function describePython(python) {
   return info;
 }
 
-/** Why this Python cannot be embedded, as advice naming the fix; undefined when it can. */
-export function checkBuildable(info) {
+/** Why pyhost cannot run this Python at all ({ kind: 'version' | 'libpython', problem, fix }); undefined when it can. */
+export function embeddableProblem(info) {
   const [major, minor] = info.version.split('.').map(Number);
   const mm = `${major}.${minor}`;
   if (major !== 3 || minor < 11) {
-    return `Python ${info.version} (${info.executable}) is too old: pyhost needs Python 3.11 or newer`;
+    return { kind: 'version', problem: `Python ${info.version} (${info.executable}) is too old: pyhost needs Python 3.11 or newer`, fix: 'use Python 3.11 or newer' };
   }
   if (!info.shared || !info.libpython) {
-    return `Python ${info.version} (${info.executable}) has no shared libpython${mm}.so: pyhost embeds CPython and must link it. ` +
-      `On Debian/Ubuntu: apt-get install libpython${mm}-dev; for a Python built from source or with pyenv: rebuild it with ` +
-      `./configure --enable-shared (pyenv: PYTHON_CONFIGURE_OPTS=--enable-shared pyenv install ${info.version})`;
-  }
-  if (!info.hasHeaders) {
-    return `Python ${info.version} (${info.executable}) has no C headers (Python.h not in ${info.include}). ` +
-      `On Debian/Ubuntu: apt-get install python${mm}-dev`;
+    return {
+      kind: 'libpython',
+      problem: `Python ${info.version} (${info.executable}) has no shared libpython${mm}.so: pyhost embeds CPython and must load it`,
+      fix: `on Debian/Ubuntu: apt-get install libpython${mm}; for a Python built from source or with pyenv: rebuild it with ` +
+        `./configure --enable-shared (pyenv: PYTHON_CONFIGURE_OPTS=--enable-shared pyenv install ${info.version})`,
+    };
   }
   return undefined;
 }
 
-/** The build tag: CPython version (ABI) plus a hash of the libpython it links. */
-export function buildTag(info) {
+/** Why pyhost cannot be compiled against this Python (embeddableProblem, or kind 'headers'); undefined when it can. */
+export function buildableProblem(info) {
+  const cannotRun = embeddableProblem(info);
+  if (cannotRun) return cannotRun;
+  if (!info.hasHeaders) {
+    return {
+      kind: 'headers',
+      problem: `Python ${info.version} (${info.executable}) has no C headers (Python.h not in ${info.include})`,
+      fix: `on Debian/Ubuntu: apt-get install ${debianDevPackage(info)}`,
+    };
+  }
+  return undefined;
+}
+
+const sentence = (p) => p && `${p.problem}. ${p.fix[0].toUpperCase()}${p.fix.slice(1)}`;
+
+/** embeddableProblem as one sentence naming the fix; undefined when pyhost can run this Python. */
+export function checkEmbeddable(info) {
+  return sentence(embeddableProblem(info));
+}
+
+/** buildableProblem as one sentence naming the fix; undefined when pyhost can be compiled against it. */
+export function checkBuildable(info) {
+  return sentence(buildableProblem(info));
+}
+
+/** The Debian package with the headers and shared library of this Python's minor version. */
+export function debianDevPackage(info) {
+  return `libpython${minorOf(info.version)}-dev`;
+}
+
+/** The major.minor of a version string. */
+export function minorOf(version) {
+  return version.split('.').slice(0, 2).join('.');
+}
+
+/**
+ * The Python tag of a build, as in wheel names: CPython keeps its ABI within a minor version,
+ * so `cp311` serves 3.11.0 to 3.11.x; ABI flags (`t` free-threaded, `d` debug) change the ABI.
+ */
+export function pythonTag(info) {
   const [major, minor] = info.version.split('.');
-  const hash = crypto.createHash('sha1').update(info.libpython).digest('hex').slice(0, 8);
-  return `cp${major}${minor}${info.freeThreaded ? 't' : ''}-${hash}`;
+  return `cp${major}${minor}${info.abiflags || ''}`;
 }
 
 export function platformDir() {
   return `${process.platform}-${process.arch}`;
-}
-
-/** Every build under prebuilds/<platform>-<arch>/, with its python.json manifest. */
-export function listBuilds(root) {
-  const dir = path.join(root, 'prebuilds', platformDir());
-  if (!fs.existsSync(dir)) return [];
-  return fs.readdirSync(dir, { withFileTypes: true })
-    .filter((d) => d.isDirectory() && fs.existsSync(path.join(dir, d.name, 'python.json')))
-    .map((d) => ({ dir: path.join(dir, d.name), ...JSON.parse(fs.readFileSync(path.join(dir, d.name, 'python.json'), 'utf8')) }));
-}
-
-export function defaultBuild(root) {
-  const file = path.join(root, 'prebuilds', platformDir(), 'default.json');
-  return fs.existsSync(file) ? JSON.parse(fs.readFileSync(file, 'utf8')) : undefined;
 }

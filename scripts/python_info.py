@@ -14,12 +14,17 @@ ldlibrary = cfg("LDLIBRARY") or ""
 instsoname = cfg("INSTSONAME") or ldlibrary
 shared = bool(cfg("Py_ENABLE_SHARED"))
 libpython = ""
+# The directory and file name the dynamic loader would find it by (its soname, not the target
+# of the symlink): builds link it by that name, and daemons find it through that directory.
+libpython_dir = ""
+libpython_name = ""
 for name in (instsoname, ldlibrary):
     for d in (libdir, cfg("LIBPL") or ""):
         candidate = os.path.join(d, name)
         if name.endswith((".so", ".dylib")) or ".so." in name:
             if os.path.exists(candidate):
                 libpython = os.path.realpath(candidate)
+                libpython_dir, libpython_name = d, name
                 break
     if libpython:
         break
@@ -37,6 +42,8 @@ print(json.dumps({
     "libdir": libdir,
     "ldlibrary": ldlibrary,
     "libpython": libpython,
+    "libpythonDir": libpython_dir,
+    "libpythonName": libpython_name,
     "libname": "python" + cfg("LDVERSION") if cfg("LDVERSION") else "",
     "include": include,
     "hasHeaders": os.path.exists(os.path.join(include, "Python.h")),

@@ -1,6 +1,7 @@
 /**
  * The `pyhost` command: `start-server` (serve a WSGI application, like mod_wsgi-express),
- * `check-config` (validate a mod_wsgi configuration), `bench` (compare group kinds on an app).
+ * `check-config` (validate a mod_wsgi configuration), `bench` (compare group kinds on an app),
+ * `doctor` (check that an app would run, and say how to fix what would stop it).
  */
 import { PyhostError } from './errors.js';
 import { CliError } from './cli/args.js';
@@ -12,6 +13,7 @@ commands:
   start-server [SCRIPT]     serve a WSGI application (see pyhost start-server --help)
   check-config FILE         validate a mod_wsgi configuration file and print the resolved plan
   bench APP                 compare application group kinds on your application
+  doctor [SCRIPT]           check the Python, the build and the app; explain each problem and its fix
 `;
 
 export async function main(argv: string[]): Promise<number> {
@@ -24,6 +26,10 @@ export async function main(argv: string[]): Promise<number> {
       case 'check-config': {
         const { checkConfig } = await import('./cli/check-config.js');
         return await checkConfig(rest);
+      }
+      case 'doctor': {
+        const { doctorCommand } = await import('./cli/doctor.js');
+        return await doctorCommand(rest);
       }
       case 'bench': {
         const { benchCommand } = await import('./cli/bench.js');

@@ -304,13 +304,18 @@ export interface CliServer {
 
 /**
  * Runs `pyhost start-server ARGS --host 127.0.0.1 --port 0` from the TypeScript source
- * (`node --import tsx ts/cli.ts`); resolves once it prints the URL it serves.
+ * (`node --import tsx ts/cli.ts`), or from `options.bin` (an installed `pyhost` command) in
+ * `options.cwd`; resolves once it prints the URL it serves.
  */
-export function startCli(args: string[], options: { timeoutMs?: number; env?: NodeJS.ProcessEnv } = {}): Promise<CliServer> {
+export function startCli(
+  args: string[],
+  options: { timeoutMs?: number; env?: NodeJS.ProcessEnv; bin?: string; cwd?: string } = {},
+): Promise<CliServer> {
+  const entry = options.bin ? [options.bin] : ['--import', 'tsx', path.join(REPO_ROOT, 'ts', 'cli.ts')];
   const child = spawn(
     process.execPath,
-    ['--import', 'tsx', path.join(REPO_ROOT, 'ts', 'cli.ts'), 'start-server', ...args, '--host', '127.0.0.1', '--port', '0'],
-    { cwd: REPO_ROOT, stdio: ['ignore', 'pipe', 'pipe'], env: options.env ?? process.env },
+    [...entry, 'start-server', ...args, '--host', '127.0.0.1', '--port', '0'],
+    { cwd: options.cwd ?? REPO_ROOT, stdio: ['ignore', 'pipe', 'pipe'], env: options.env ?? process.env },
   );
   let out = '';
   let err = '';

@@ -7,6 +7,7 @@ import { execFileSync } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
 import { PyhostError } from '../errors.js';
+import { daemonEnvironment, daemonProgram } from '../native/daemon-program.js';
 import { checkPythonHome, resolveBuild, venvVersion } from '../native/loader.js';
 import { checkKnownKeys, enumOption, intOption, invalid, stringArrayOption, stringOption } from '../options.js';
 import type { DaemonGroupSettings } from './daemon-group.js';
@@ -106,13 +107,7 @@ export function resolveDaemonGroup(name: string, options: DaemonGroupOptions = {
     python = ['python3', 'python'].map((n) => path.join(path.resolve(pythonHome), 'bin', n)).find((p) => fs.existsSync(p));
   }
   const build = resolveBuild(python ?? defaultPython);
-  const binary = path.join(build.dir, 'pyhost-daemon');
-  if (!fs.existsSync(binary)) {
-    throw new PyhostError(
-      'ERR_NO_BUILD',
-      `${what}: the build for Python ${build.version} has no pyhost-daemon; rebuild it with: npm run build -- --python ${build.executable}`,
-    );
-  }
+  const binary = daemonProgram(build, what);
   const homeInfo = pythonHome ? checkPythonHome(path.resolve(pythonHome), build) : undefined;
   if (home && !fs.existsSync(home)) throw invalid(what, `home ${home} does not exist`);
   const threads = intOption(what, 'threads', o.threads, 15, 1, 1024);
@@ -154,7 +149,7 @@ export function resolveDaemonGroup(name: string, options: DaemonGroupOptions = {
       Object.values(o.environment).some((v) => typeof v !== 'string'))) {
     throw invalid(what, 'environment must map names to strings');
   }
-  const env: NodeJS.ProcessEnv = { ...process.env, ...o.environment };
+  const env: NodeJS.ProcessEnv = daemonEnvironment(build, { ...process.env, ...o.environment });
   delete env.PYHOST_RELOADER_CHILD;
   const lang = stringOption(what, 'lang', o.lang);
   const locale = stringOption(what, 'locale', o.locale);

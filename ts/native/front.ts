@@ -2,12 +2,7 @@
  * The front addon (pyhost_front.node): native connections to daemon processes. It links no
  * Python, so a front that runs no Python itself (restrictEmbedded) never maps libpython.
  */
-import fs from 'node:fs';
-import { createRequire } from 'node:module';
-import path from 'node:path';
-import { platformDir } from '../../scripts/python.js';
-import { PyhostError } from '../errors.js';
-import { packageRoot } from './loader.js';
+import { requirePythonFreeAddon } from './package-root.js';
 
 /** Flags of the link dispatch (csrc/front/daemon_link.h). */
 export const enum LinkFlags {
@@ -42,10 +37,6 @@ let front: FrontAddon | undefined;
 
 export function loadFront(): FrontAddon {
   if (front) return front;
-  const file = path.join(packageRoot, 'prebuilds', platformDir(), 'pyhost_front.node');
-  if (!fs.existsSync(file)) {
-    throw new PyhostError('ERR_NO_BUILD', `the front addon ${file} is missing: rebuild with npm run build`);
-  }
-  front = createRequire(import.meta.url)(file) as FrontAddon;
+  front = requirePythonFreeAddon<FrontAddon>('front');
   return front;
 }

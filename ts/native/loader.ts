@@ -1,27 +1,46 @@
 /**
- * Finds and loads the native build that matches a requested Python. Builds live side by side
- * under prebuilds/<platform>-<arch>/<tag>/ (see scripts/build.js); one Python per process.
+ * Finds and loads the native build that serves a requested Python. One build per CPython minor
+ * version (Python tag cp311, cp313, ...) sits in prebuilds/<platform>-<arch>/ (scripts/builds.js
+ * names the files and picks the one that fits, by node-gyp-build's rules); it serves every
+ * shared CPython of that minor, because it links no libpython: the selected Python's own
+ * libpython is loaded first, globally (libpython.ts). One Python per process.
  */
 import fs from 'node:fs';
 import { createRequire } from 'node:module';
 import path from 'node:path';
-import { fileURLToPath } from 'node:url';
-import { defaultBuild, describePython, listBuilds, type BuildManifest, type PythonInfo } from '../../scripts/python.js';
+import { findBuild, listBuilds, readDefault, type Build, type PythonBuild } from '../../scripts/builds.js';
+import { checkEmbeddable, describePython, minorOf, pythonTag, type PythonInfo } from '../../scripts/python.js';
 import { PyhostError } from '../errors.js';
+import { loadLibpythonGlobally } from './libpython.js';
+import { packageRoot } from './package-root.js';
 import type { NativeAddon } from './types.js';
 
-export const packageRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..');
-const requireNative = createRequire(import.meta.url);
+export { packageRoot };
 
-let loaded: { manifest: BuildManifest; addon: NativeAddon } | undefined;
-
-function buildCommand(python: string): string {
-  return `npm run build -- --python ${python}`;
+/** The selected Python (its facts) and the build that serves it. */
+export interface ResolvedBuild extends PythonInfo {
+  tag: string;
+  /** Absolute paths of the addon and of the daemon program. */
+  addon: string;
+  daemon: string | undefined;
+  /** The Python the build was compiled with (any Python of the same minor). */
+  builtWith?: Build['builtWith'];
+  builtBy?: Build['builtBy'];
 }
 
-function describeBuilds(builds: BuildManifest[]): string {
+const requireNative = createRequire(import.meta.url);
+
+let loaded: { build: ResolvedBuild; addon: NativeAddon } | undefined;
+
+/** The command that compiles a build for `python` here (it works in a checkout and in node_modules). */
+export function buildCommand(python: string): string {
+  return `node ${path.join(packageRoot, 'scripts', 'build.js')} --python ${python}`;
+}
+
+/** "3.11 (cp311, built with 3.11.7) and 3.13 (...)", or "none". */
+export function describeBuilds(builds: PythonBuild[] = listBuilds(packageRoot)): string {
   return builds.length
-    ? builds.map((b) => `${b.version} (${b.executable})`).join(', ')
+    ? builds.map((b) => `${b.minor} (${b.tag}, built with ${b.version})`).join(' and ')
     : 'none';
 }
 
@@ -41,80 +60,75 @@ export function venvVersion(dir: string): string | undefined {
   return m ? m[1] : '';
 }
 
-function minor(version: string): string {
-  return version.split('.').slice(0, 2).join('.');
+/** The Python used when none is named: the one `npm install` chose, else python3. */
+export function defaultPython(): string {
+  return readDefault(packageRoot)?.python ?? 'python3';
 }
 
-/** Which build serves `python` (an executable path), or the default build. */
-export function resolveBuild(python: string | undefined): BuildManifest {
-  const builds = listBuilds(packageRoot);
-  if (!python) {
-    const def = defaultBuild(packageRoot);
-    const found = def && builds.find((b) => b.tag === def.tag);
-    if (found) return found;
-    if (builds.length === 1) return builds[0];
+/** Which build serves `python` (an executable path or name; default: {@link defaultPython}). */
+export function resolveBuild(python: string | undefined): ResolvedBuild {
+  const info = pythonInfo(python ?? defaultPython());
+  const problem = checkEmbeddable(info);
+  if (problem) throw new PyhostError('ERR_PYTHON_NOT_EMBEDDABLE', problem);
+  const tag = pythonTag(info);
+  const build = findBuild(packageRoot, 'python', tag);
+  if (!build) {
     throw new PyhostError(
-      'ERR_NO_BUILD',
-      `pyhost has no default native build (found: ${describeBuilds(builds)}); build one with: npm run build`,
+      'ERR_PYTHON_VERSION_MISMATCH',
+      `no pyhost build for Python ${info.version} (${info.executable}, ${tag}) on ${process.platform}-${process.arch}; ` +
+        `builds here serve Python ${describeBuilds()}. Build one with: ${buildCommand(python ?? info.executable)}`,
     );
   }
-  const info = pythonInfo(python);
-  const match = builds.find((b) => b.libpython === info.libpython);
-  if (match) return { ...match, executable: info.executable };
-  throw new PyhostError(
-    'ERR_PYTHON_VERSION_MISMATCH',
-    `no pyhost build for Python ${info.version} (${info.executable}); builds exist for Python ${describeBuilds(builds)}. ` +
-      `Build one with: ${buildCommand(python)}`,
-  );
+  return { ...info, tag, addon: build.addon, daemon: build.daemon, builtWith: build.builtWith, builtBy: build.builtBy };
 }
 
 /** Checks that a venv or prefix used as pythonHome belongs to the Python of `build`. */
-export function checkPythonHome(home: string, build: BuildManifest): { venv: boolean; python?: string } {
+export function checkPythonHome(home: string, build: PythonInfo): { venv: boolean; python?: string } {
   if (!fs.existsSync(home) || !fs.statSync(home).isDirectory()) {
     throw new PyhostError('ERR_PYTHON_HOME', `pythonHome ${home} is not a directory`);
   }
   const vv = venvVersion(home);
   if (vv !== undefined) {
-    if (vv && minor(vv) !== minor(build.version)) {
+    if (vv && minorOf(vv) !== minorOf(build.version)) {
       throw new PyhostError(
         'ERR_PYTHON_VERSION_MISMATCH',
         `pythonHome ${home} is a venv of Python ${vv} but the engine runs Python ${build.version} (${build.executable}); ` +
-          `pass python: the Python ${minor(vv)} executable (build it with: ${buildCommand(`python${minor(vv)}`)}) or use a venv made with Python ${minor(build.version)}`,
+          `pass python: the Python ${minorOf(vv)} executable (build for it with: ${buildCommand(`python${minorOf(vv)}`)}) or use a venv made with Python ${minorOf(build.version)}`,
       );
     }
     const py = ['python3', 'python'].map((n) => path.join(home, 'bin', n)).find((p) => fs.existsSync(p));
     if (!py) throw new PyhostError('ERR_PYTHON_HOME', `pythonHome ${home} has pyvenv.cfg but no bin/python3`);
     return { venv: true, python: py };
   }
-  const stdlib = path.join(home, 'lib', `python${minor(build.version)}`, 'os.py');
+  const stdlib = path.join(home, 'lib', `python${minorOf(build.version)}`, 'os.py');
   if (!fs.existsSync(stdlib)) {
     throw new PyhostError(
       'ERR_PYTHON_HOME',
-      `pythonHome ${home} is neither a venv (no pyvenv.cfg) nor a Python ${minor(build.version)} prefix (no ${stdlib})`,
+      `pythonHome ${home} is neither a venv (no pyvenv.cfg) nor a Python ${minorOf(build.version)} prefix (no ${stdlib})`,
     );
   }
   const py = path.join(home, 'bin', 'python3');
   return { venv: false, python: fs.existsSync(py) ? py : undefined };
 }
 
-/** Loads the addon of `build`; a process can hold only one. */
-export function loadAddon(build: BuildManifest): NativeAddon {
+/** Loads the addon of `build`, after its Python's libpython; a process can hold only one. */
+export function loadAddon(build: ResolvedBuild): NativeAddon {
   if (loaded) {
-    if (loaded.manifest.libpython !== build.libpython) {
+    if (loaded.build.libpython !== build.libpython) {
       throw new PyhostError(
         'ERR_PYTHON_VERSION_MISMATCH',
-        `this process already runs Python ${loaded.manifest.version} (${loaded.manifest.libpython}); ` +
+        `this process already runs Python ${loaded.build.version} (${loaded.build.libpython}); ` +
           `an engine for Python ${build.version} needs its own process: use a daemon process group (python: ...)`,
       );
     }
     return loaded.addon;
   }
-  const file = path.join(build.dir, 'pyhost.node');
-  const addon = requireNative(file) as NativeAddon;
-  loaded = { manifest: build, addon };
+  loadLibpythonGlobally(build);
+  const addon = requireNative(build.addon) as NativeAddon;
+  loaded = { build, addon };
   return addon;
 }
 
-export function loadedBuild(): BuildManifest | undefined {
-  return loaded?.manifest;
+export function loadedBuild(): ResolvedBuild | undefined {
+  return loaded?.build;
 }
