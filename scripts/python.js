@@ -1,6 +1,7 @@
 // Facts about a Python interpreter, shared by the build script and the engine's build loader.
 // Plain JavaScript because it runs at `npm install`, before TypeScript is compiled.
 import { execFileSync } from 'node:child_process';
+import fs from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 
@@ -15,7 +16,9 @@ export function describePython(python) {
   try {
     out = execFileSync(python, ['-I', infoScript], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'], timeout: 30000 });
   } catch (err) {
-    const why = err.code === 'ENOENT' ? 'no such executable' : (err.stderr || err.message || '').toString().trim().split('\n').pop();
+    const real = err.code === 'ENOENT' ? undefined : behindPyenvShim(python, (err.stderr || '').toString());
+    if (real) return { ...describePython(real), requested: python };
+    const why = err.code === 'ENOENT' ? 'no such executable' : (err.stderr || err.message || '').toString().trim();
     const e = new Error(`cannot run Python ${python}: ${why}`);
     e.code = 'ERR_PYTHON_NOT_FOUND';
     throw e;
@@ -23,6 +26,26 @@ export function describePython(python) {
   const info = JSON.parse(out);
   info.requested = python;
   return info;
+}
+
+/**
+ * The real executable behind a pyenv shim that refused `python` (a name on PATH) because no pyenv
+ * version that has it is selected ("The `python3.13' command exists in these Python versions:"):
+ * the one version that has it, or undefined.
+ */
+function behindPyenvShim(python, stderr) {
+  if (python.includes('/')) return undefined;
+  const m = /exists in these Python versions:\n((?:[ \t]+\S+\n?)+)/.exec(stderr);
+  if (!m) return undefined;
+  const versions = m[1].trim().split(/\s+/);
+  if (versions.length !== 1) return undefined;
+  for (const dir of (process.env.PATH || '').split(path.delimiter)) {
+    const shim = path.join(dir, python);
+    if (path.basename(dir) !== 'shims' || !fs.existsSync(shim)) continue;
+    const real = path.join(path.dirname(dir), 'versions', versions[0], 'bin', python);
+    return fs.existsSync(real) ? real : undefined;
+  }
+  return undefined;
 }
 
 /** Why pyhost cannot run this Python at all ({ kind: 'version' | 'libpython', problem, fix }); undefined when it can. */

@@ -16,6 +16,7 @@ import { Engine, type EngineOptions } from '../engine.js';
 import { PyhostError } from '../errors.js';
 import { GLOBAL_GROUP, type Group } from '../group.js';
 import { Logger, type LogLevel, type LogSink } from '../logger.js';
+import { daemonEnvironment, daemonProgram } from '../native/daemon-program.js';
 import { loadedBuild, resolveBuild } from '../native/loader.js';
 import { checkKnownKeys, enumOption, intOption, invalid, stringArrayOption } from '../options.js';
 import { moduleInstaller } from '../python-sources.js';
@@ -242,13 +243,15 @@ export class Harness extends EventEmitter<HarnessEvents> implements TenantOwner 
 
   private makeHostPool(python: string | undefined): HostPool {
     const build = resolveBuild(python);
-    const env: NodeJS.ProcessEnv = {};
-    for (const key of [...BASE_ENVIRONMENT, 'LD_LIBRARY_PATH']) if (process.env[key] !== undefined) env[key] = process.env[key];
+    const base: NodeJS.ProcessEnv = {};
+    for (const key of [...BASE_ENVIRONMENT, 'LD_LIBRARY_PATH']) if (process.env[key] !== undefined) base[key] = process.env[key];
     // Fewer malloc arenas: less address space per thread (memoryLimit counts address space).
-    env.MALLOC_ARENA_MAX = '2';
+    base.MALLOC_ARENA_MAX = '2';
+    const env = daemonEnvironment(build, base);
     const args = ['--tenant-host', '--program', build.executable, '--deadlock-timeout', '0', '--shutdown-timeout', '1'];
     if (this.s.memoryLimit > 0) args.push('--memory-limit', String(this.s.memoryLimit));
-    const spec: SpawnSpec = { binary: path.join(build.dir, 'pyhost-daemon'), args, env, argv0: 'pyhost-tenant-host', startupTimeout: 30_000 };
+    const binary = daemonProgram(build, 'Harness');
+    const spec: SpawnSpec = { binary, args, env, argv0: 'pyhost-tenant-host', startupTimeout: 30_000 };
     return new HostPool({
       spec,
       dir: this.tmp,
