@@ -6,7 +6,7 @@
   #   preload  pyhost_preload.node (no Python): puts a libpython in the global symbol scope
   "variables": {
     "pyhost_part": "<!(node scripts/gyp_python.cjs part)",
-    "core_sources": ["<!@(node -p \"['core', 'wsgi'].flatMap(d => require('fs').readdirSync('csrc/' + d).filter(f => f.endsWith('.cc')).map(f => 'csrc/' + d + '/' + f)).join(' ')\")"],
+    "core_sources": ["<!@(node -p \"['python', 'wsgi'].flatMap(d => require('fs').readdirSync('csrc/' + d).filter(f => f.endsWith('.cc')).map(f => 'csrc/' + d + '/' + f)).join(' ')\")"],
     "python_include": ["<!@(node scripts/gyp_python.cjs include)"],
     "python_libs": ["<!@(node scripts/gyp_python.cjs libs)"],
     "napi_defines": ["NAPI_VERSION=8", "NAPI_CPP_EXCEPTIONS", "NODE_ADDON_API_DISABLE_DEPRECATED"]
@@ -38,7 +38,7 @@
           "dependencies": ["pyhost_core"],
           "include_dirs": ["<@(python_include)", "<!(node -p \"require('node-addon-api').include_dir\")"],
           "defines": ["<@(napi_defines)"],
-          "sources": ["<!@(node -p \"require('fs').readdirSync('csrc/node').filter(f => f.endsWith('.cc')).map(f => 'csrc/node/' + f).join(' ')\")"]
+          "sources": ["<!@(node -p \"['addon', 'napi'].flatMap(d => require('fs').readdirSync('csrc/' + d).filter(f => f.endsWith('.cc')).map(f => 'csrc/' + d + '/' + f)).join(' ')\")"]
         },
         {
           # Needs libpython3.X.so.1.0 by its soname and carries no run path: the supervisor
@@ -48,7 +48,7 @@
           "dependencies": ["pyhost_core"],
           "include_dirs": ["<@(python_include)"],
           "libraries": ["<@(python_libs)"],
-          "sources": ["<!@(node -p \"require('fs').readdirSync('csrc/daemon').filter(f => f.endsWith('.cc')).map(f => 'csrc/daemon/' + f).join(' ')\")"]
+          "sources": ["<!@(node -p \"['daemon', 'wire'].flatMap(d => require('fs').readdirSync('csrc/' + d).filter(f => f.endsWith('.cc')).map(f => 'csrc/' + d + '/' + f)).join(' ')\")"]
         }
       ]
     }],
@@ -58,7 +58,7 @@
           "target_name": "pyhost_front",
           "include_dirs": ["<!(node -p \"require('node-addon-api').include_dir\")"],
           "defines": ["<@(napi_defines)"],
-          "sources": ["csrc/front/daemon_link.cc", "csrc/front/request_channel.cc", "csrc/front/daemon_socket.cc", "csrc/front/front_addon.cc", "csrc/node/port.cc", "csrc/node/js_call.cc", "csrc/daemon/protocol.cc"]
+          "sources": ["csrc/front/daemon_link.cc", "csrc/front/request_channel.cc", "csrc/front/daemon_socket.cc", "csrc/front/front_addon.cc", "csrc/napi/port.cc", "csrc/napi/js_call.cc", "csrc/wire/protocol.cc"]
         }
       ]
     }],

@@ -21,8 +21,8 @@ const nodeGypBuild = createRequire(import.meta.url)('node-gyp-build');
 
 /** Parts of a build (binding.gyp builds one per run) and the file names of their addons. */
 export const PARTS = {
-  python: { base: (tag) => `pyhost.${tag}`, sources: ['csrc/core', 'csrc/wsgi', 'csrc/node', 'csrc/daemon'] },
-  front: { base: () => 'pyhost_front', sources: ['csrc/front', 'csrc/node', 'csrc/daemon'] },
+  python: { base: (tag) => `pyhost.${tag}`, sources: ['csrc/python', 'csrc/wsgi', 'csrc/addon', 'csrc/napi', 'csrc/daemon', 'csrc/wire'] },
+  front: { base: () => 'pyhost_front', sources: ['csrc/front', 'csrc/napi', 'csrc/wire'] },
   preload: { base: () => 'pyhost_preload', sources: ['csrc/preload'] },
 };
 const SHARED_SOURCES = ['binding.gyp', 'scripts/gyp_python.cjs'];

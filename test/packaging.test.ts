@@ -71,7 +71,7 @@ withInstall('the tarball ships the 3.11 and 3.13 builds (addon and daemon), the 
   }
   t.false(files.some((f) => f.startsWith(store) && /cp312/.test(f)), 'no 3.12 build');
   t.false(files.includes(store + 'default.json'), 'the packing machine\'s default Python stays out');
-  for (const f of ['binding.gyp', 'csrc/core/runtime.cc', 'scripts/install.js', 'dist/cli.js', 'bin/pyhost.js']) t.true(files.includes(f), f);
+  for (const f of ['binding.gyp', 'csrc/python/runtime.cc', 'scripts/install.js', 'dist/cli.js', 'bin/pyhost.js']) t.true(files.includes(f), f);
   t.log(`tarball ${(fs.statSync(packed!.tarball).size / 1024 / 1024).toFixed(1)} MiB, ${files.length} files`);
 });
 

@@ -16,7 +16,7 @@
 #include <unordered_map>
 #include <unordered_set>
 
-#include "daemon/protocol.h"
+#include "wire/protocol.h"
 
 namespace pyhost {
 

@@ -5,7 +5,7 @@
 #include <cstdio>
 #include <mutex>
 
-#include "core/log.h"
+#include "python/log.h"
 
 namespace pyhost {
 

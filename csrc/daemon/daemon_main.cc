@@ -35,15 +35,15 @@
 #include <thread>
 #include <vector>
 
-#include "core/group.h"
-#include "core/inspect.h"
-#include "core/log.h"
-#include "core/runtime.h"
+#include "python/group.h"
+#include "python/inspect.h"
+#include "python/log.h"
+#include "python/runtime.h"
 #include "daemon/daemon_log.h"
 #include "daemon/connection_poller.h"
 #include "daemon/daemon_request.h"
 #include "daemon/listener_role.h"
-#include "daemon/protocol.h"
+#include "wire/protocol.h"
 #include "daemon/tenant_host.h"
 
 namespace pyhost {
@@ -184,7 +184,7 @@ bool Daemon::Serve(ChannelRequest r) {
   }
   AppSpec app;
   RequestHead head;
-  wire::MoveRequestFields(h.flags, &f, &app, &head);
+  MoveRequestFields(h.flags, &f, &app, &head);
   head.multithread = cfg_.threads > 1;  // mod_wsgi: threads=1 reports False
   auto group = GroupFor(f);  // reads the group fields, which were not moved from
   DaemonRequest req(r.conn, std::move(r.channel), std::move(app), std::move(head));

@@ -9,10 +9,37 @@
 #include <cstring>
 #include <vector>
 
-#include "core/pyref.h"
-#include "daemon/protocol.h"
+#include "python/pyref.h"
+#include "wire/protocol.h"
 
 namespace pyhost {
+
+void MoveRequestFields(uint8_t flags, std::vector<std::string>* fields, AppSpec* app, RequestHead* head) {
+  std::vector<std::string>& f = *fields;
+  app->target = std::move(f[wire::kAppTarget]);
+  app->callable = std::move(f[wire::kCallable]);
+  app->is_module = flags & wire::kIsModule;
+  app->reload = flags & wire::kReload;
+  head->method = std::move(f[wire::kMethod]);
+  head->script_name = std::move(f[wire::kScriptName]);
+  head->path_info = std::move(f[wire::kPathInfo]);
+  head->query = std::move(f[wire::kQuery]);
+  head->request_uri = std::move(f[wire::kRequestUri]);
+  head->protocol = std::move(f[wire::kProtocol]);
+  head->scheme = std::move(f[wire::kScheme]);
+  head->server_name = std::move(f[wire::kServerName]);
+  head->server_port = std::move(f[wire::kServerPort]);
+  head->local_addr = std::move(f[wire::kLocalAddr]);
+  head->remote_addr = std::move(f[wire::kRemoteAddr]);
+  head->remote_port = std::move(f[wire::kRemotePort]);
+  head->headers = std::move(f[wire::kHeaders]);
+  head->process_group = std::move(f[wire::kProcessGroup]);
+  head->application_group = std::move(f[wire::kApplicationGroup]);
+  head->has_body = flags & wire::kHasBody;
+  head->pass_authorization = flags & wire::kPassAuthorization;
+  head->multiprocess = flags & wire::kMultiprocess;
+}
+
 
 bool DaemonRequest::NextFrame() {
   char hb[wire::kHeaderSize];

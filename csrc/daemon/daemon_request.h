@@ -2,12 +2,18 @@
 // front's connection by the thread that runs the application (no hand-off between threads). A
 // response complete and small at its first write goes on the request channel instead.
 #pragma once
+#include <cstdint>
 #include <string>
+#include <vector>
 
 #include "daemon/connection_poller.h"
 #include "wsgi/request.h"
 
 namespace pyhost {
+
+// Moves a REQUEST frame's fields (and flags) into what the gateway takes; the group fields
+// (kGroupName, kGroupKind, kGroupStrict) are left in place.
+void MoveRequestFields(uint8_t flags, std::vector<std::string>* fields, AppSpec* app, RequestHead* head);
 
 class DaemonRequest : public WsgiRequest {
  public:

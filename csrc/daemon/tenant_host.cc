@@ -7,13 +7,14 @@
 #include <chrono>
 #include <thread>
 
-#include "core/deadlines.h"
-#include "core/group.h"
-#include "core/interp_pool.h"
-#include "core/log.h"
-#include "core/pyref.h"
-#include "daemon/host_protocol.h"
-#include "daemon/protocol.h"
+#include "python/deadlines.h"
+#include "python/group.h"
+#include "python/interp_pool.h"
+#include "daemon/daemon_request.h"
+#include "python/log.h"
+#include "python/pyref.h"
+#include "wire/host_protocol.h"
+#include "wire/protocol.h"
 #include "wsgi/request.h"
 
 namespace pyhost {
@@ -282,7 +283,7 @@ void TenantHost::OnRequest(uint32_t id, std::vector<std::string>& f) {
   }
   AppSpec app;
   RequestHead head;
-  wire::MoveRequestFields(static_cast<uint8_t>(ToInt(f[3])), &fields, &app, &head);
+  MoveRequestFields(static_cast<uint8_t>(ToInt(f[3])), &fields, &app, &head);
   head.multithread = false;
   auto* req = new HostWsgiRequest(this, id, std::move(app), std::move(head), f[5]);
   SetDeadline(req, f[1], f[2]);

@@ -6,7 +6,7 @@
 
 #include <cstring>
 
-#include "daemon/protocol.h"
+#include "wire/protocol.h"
 #include "front/request_channel.h"
 
 namespace pyhost {

@@ -13,7 +13,7 @@
 #include <vector>
 
 #include "front/daemon_socket.h"
-#include "node/port.h"
+#include "napi/port.h"
 
 namespace pyhost {
 

@@ -8,8 +8,8 @@
 
 #include "front/daemon_link.h"
 #include "front/request_channel.h"
-#include "node/js_call.h"
-#include "node/port.h"
+#include "napi/js_call.h"
+#include "napi/port.h"
 
 namespace pyhost {
 namespace {

@@ -8,7 +8,7 @@
 #include <cstring>
 #include <vector>
 
-#include "daemon/protocol.h"
+#include "wire/protocol.h"
 #include "front/daemon_link.h"
 
 namespace pyhost {

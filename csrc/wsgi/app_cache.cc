@@ -9,9 +9,9 @@
 #include <thread>
 #include <sstream>
 
-#include "core/group.h"
-#include "core/log.h"
-#include "core/pyref.h"
+#include "python/group.h"
+#include "python/log.h"
+#include "python/pyref.h"
 #include "wsgi/wsgi_state.h"
 
 #include <pythread.h>

@@ -1,7 +1,7 @@
 // The WSGI environ (PEP 3333): CGI keys, HTTP_* headers, wsgi.* and the group keys.
 #include <cctype>
 
-#include "core/pyref.h"
+#include "python/pyref.h"
 #include "wsgi/wsgi_state.h"
 
 namespace pyhost {

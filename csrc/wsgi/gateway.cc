@@ -8,9 +8,9 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "core/group.h"
-#include "core/log.h"
-#include "core/pyref.h"
+#include "python/group.h"
+#include "python/log.h"
+#include "python/pyref.h"
 #include "wsgi/wsgi_state.h"
 
 namespace pyhost {

@@ -1,6 +1,6 @@
 // wsgi.input: the request body, streamed from the host as it arrives. Reads wait with the GIL
 // released.
-#include "core/pyref.h"
+#include "python/pyref.h"
 #include "wsgi/wsgi_state.h"
 
 namespace pyhost {

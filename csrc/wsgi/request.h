@@ -12,7 +12,7 @@
 #include <utility>
 #include <vector>
 
-#include "core/job.h"
+#include "python/job.h"
 
 namespace pyhost {
 

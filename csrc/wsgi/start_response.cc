@@ -2,7 +2,7 @@
 // exc_info, and returns the write() callable.
 #include <cstring>
 
-#include "core/pyref.h"
+#include "python/pyref.h"
 #include "wsgi/wsgi_state.h"
 
 namespace pyhost {

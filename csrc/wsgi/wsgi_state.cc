@@ -1,6 +1,6 @@
 #include "wsgi/wsgi_state.h"
 
-#include "core/pyhost_module.h"
+#include "python/pyhost_module.h"
 
 namespace pyhost {
 namespace {

@@ -8,7 +8,7 @@
 #include <string>
 #include <unordered_map>
 
-#include "core/error_info.h"
+#include "python/error_info.h"
 #include "wsgi/request.h"
 
 namespace pyhost {

@@ -1,0 +1,55 @@
+// Entry point of the Node addon.
+#include <dlfcn.h>
+
+#include <string>
+
+#include "python/pyref.h"
+#include "addon/addon_data.h"
+
+namespace pyhost {
+namespace {
+
+// Node loads addons RTLD_LOCAL, which keeps the libpython this addon links out of the global
+// symbol scope; C extension modules (numpy, _ssl, ...) then fail with "undefined symbol:
+// PyExc_...". Re-open libpython RTLD_GLOBAL (NOLOAD: it is the copy already mapped). Refuses to
+// promote a second, different libpython into a process that already has one.
+std::string PromoteLibpython() {
+  Dl_info ours;
+  if (!dladdr(reinterpret_cast<void*>(&Py_Initialize), &ours) || !ours.dli_fname) return "";
+  void* existing = dlsym(RTLD_DEFAULT, "Py_Initialize");
+  if (existing && existing != reinterpret_cast<void*>(&Py_Initialize)) {
+    Dl_info theirs;
+    std::string other = dladdr(existing, &theirs) && theirs.dli_fname ? theirs.dli_fname : "another libpython";
+    return "this process already has Python loaded from " + other + "; pyhost's build for " + ours.dli_fname +
+           " cannot share the process with it (one Python per process; use a daemon process group for another)";
+  }
+  if (!dlopen(ours.dli_fname, RTLD_NOW | RTLD_NOLOAD | RTLD_GLOBAL)) {
+    return std::string("could not re-open ") + ours.dli_fname + " with RTLD_GLOBAL: " + dlerror();
+  }
+  return "";
+}
+
+Napi::Object Init(Napi::Env env, Napi::Object exports) {
+  std::string conflict = PromoteLibpython();
+  if (!conflict.empty()) {
+    Napi::Error e = Napi::Error::New(env, conflict);
+    e.Set("code", "ERR_RUNTIME_CONFLICT");
+    throw e;
+  }
+  auto* data = new AddonData();
+  data->port = new CompletionPort(env);
+  env.SetInstanceData<AddonData>(data);
+  napi_add_env_cleanup_hook(
+      env, [](void* arg) { static_cast<CompletionPort*>(arg)->Close(); }, data->port);
+  InitRuntimeBinding(env, exports);
+  InitGroupBinding(env, exports);
+  InitRequestBinding(env, exports);
+  exports.Set("pythonVersionBuilt", Napi::String::New(env, PY_VERSION));
+  return exports;
+}
+
+}  // namespace
+}  // namespace pyhost
+
+static Napi::Object InitAddon(Napi::Env env, Napi::Object exports) { return pyhost::Init(env, exports); }
+NODE_API_MODULE(pyhost, InitAddon)

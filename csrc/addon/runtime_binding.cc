@@ -1,0 +1,165 @@
+// startRuntime / shutdownRuntime / setLogHandler: the process-wide Python runtime from JS.
+#include <atomic>
+#include <cstdio>
+
+#include "python/log.h"
+#include "python/runtime.h"
+#include "addon/addon_data.h"
+#include "addon/js_value.h"
+
+namespace pyhost {
+namespace {
+
+// Lines that belong to no group go to the port of the environment that started the runtime.
+std::atomic<CompletionPort*> g_runtime_port{nullptr};
+
+class LogLine : public Deliverable {
+ public:
+  LogLine(LogLevel level, std::string group, std::string line)
+      : level_(level), group_(std::move(group)), line_(std::move(line)) {}
+  bool Deliver(Napi::Env env) override {
+    AddonData* d = Data(env);
+    if (d->log_handler.IsEmpty()) {
+      std::fprintf(stderr, "[pyhost] [group %s] %s\n", group_.c_str(), line_.c_str());
+    } else {
+      d->log_handler.Call({Napi::Number::New(env, static_cast<int>(level_)), Napi::String::New(env, group_),
+                           Napi::String::New(env, line_)});
+    }
+    return true;
+  }
+
+ private:
+  LogLevel level_;
+  std::string group_, line_;
+};
+
+void NodeLogSink(LogLevel level, const std::string& group, const std::string& line, void* owner) {
+  CompletionPort* port = owner ? static_cast<CompletionPort*>(owner) : g_runtime_port.load();
+  if (!port) {
+    std::fprintf(stderr, "[pyhost] [group %s] %s\n", group.c_str(), line.c_str());
+    return;
+  }
+  port->Post(new LogLine(level, group, line));
+}
+
+class StartOp : public Deliverable {
+ public:
+  explicit StartOp(Napi::Env env) : deferred_(Napi::Promise::Deferred::New(env)) {}
+  Napi::Promise promise() { return deferred_.Promise(); }
+  ErrorInfo error;
+  bool Deliver(Napi::Env env) override {
+    Data(env)->port->Release();
+    if (!error.empty()) {
+      deferred_.Reject(ErrorToJs(env, error));
+    } else {
+      Napi::Object r = Napi::Object::New(env);
+      r.Set("version", Runtime::Get().version());
+      deferred_.Resolve(r);
+    }
+    return true;
+  }
+
+ private:
+  Napi::Promise::Deferred deferred_;
+};
+
+class ShutdownOp : public Deliverable {
+ public:
+  explicit ShutdownOp(Napi::Env env) : deferred_(Napi::Promise::Deferred::New(env)) {}
+  Napi::Promise promise() { return deferred_.Promise(); }
+  bool finalized = false;
+  std::string report;
+  bool Deliver(Napi::Env env) override {
+    // Jobs stuck in a Python that was left running never complete: they must not keep Node alive.
+    if (!finalized) Data(env)->port->DropHolds();
+    Napi::Object r = Napi::Object::New(env);
+    r.Set("finalized", finalized);
+    r.Set("report", report);
+    deferred_.Resolve(r);
+    return true;
+  }
+
+ private:
+  Napi::Promise::Deferred deferred_;
+};
+
+std::vector<std::string> StringArray(const Napi::Value& v) {
+  std::vector<std::string> out;
+  if (!v.IsArray()) return out;
+  auto arr = v.As<Napi::Array>();
+  for (uint32_t i = 0; i < arr.Length(); i++) out.push_back(arr.Get(i).ToString().Utf8Value());
+  return out;
+}
+
+// startRuntime({program, home, path, optimize, allocator}) -> Promise<{version}>
+Napi::Value StartRuntime(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  Napi::Object o = info[0].As<Napi::Object>();
+  RuntimeOptions opts;
+  if (o.Get("program").IsString()) opts.program = o.Get("program").As<Napi::String>().Utf8Value();
+  if (o.Get("home").IsString()) opts.home = o.Get("home").As<Napi::String>().Utf8Value();
+  opts.path = StringArray(o.Get("path"));
+  if (o.Get("optimize").IsNumber()) opts.optimize = o.Get("optimize").ToNumber().Int32Value();
+  if (o.Get("allocator").IsString()) opts.allocator = o.Get("allocator").As<Napi::String>().Utf8Value();
+  CompletionPort* port = Data(env)->port;
+  auto* op = new StartOp(env);
+  Napi::Promise promise = op->promise();
+  port->Hold();
+  g_runtime_port.store(port);
+  SetLogSink(&NodeLogSink);
+  Runtime::Get().Start(opts, [op, port](ErrorInfo err) {
+    op->error = std::move(err);
+    port->Post(op);
+  });
+  return promise;
+}
+
+// shutdownRuntime(timeoutMs) -> Promise<{finalized, report}>
+Napi::Value ShutdownRuntime(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  int timeout = info[0].IsNumber() ? info[0].As<Napi::Number>().Int32Value() : 5000;
+  // Not holding the loop: a shutdown stuck behind a GIL that never comes back must not keep Node
+  // alive (the JS side bounds its wait with a timer).
+  CompletionPort* port = Data(env)->port;
+  auto* op = new ShutdownOp(env);
+  Napi::Promise promise = op->promise();
+  Runtime::Get().Shutdown(timeout, [op, port](bool finalized, std::string report) {
+    op->finalized = finalized;
+    op->report = std::move(report);
+    port->Post(op);
+  });
+  return promise;
+}
+
+// releaseLoop(): the JS side gave up waiting for Python; outstanding work no longer holds the loop.
+Napi::Value ReleaseLoop(const Napi::CallbackInfo& info) {
+  Data(info.Env())->port->DropHolds();
+  return info.Env().Undefined();
+}
+
+Napi::Value SetLogHandler(const Napi::CallbackInfo& info) {
+  AddonData* d = Data(info.Env());
+  if (info[0].IsFunction()) d->log_handler = Napi::Persistent(info[0].As<Napi::Function>());
+  else d->log_handler.Reset();
+  return info.Env().Undefined();
+}
+
+Napi::Value RuntimeState(const Napi::CallbackInfo& info) {
+  Napi::Object r = Napi::Object::New(info.Env());
+  r.Set("running", Runtime::Get().running());
+  r.Set("version", Runtime::Get().version());
+  r.Set("interpreters", Runtime::Get().live_interpreters());
+  return r;
+}
+
+}  // namespace
+
+void InitRuntimeBinding(Napi::Env env, Napi::Object exports) {
+  exports.Set("startRuntime", Napi::Function::New(env, StartRuntime, "startRuntime"));
+  exports.Set("shutdownRuntime", Napi::Function::New(env, ShutdownRuntime, "shutdownRuntime"));
+  exports.Set("releaseLoop", Napi::Function::New(env, ReleaseLoop, "releaseLoop"));
+  exports.Set("setLogHandler", Napi::Function::New(env, SetLogHandler, "setLogHandler"));
+  exports.Set("runtimeState", Napi::Function::New(env, RuntimeState, "runtimeState"));
+}
+
+}  // namespace pyhost
