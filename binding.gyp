@@ -27,8 +27,17 @@
           "target_name": "pyhost_core",
           "type": "static_library",
           "cflags": ["-fPIC"],
-          "include_dirs": ["<@(python_include)"],
-          "sources": ["<@(core_sources)"]
+          "include_dirs": ["<@(python_include)", "<(SHARED_INTERMEDIATE_DIR)"],
+          "sources": ["<@(core_sources)"],
+          "actions": [
+            {
+              # python/*.py that the core runs, compiled in as raw strings (embedded_python.h).
+              "action_name": "embed_python",
+              "inputs": ["scripts/embed-python.cjs", "<!@(node scripts/embed-python.cjs --list)"],
+              "outputs": ["<(SHARED_INTERMEDIATE_DIR)/pyhost/embedded_python.h"],
+              "action": ["node", "scripts/embed-python.cjs", "<(SHARED_INTERMEDIATE_DIR)/pyhost/embedded_python.h"]
+            }
+          ]
         },
         {
           # Links no libpython: its Python symbols resolve, when Node loads it, from the

@@ -18,10 +18,14 @@ import { createRequire } from 'node:module';
 import path from 'node:path';
 
 const nodeGypBuild = createRequire(import.meta.url)('node-gyp-build');
+const { EMBEDDED: EMBEDDED_PYTHON } = createRequire(import.meta.url)('./embed-python.cjs');
 
 /** Parts of a build (binding.gyp builds one per run) and the file names of their addons. */
 export const PARTS = {
-  python: { base: (tag) => `pyhost.${tag}`, sources: ['csrc/python', 'csrc/wsgi', 'csrc/addon', 'csrc/napi', 'csrc/daemon', 'csrc/wire'] },
+  python: {
+    base: (tag) => `pyhost.${tag}`,
+    sources: ['csrc/python', 'csrc/wsgi', 'csrc/addon', 'csrc/napi', 'csrc/daemon', 'csrc/wire', 'scripts/embed-python.cjs', ...EMBEDDED_PYTHON],
+  },
   front: { base: () => 'pyhost_front', sources: ['csrc/front', 'csrc/napi', 'csrc/wire'] },
   preload: { base: () => 'pyhost_preload', sources: ['csrc/preload'] },
 };

@@ -3,6 +3,7 @@
 
 #include <string>
 
+#include "wsgi/wsgi_state.h"
 #include "python/pyref.h"
 #include "addon/addon_data.h"
 
@@ -36,6 +37,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
     e.Set("code", "ERR_RUNTIME_CONFLICT");
     throw e;
   }
+  RegisterWsgiModule();  // the gateway's state in every interpreter (before Python starts)
   auto* data = new AddonData();
   data->port = new CompletionPort(env);
   env.SetInstanceData<AddonData>(data);

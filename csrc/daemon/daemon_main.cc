@@ -45,6 +45,7 @@
 #include "daemon/listener_role.h"
 #include "wire/protocol.h"
 #include "daemon/tenant_host.h"
+#include "wsgi/wsgi_state.h"
 
 namespace pyhost {
 namespace {
@@ -326,6 +327,7 @@ int Daemon::Run() {
 
   std::promise<ErrorInfo> started;
   auto fut = started.get_future();
+  RegisterWsgiModule();  // the gateway's state in every interpreter
   Runtime::Get().Start(cfg_.runtime, [&started](ErrorInfo e) { started.set_value(e); });
   ErrorInfo err = fut.get();
   if (!err.empty()) {

@@ -3,12 +3,11 @@
 #include <chrono>
 #include <thread>
 
-#include "python/bootstrap.h"
 #include "python/log.h"
 #include "python/pyhost_module.h"
 #include "python/pyref.h"
 #include "python/runtime.h"
-#include "wsgi/wsgi_state.h"
+#include "pyhost/embedded_python.h"
 
 namespace pyhost {
 namespace {
@@ -39,17 +38,16 @@ bool Interp::Bootstrap(const std::vector<std::string>& path, bool strict, ErrorI
   SetModuleInterp(module.get(), this);
   PyRef globals(PyDict_New());
   PyDict_SetItemString(globals.get(), "__builtins__", PyEval_GetBuiltins());
-  PyRef code(Py_CompileString(kBootstrapSource, "<pyhost bootstrap>", Py_file_input));
+  PyRef code(Py_CompileString(embedded::kBootstrap, "<pyhost bootstrap>", Py_file_input));
   PyRef ran(code ? PyEval_EvalCode(code.get(), globals.get(), globals.get()) : nullptr);
   PyObject* fn = ran ? PyDict_GetItemString(globals.get(), "_pyhost_bootstrap") : nullptr;
   PyRef entries(fn ? StringList(path) : nullptr);
   PyRef result(entries ? PyObject_CallFunction(fn, "OO", entries.get(), strict ? Py_True : Py_False) : nullptr);
-  if (!result || !PyTuple_Check(result.get()) || PyTuple_GET_SIZE(result.get()) != 2) {
+  if (!result || ModuleBootstrapped(module.get()) < 0) {
     *err = FetchPythonError();
     err->code = "ERR_INTERPRETER_START";
     return false;
   }
-  WsgiSetBootstrapObjects(module.get(), PyTuple_GET_ITEM(result.get(), 0), PyTuple_GET_ITEM(result.get(), 1));
   module_ = module.release();
   return true;
 }

@@ -87,12 +87,14 @@ int AddInterruptTypes(PyObject* module, ModuleState* st) {
   return PyModule_AddObjectRef(module, "Cancelled", st->cancelled);
 }
 
+const ModuleExtension* extension = nullptr;
+
 int ModuleExec(PyObject* module) {
   ModuleState* st = GetModuleState(module);
   st->code_cache = PyDict_New();
   if (!st->code_cache) return -1;
   if (AddInterruptTypes(module, st) < 0) return -1;
-  return WsgiModuleExec(module, st);
+  return extension ? extension->exec(module, &st->extension) : 0;
 }
 
 int ModuleTraverse(PyObject* module, visitproc visit, void* arg) {
@@ -103,7 +105,7 @@ int ModuleTraverse(PyObject* module, visitproc visit, void* arg) {
   Py_VISIT(st->call_timeout);
   Py_VISIT(st->cancelled);
   Py_VISIT(st->wake_hook);
-  return st->wsgi ? WsgiModuleTraverse(st->wsgi, visit, arg) : 0;
+  return st->extension ? extension->traverse(st->extension, visit, arg) : 0;
 }
 
 int ModuleClear(PyObject* module) {
@@ -114,11 +116,18 @@ int ModuleClear(PyObject* module) {
   Py_CLEAR(st->call_timeout);
   Py_CLEAR(st->cancelled);
   Py_CLEAR(st->wake_hook);
-  if (st->wsgi) WsgiModuleClear(st->wsgi);
+  if (st->extension) extension->clear(st->extension);
   return 0;
 }
 
-void ModuleFree(void* module) { ModuleClear(static_cast<PyObject*>(module)); }
+void ModuleFree(void* module) {
+  ModuleClear(static_cast<PyObject*>(module));
+  ModuleState* st = GetModuleState(static_cast<PyObject*>(module));
+  if (st && st->extension) {
+    extension->free(st->extension);
+    st->extension = nullptr;
+  }
+}
 
 PyMethodDef kCoreMethods[] = {
     {"log", reinterpret_cast<PyCFunction>(reinterpret_cast<void (*)(void)>(LogLine)), METH_FASTCALL,
@@ -151,6 +160,13 @@ PyObject* InterruptType(PyObject* module, bool cancelled) {
 }
 
 void SetModuleInterp(PyObject* module, Interp* interp) { GetModuleState(module)->interp = interp; }
+
+void SetModuleExtension(const ModuleExtension* ext) { extension = ext; }
+
+int ModuleBootstrapped(PyObject* module) {
+  ModuleState* st = GetModuleState(module);
+  return extension && st->extension ? extension->bootstrapped(module, st->extension) : 0;
+}
 
 }  // namespace pyhost
 

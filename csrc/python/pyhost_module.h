@@ -1,6 +1,6 @@
 // `_pyhost`: the built-in module pyhost adds to every interpreter. Multi-phase init with
-// per-interpreter state, so it loads in own-GIL sub-interpreters; the WSGI gateway keeps its
-// types and interned strings in that state.
+// per-interpreter state, so it loads in own-GIL sub-interpreters. A layer above (the WSGI
+// gateway) keeps its own per-interpreter state there through a ModuleExtension.
 #pragma once
 #define PY_SSIZE_T_CLEAN
 #include <Python.h>
@@ -8,12 +8,11 @@
 namespace pyhost {
 
 class Interp;
-struct WsgiState;
 
 struct ModuleState {
   Interp* interp = nullptr;
   PyObject* code_cache = nullptr;  // dict: compiled exec/eval sources
-  WsgiState* wsgi = nullptr;
+  void* extension = nullptr;  // the ModuleExtension's state
   // Hard interrupts (core/deadlines.h): _pyhost.Interrupted (a BaseException, so `except
   // Exception` lets it through) and its subclasses CallTimeout and Cancelled; heap types, one
   // set per interpreter.
@@ -30,10 +29,21 @@ ModuleState* GetModuleState(PyObject* module);
 PyObject* InterruptType(PyObject* module, bool cancelled);
 void SetModuleInterp(PyObject* module, Interp* interp);
 
-// Defined by the WSGI gateway (csrc/wsgi): creates its types and strings in a new module.
-int WsgiModuleExec(PyObject* module, ModuleState* state);
-int WsgiModuleTraverse(WsgiState* state, visitproc visit, void* arg);
-void WsgiModuleClear(WsgiState* state);
+// What a layer above this one keeps in every interpreter's `_pyhost` module. Set once, by the
+// host, before the runtime starts (SetModuleExtension); each function runs with the GIL held.
+struct ModuleExtension {
+  // A new module: makes the layer's state (*state). -1 with a Python error set.
+  int (*exec)(PyObject* module, void** state);
+  // The interpreter's bootstrap ran (sys.stdout and sys.stderr are the log streams).
+  int (*bootstrapped)(PyObject* module, void* state);
+  int (*traverse)(void* state, visitproc visit, void* arg);
+  // Drops the state's references (may run twice); free releases the state itself.
+  void (*clear)(void* state);
+  void (*free)(void* state);
+};
+void SetModuleExtension(const ModuleExtension* extension);
+// After an interpreter's bootstrap: the extension's `bootstrapped` (0, or -1 with an error set).
+int ModuleBootstrapped(PyObject* module);
 
 }  // namespace pyhost
 

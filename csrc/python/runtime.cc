@@ -67,13 +67,9 @@ std::string StatusMessage(const PyStatus& s) {
 // Non-daemon Python threads still alive in the current interpreter (GIL held): Py_FinalizeEx
 // would wait for them without a bound.
 int LiveNonDaemonThreads() {
-  PyObject* modules = PyImport_GetModuleDict();
-  PyObject* threading = PyDict_GetItemString(modules, "threading");
-  if (!threading) return 0;
-  PyRef n(PyRun_String(
-      "sum(1 for t in threading.enumerate() if t.is_alive() and not t.daemon"
-      " and not isinstance(t, (threading._MainThread, threading._DummyThread)))",
-      Py_eval_input, PyModule_GetDict(threading), PyModule_GetDict(threading)));
+  PyRef name(PyUnicode_FromString("_pyhost"));
+  PyRef module(name ? PyImport_GetModule(name.get()) : nullptr);
+  PyRef n(module ? PyObject_CallMethod(module.get(), "live_non_daemon_threads", nullptr) : nullptr);  // python/bootstrap.py
   if (!n) {
     PyErr_Clear();
     return 0;

@@ -1,6 +1,8 @@
 #include "wsgi/wsgi_state.h"
 
+#include "pyhost/embedded_python.h"
 #include "python/pyhost_module.h"
+#include "python/pyref.h"
 
 namespace pyhost {
 namespace {
@@ -17,11 +19,13 @@ PyObject* Intern(const char* s) { return PyUnicode_InternFromString(s); }
 
 }  // namespace
 
-WsgiState* GetWsgiState(PyObject* module) { return GetModuleState(module)->wsgi; }
+WsgiState* GetWsgiState(PyObject* module) { return static_cast<WsgiState*>(GetModuleState(module)->extension); }
 
-int WsgiModuleExec(PyObject* module, ModuleState* state) {
+namespace {
+
+int Exec(PyObject* module, void** state) {
   auto* st = new WsgiState();
-  state->wsgi = st;
+  *state = st;
   for (int i = 0; i < kEnvKeyCount; i++) {
     st->keys[i] = Intern(kKeyNames[i]);
     if (!st->keys[i]) return -1;
@@ -43,13 +47,32 @@ int WsgiModuleExec(PyObject* module, ModuleState* state) {
   return 0;
 }
 
-void WsgiSetBootstrapObjects(PyObject* module, PyObject* errors_stream, PyObject* file_wrapper_type) {
-  WsgiState* st = GetWsgiState(module);
-  Py_XSETREF(st->errors_stream, Py_NewRef(errors_stream));
-  Py_XSETREF(st->file_wrapper_type, Py_NewRef(file_wrapper_type));
+// wsgi.errors is the interpreter's log stream for errors (sys.stderr as the bootstrap made it);
+// wsgi.file_wrapper the class python/file_wrapper.py defines.
+int Bootstrapped(PyObject*, void* state) {
+  auto* st = static_cast<WsgiState*>(state);
+  PyObject* stderr_stream = PySys_GetObject("stderr");  // borrowed
+  if (!stderr_stream) {
+    PyErr_SetString(PyExc_RuntimeError, "sys.stderr is missing after the bootstrap");
+    return -1;
+  }
+  Py_XSETREF(st->errors_stream, Py_NewRef(stderr_stream));
+  PyRef globals(PyDict_New());
+  if (!globals || PyDict_SetItemString(globals.get(), "__builtins__", PyEval_GetBuiltins()) < 0) return -1;
+  if (PyDict_SetItemString(globals.get(), "__name__", PyUnicode_FromString("pyhost.wsgi")) < 0) return -1;
+  PyRef code(Py_CompileString(embedded::kFileWrapper, "<pyhost file_wrapper>", Py_file_input));
+  PyRef ran(code ? PyEval_EvalCode(code.get(), globals.get(), globals.get()) : nullptr);
+  PyObject* cls = ran ? PyDict_GetItemString(globals.get(), "FileWrapper") : nullptr;  // borrowed
+  if (!cls) {
+    if (!PyErr_Occurred()) PyErr_SetString(PyExc_RuntimeError, "python/file_wrapper.py defines no FileWrapper");
+    return -1;
+  }
+  Py_XSETREF(st->file_wrapper_type, Py_NewRef(cls));
+  return 0;
 }
 
-int WsgiModuleTraverse(WsgiState* st, visitproc visit, void* arg) {
+int Traverse(void* state, visitproc visit, void* arg) {
+  auto* st = static_cast<WsgiState*>(state);
   Py_VISIT(st->start_response_type);
   Py_VISIT(st->input_type);
   Py_VISIT(st->file_wrapper_type);
@@ -61,7 +84,8 @@ int WsgiModuleTraverse(WsgiState* st, visitproc visit, void* arg) {
   return 0;
 }
 
-void WsgiModuleClear(WsgiState* st) {
+void Clear(void* state) {
+  auto* st = static_cast<WsgiState*>(state);
   Py_CLEAR(st->start_response_type);
   Py_CLEAR(st->input_type);
   Py_CLEAR(st->file_wrapper_type);
@@ -84,5 +108,13 @@ void WsgiModuleClear(WsgiState* st) {
   }
   st->apps.clear();
 }
+
+void Free(void* state) { delete static_cast<WsgiState*>(state); }
+
+const ModuleExtension kWsgiExtension = {Exec, Bootstrapped, Traverse, Clear, Free};
+
+}  // namespace
+
+void RegisterWsgiModule() { SetModuleExtension(&kWsgiExtension); }
 
 }  // namespace pyhost

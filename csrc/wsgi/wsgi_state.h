@@ -53,8 +53,9 @@ struct WsgiState {
 };
 
 WsgiState* GetWsgiState(PyObject* pyhost_module);
-// Called once the bootstrap has made the log streams and the FileWrapper class.
-void WsgiSetBootstrapObjects(PyObject* pyhost_module, PyObject* errors_stream, PyObject* file_wrapper_type);
+// Makes the gateway keep its state in every interpreter's `_pyhost` module (a ModuleExtension).
+// The host calls it once, before the Python runtime starts.
+void RegisterWsgiModule();
 
 // environ.cc: a new environ dict for the request (GIL held).
 PyObject* BuildEnviron(WsgiState* st, const RequestHead& head, PyObject* input);

@@ -1,12 +1,11 @@
-// Python run once in every interpreter pyhost creates (main and sub-interpreters), before any
-// application code: log streams for sys.stdout/sys.stderr, sys.path entries, the extension
-// check for strict groups on Python 3.11, and wsgi.file_wrapper. Kept in Python: it runs once per interpreter, not per
-// request.
-#include "python/bootstrap.h"
+"""Run once in every interpreter pyhost creates (main and sub-interpreters), before any application
+code: sys.stdout and sys.stderr become log streams (complete lines go to the host's logger, tagged
+with the group), pythonPath entries go first on sys.path, and on Python 3.11 a strict group refuses
+single-phase init extension modules. Embedded in the native core at build time
+(scripts/embed-python.cjs); it runs once per interpreter, not per request, so it is Python.
+"""
 
-namespace pyhost {
 
-const char* const kBootstrapSource = R"PY(
 def _pyhost_bootstrap(path_entries, strict_extensions):
     import io, sys, site, _thread, _pyhost
 
@@ -69,24 +68,6 @@ def _pyhost_bootstrap(path_entries, strict_extensions):
     _pyhost.add_paths = add_paths
     add_paths(path_entries)
 
-    class FileWrapper:
-        """wsgi.file_wrapper: for a real file, the host streams it from the descriptor."""
-
-        def __init__(self, filelike, blksize=8192):
-            self.filelike = filelike
-            self.blksize = blksize
-            if hasattr(filelike, 'close'):
-                self.close = filelike.close
-
-        def __iter__(self):
-            return self
-
-        def __next__(self):
-            data = self.filelike.read(self.blksize)
-            if data:
-                return data
-            raise StopIteration
-
     if strict_extensions and sys.version_info < (3, 12):
         # Python 3.12+ refuses single-phase init extensions in such interpreters itself
         # (check_multi_interp_extensions); on 3.11 the same check is made after loading.
@@ -105,7 +86,13 @@ def _pyhost_bootstrap(path_entries, strict_extensions):
 
         ExtensionFileLoader.create_module = create_module
 
-    return sys.stderr, FileWrapper
-)PY";
+    def live_non_daemon_threads():
+        """Non-daemon threads alive in this interpreter: finalising it would wait for them without
+        a bound (the runtime checks before it finalises)."""
+        threading = sys.modules.get('threading')
+        if threading is None:
+            return 0
+        return sum(1 for t in threading.enumerate() if t.is_alive() and not t.daemon
+                   and not isinstance(t, (threading._MainThread, threading._DummyThread)))
 
-}  // namespace pyhost
+    _pyhost.live_non_daemon_threads = live_non_daemon_threads
