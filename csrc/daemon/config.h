@@ -1,0 +1,24 @@
+// A pyhost-daemon process's command line (main.cc has the usage).
+#pragma once
+#include <string>
+
+#include "python/runtime.h"
+
+namespace pyhost {
+
+struct DaemonConfig {
+  std::string socket_path;
+  std::string name = "daemon";
+  int threads = 15;
+  RuntimeOptions runtime;
+  bool fallback_global = true;
+  int deadlock_timeout = 300;  // seconds; 0: no watchdog
+  int shutdown_timeout = 5;    // seconds
+  bool tenant_host = false;
+  long long memory_limit = 0;  // bytes of address space (tenant hosts); 0: none
+};
+
+// Exits with status 2 and the reason on stderr when the arguments are wrong.
+DaemonConfig ParseDaemonArgs(int argc, char** argv);
+
+}  // namespace pyhost
