@@ -11,8 +11,7 @@ namespace pyhost {
 
 class PromiseOp : public Deliverable {
  public:
-  // `settle` runs on the loop thread: return a value to resolve, or throw a Napi::Error (or
-  // return an object with reject=true semantics via Reject) to reject.
+  // `settle` runs on the loop thread and settles the promise: d.Resolve(value) or d.Reject(error).
   using Settle = std::function<void(Napi::Env, Napi::Promise::Deferred&)>;
 
   // A `weak` op does not keep Node's event loop alive: for answers that may never come (an

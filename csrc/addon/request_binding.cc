@@ -51,13 +51,7 @@ class NodeWsgiRequest : public WsgiRequest, public Deliverable {
     if (out.has_head) {
       args[1] = Napi::Number::New(env, out.status);
       args[2] = Latin1ToJs(env, out.reason);
-      std::string joined;
-      for (const auto& [k, v] : out.headers) {
-        joined.append(k).push_back('\n');
-        joined.append(v).push_back('\n');
-      }
-      if (!joined.empty()) joined.pop_back();
-      args[3] = Latin1ToJs(env, joined);
+      args[3] = Latin1ToJs(env, JoinHeaders(out.headers));
     } else {
       args[1] = Napi::Number::New(env, 0);
       args[2] = env.Undefined();

@@ -6,6 +6,7 @@
 #include "python/runtime.h"
 #include "addon/addon_data.h"
 #include "addon/js_value.h"
+#include "addon/promise_op.h"
 
 namespace pyhost {
 namespace {
@@ -42,47 +43,6 @@ void NodeLogSink(LogLevel level, const std::string& group, const std::string& li
   port->Post(new LogLine(level, group, line));
 }
 
-class StartOp : public Deliverable {
- public:
-  explicit StartOp(Napi::Env env) : deferred_(Napi::Promise::Deferred::New(env)) {}
-  Napi::Promise promise() { return deferred_.Promise(); }
-  ErrorInfo error;
-  bool Deliver(Napi::Env env) override {
-    Data(env)->port->Release();
-    if (!error.empty()) {
-      deferred_.Reject(ErrorToJs(env, error));
-    } else {
-      Napi::Object r = Napi::Object::New(env);
-      r.Set("version", Runtime::Get().version());
-      deferred_.Resolve(r);
-    }
-    return true;
-  }
-
- private:
-  Napi::Promise::Deferred deferred_;
-};
-
-class ShutdownOp : public Deliverable {
- public:
-  explicit ShutdownOp(Napi::Env env) : deferred_(Napi::Promise::Deferred::New(env)) {}
-  Napi::Promise promise() { return deferred_.Promise(); }
-  bool finalized = false;
-  std::string report;
-  bool Deliver(Napi::Env env) override {
-    // Jobs stuck in a Python that was left running never complete: they must not keep Node alive.
-    if (!finalized) Data(env)->port->DropHolds();
-    Napi::Object r = Napi::Object::New(env);
-    r.Set("finalized", finalized);
-    r.Set("report", report);
-    deferred_.Resolve(r);
-    return true;
-  }
-
- private:
-  Napi::Promise::Deferred deferred_;
-};
-
 std::vector<std::string> StringArray(const Napi::Value& v) {
   std::vector<std::string> out;
   if (!v.IsArray()) return out;
@@ -101,15 +61,20 @@ Napi::Value StartRuntime(const Napi::CallbackInfo& info) {
   opts.path = StringArray(o.Get("path"));
   if (o.Get("optimize").IsNumber()) opts.optimize = o.Get("optimize").ToNumber().Int32Value();
   if (o.Get("allocator").IsString()) opts.allocator = o.Get("allocator").As<Napi::String>().Utf8Value();
-  CompletionPort* port = Data(env)->port;
-  auto* op = new StartOp(env);
+  auto* op = new PromiseOp(env);
   Napi::Promise promise = op->promise();
-  port->Hold();
-  g_runtime_port.store(port);
+  g_runtime_port.store(Data(env)->port);
   SetLogSink(&NodeLogSink);
-  Runtime::Get().Start(opts, [op, port](ErrorInfo err) {
-    op->error = std::move(err);
-    port->Post(op);
+  Runtime::Get().Start(opts, [op](ErrorInfo err) {
+    op->Post([err](Napi::Env env, Napi::Promise::Deferred& d) {
+      if (!err.empty()) {
+        d.Reject(ErrorToJs(env, err));
+        return;
+      }
+      Napi::Object r = Napi::Object::New(env);
+      r.Set("version", Runtime::Get().version());
+      d.Resolve(r);
+    });
   });
   return promise;
 }
@@ -120,13 +85,17 @@ Napi::Value ShutdownRuntime(const Napi::CallbackInfo& info) {
   int timeout = info[0].IsNumber() ? info[0].As<Napi::Number>().Int32Value() : 5000;
   // Not holding the loop: a shutdown stuck behind a GIL that never comes back must not keep Node
   // alive (the JS side bounds its wait with a timer).
-  CompletionPort* port = Data(env)->port;
-  auto* op = new ShutdownOp(env);
+  auto* op = new PromiseOp(env, /*weak=*/true);
   Napi::Promise promise = op->promise();
-  Runtime::Get().Shutdown(timeout, [op, port](bool finalized, std::string report) {
-    op->finalized = finalized;
-    op->report = std::move(report);
-    port->Post(op);
+  Runtime::Get().Shutdown(timeout, [op](bool finalized, std::string report) {
+    op->Post([finalized, report](Napi::Env env, Napi::Promise::Deferred& d) {
+      // Jobs stuck in a Python that was left running never complete: they must not keep Node alive.
+      if (!finalized) Data(env)->port->DropHolds();
+      Napi::Object r = Napi::Object::New(env);
+      r.Set("finalized", finalized);
+      r.Set("report", report);
+      d.Resolve(r);
+    });
   });
   return promise;
 }

@@ -133,14 +133,8 @@ void DaemonRequest::Notify() {
       wire::EncodeU32(static_cast<uint32_t>(v.size()), len);
       head_payload.append(len, 4).append(v);
     };
-    std::string joined;
-    for (const auto& [k, v] : out.headers) {
-      joined.append(k).push_back('\n');
-      joined.append(v).push_back('\n');
-    }
-    if (!joined.empty()) joined.pop_back();
     put(out.reason);
-    put(joined);
+    put(JoinHeaders(out.headers));
     frame(wire::kHead, 0, static_cast<uint16_t>(out.status), head_payload.data(), head_payload.size());
   }
   for (const auto& c : out.chunks) frame(wire::kData, 0, 0, c.data(), c.size());

@@ -148,8 +148,7 @@ class HostWsgiRequest : public WsgiRequest {
     if (o.has_head) {
       status_ = o.status;
       reason_ = o.reason;
-      headers_.clear();
-      for (auto& [name, value] : o.headers) headers_ += name + "\n" + value + "\n";
+      headers_ = JoinHeaders(o.headers);
     }
     for (auto& c : o.chunks) body_ += c;
     if (o.chunk_bytes) Ack(o.chunk_bytes);
@@ -161,7 +160,7 @@ class HostWsgiRequest : public WsgiRequest {
       // No fallback for a tenant's request: the tenant was placed when it was created.
       status_ = 500;
       reason_ = "Internal Server Error";
-      headers_ = "Content-Type\ntext/plain; charset=utf-8\n";
+      headers_ = "Content-Type\ntext/plain; charset=utf-8";
       body_ = o.refused_message + "\n";
     }
   }
@@ -180,7 +179,6 @@ class HostWsgiRequest : public WsgiRequest {
   }
 
   void Reply(uint8_t flags) {
-    if (!headers_.empty()) headers_.pop_back();  // the last "\n"
     host_->Forget(id_);
     host_->Send(host_wire::kResponse, flags, id_, {std::to_string(status_), reason_, headers_, body_});
   }

@@ -9,6 +9,7 @@
 #include "front/daemon_link.h"
 #include "front/request_channel.h"
 #include "napi/js_call.h"
+#include "napi/latin1.h"
 #include "napi/port.h"
 
 namespace pyhost {
@@ -49,12 +50,6 @@ FrontData* Front(Napi::Env env) { return env.GetInstanceData<FrontData>(); }
 
 DaemonLink* Find(const Napi::CallbackInfo& info) {
   return LinkById(Front(info.Env()), info[0].As<Napi::Number>().Uint32Value());
-}
-
-napi_value Latin1(napi_env env, const std::string& s) {
-  napi_value v;
-  napi_create_string_latin1(env, s.data(), s.size(), &v);
-  return v;
 }
 
 // open(socketPath) -> id: connects in the background.
@@ -168,8 +163,8 @@ void DispatchLinkOutput(Napi::Env env, DaemonLink* link, int status, const std::
   napi_value args[6];
   args[0] = Napi::Number::New(env, link->id());
   args[1] = Napi::Number::New(env, status);
-  args[2] = status ? Latin1(env, reason) : env.Undefined();
-  args[3] = status ? Latin1(env, headers) : env.Undefined();
+  args[2] = status ? Latin1ToJs(env, reason) : env.Undefined();
+  args[3] = status ? Latin1ToJs(env, headers) : env.Undefined();
   args[4] = ChunksToJs(env, chunks);
   args[5] = Napi::Number::New(env, flags);
   CallDispatch(env, d->dispatch, 6, args);

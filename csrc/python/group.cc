@@ -101,6 +101,12 @@ void Group::RunHere(Job* job) {
 
 Worker* Worker::Current() { return tls_worker; }
 
+void LogGroupError(std::string text) {
+  while (!text.empty() && text.back() == '\n') text.pop_back();
+  Worker* w = Worker::Current();
+  Log(LogLevel::kError, w ? w->group().name() : "?", text, w ? w->group().owner() : nullptr);
+}
+
 InterruptKind Worker::StopInterrupts() {
   InterruptKind kind = running_seq_ ? Deadlines::Get().Disarm(group_, running_seq_) : InterruptKind::kNone;
   PyThreadState_SetAsyncExc(ident_, nullptr);

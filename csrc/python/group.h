@@ -56,6 +56,9 @@ struct GroupOptions {
   std::shared_ptr<Interp> adopt;
 };
 
+// Logs `text` (trailing newlines dropped) at error level for the group whose job this thread runs.
+void LogGroupError(std::string text);
+
 // A snapshot of a busy worker, for timeouts and stack dumps.
 struct BusyWorker {
   unsigned long ident;

@@ -19,12 +19,6 @@
 namespace pyhost {
 namespace {
 
-void LogError(std::string text) {
-  while (!text.empty() && text.back() == '\n') text.pop_back();
-  Worker* w = Worker::Current();
-  Log(LogLevel::kError, w ? w->group().name() : "?", text, w ? w->group().owner() : nullptr);
-}
-
 std::string ModuleNameFor(const std::string& path) {
   // FNV-1a: a stable, short name per script path.
   uint64_t h = 1469598103934665603ULL;
@@ -148,7 +142,7 @@ PyObject* GetApplication(WsgiState* st, const AppSpec& spec, ErrorInfo* err) {
     *err = FetchPythonError();
     err->code = "ERR_APP_LOAD";
     if (err->refused_module.empty()) {
-      LogError("Failed to load WSGI " + std::string(spec.is_module ? "entry point " : "script ") + spec.target + ":\n" +
+      LogGroupError("Failed to load WSGI " + std::string(spec.is_module ? "entry point " : "script ") + spec.target + ":\n" +
                (err->traceback.empty() ? err->type + ": " + err->message : err->traceback));
     }
     return nullptr;

@@ -31,12 +31,6 @@ void ReturnFreedMemory() {
   Py_END_ALLOW_THREADS
 }
 
-void LogError(std::string text) {
-  while (!text.empty() && text.back() == '\n') text.pop_back();
-  Worker* w = Worker::Current();
-  Log(LogLevel::kError, w ? w->group().name() : "?", text, w ? w->group().owner() : nullptr);
-}
-
 bool HasHeader(const HeaderList& headers, const char* name) {
   for (const auto& h : headers)
     if (strcasecmp(h.first.c_str(), name) == 0) return true;
@@ -64,7 +58,7 @@ void SendErrorResponse(WsgiRequest* req, int status) {
 // an error response (head not sent), false if the connection must be cut.
 bool HandleAppError(WsgiRequest* req, const std::string& script) {
   ErrorInfo e = FetchPythonError();
-  LogError("Exception occurred processing WSGI script '" + script + "'.\n" +
+  LogGroupError("Exception occurred processing WSGI script '" + script + "'.\n" +
            (e.traceback.empty() ? e.type + ": " + e.message : e.traceback));
   if (req->head_sent()) return false;
   SendErrorResponse(req, 500);
@@ -188,7 +182,7 @@ void CloseResult(PyObject* result, const std::string& script) {
   Py_DECREF(close);
   if (!r) {
     ErrorInfo e = FetchPythonError();
-    LogError("Exception occurred while closing the response of WSGI script '" + script + "'.\n" + e.traceback);
+    LogGroupError("Exception occurred while closing the response of WSGI script '" + script + "'.\n" + e.traceback);
   }
 }
 

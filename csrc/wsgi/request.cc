@@ -191,6 +191,16 @@ void WsgiRequest::Refused(const std::string& module, const std::string& message)
   NotifyLocked(lock);
 }
 
+std::string JoinHeaders(const HeaderList& headers) {
+  std::string joined;
+  for (const auto& [k, v] : headers) {
+    joined.append(k).push_back('\n');
+    joined.append(v).push_back('\n');
+  }
+  if (!joined.empty()) joined.pop_back();
+  return joined;
+}
+
 void WsgiRequest::OnStuck() {
   std::unique_lock<std::mutex> lock(mu_);
   out_.stuck = true;

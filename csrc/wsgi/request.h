@@ -46,6 +46,9 @@ struct RequestHead {
 
 using HeaderList = std::vector<std::pair<std::string, std::string>>;
 
+// "name\nvalue\nname\nvalue": how the hosts hand a header list on (one string, no framing).
+std::string JoinHeaders(const HeaderList& headers);
+
 // What the host takes when notified.
 struct RequestOutput {
   bool has_head = false;
@@ -138,7 +141,9 @@ class WsgiRequest : public Job {
   unsigned long running_thread() const { return running_thread_.load(); }
 
  protected:
-  // Something new is ready to take. Called without locks; the host posts to its own loop.
+  // Something new is ready to take (TakeOutput). Called without locks, on the worker thread (on
+  // the deadlines thread for `stuck`): the host takes it there (the daemon writes it to its
+  // socket) or posts to its own loop (the Node addon).
   virtual void Notify() = 0;
 
  private:
