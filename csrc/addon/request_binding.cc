@@ -6,6 +6,7 @@
 #include "addon/addon_data.h"
 #include "napi/js_call.h"
 #include "addon/js_value.h"
+#include "addon/request_flags.h"
 #include "addon/promise_op.h"
 #include "wsgi/wsgi_state.h"
 #include "napi/latin1.h"
@@ -17,10 +18,7 @@ std::shared_ptr<Group> GroupFromJs(const Napi::Value& v);
 
 namespace {
 
-// Flags of submitRequest
-constexpr int kHasBody = 1, kPassAuthorization = 2, kMultiprocess = 4, kSingleThread = 8, kDeferWake = 16;
-// Flags of dispatch
-constexpr int kEnd = 1, kAbort = 2, kResumeInput = 4, kSendfile = 8, kRefused = 16, kTimedOut = 32, kStuck = 64;
+using namespace request_flags;
 constexpr size_t kExternalBufferMin = 32 << 10;
 
 class NodeWsgiRequest;
