@@ -5,10 +5,10 @@
 import { ConfigError } from '../errors.js';
 import type { DirectiveNode } from './ast.js';
 import { nextWord, parseOptions } from './lexer.js';
-import type { ConfigWarning, DaemonGroup, DaemonScope } from './plan.js';
+import type { ConfigWarning, DaemonGroupPlan, DaemonScope } from './plan.js';
 
 /** A parsed group before server-wide defaults (WSGIPythonHome, Timeout) are applied. */
-export type DaemonDraft = Omit<DaemonGroup, 'socketTimeout' | 'pythonHome' | 'pythonHomeFrom' | 'definedIn'> & {
+export type DaemonDraft = Omit<DaemonGroupPlan, 'socketTimeout' | 'pythonHome' | 'pythonHomeFrom' | 'definedIn'> & {
   socketTimeout?: number;
   pythonHome?: string;
 };
@@ -134,7 +134,7 @@ export function parseDaemonProcess(node: DirectiveNode, warnings: ConfigWarning[
  * Completes a parsed group: where it was defined, and the server-wide defaults (WSGIPythonHome
  * for `python-home`, Apache's Timeout for `socket-timeout`).
  */
-export function finishDaemonGroup(draft: DaemonDraft, definedIn: DaemonScope, pythonHome: string | undefined, timeout: number): DaemonGroup {
+export function finishDaemonGroup(draft: DaemonDraft, definedIn: DaemonScope, pythonHome: string | undefined, timeout: number): DaemonGroupPlan {
   const home = draft.pythonHome ?? pythonHome;
   const { pythonHome: _ph, socketTimeout, ...rest } = draft;
   return {
@@ -142,5 +142,5 @@ export function finishDaemonGroup(draft: DaemonDraft, definedIn: DaemonScope, py
     definedIn,
     ...(home !== undefined ? { pythonHome: home, pythonHomeFrom: draft.pythonHome !== undefined ? 'python-home' : 'WSGIPythonHome' } : {}),
     socketTimeout: socketTimeout && socketTimeout > 0 ? socketTimeout : timeout,
-  } as DaemonGroup;
+  } as DaemonGroupPlan;
 }

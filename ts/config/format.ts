@@ -5,7 +5,7 @@ import { dirname, relative } from 'node:path';
 import { applicationGroupName, isDynamicGroup } from './groups.js';
 import { formatHostPort } from './hosts.js';
 import { accessLines } from '../access/describe.js';
-import type { DaemonGroup, Mount, ServerPlan, SitePlan, VirtualHostPlan } from './plan.js';
+import type { DaemonGroupPlan, Mount, ServerPlan, SitePlan, VirtualHostPlan } from './plan.js';
 
 const pad = (s: string, n: number): string => (s.length >= n ? `${s} ` : s + ' '.repeat(n - s.length));
 
@@ -110,7 +110,7 @@ export function formatPlan(plan: SitePlan): string {
   return `${out.join('\n')}\n`;
 }
 
-function mountLines(m: Mount, s: ServerPlan, port: number, plan: SitePlan, groups: Map<string, DaemonGroup>,
+function mountLines(m: Mount, s: ServerPlan, port: number, plan: SitePlan, groups: Map<string, DaemonGroupPlan>,
   loc: (x: { file: string; line: number }) => string): string[] {
   const st = m.settings;
   const lines = [`  ${m.regex ? 'URL pattern' : 'URL prefix'} ${m.url} -> ${m.script} (${m.directive}, ${loc(m)}${m.inherited ? ', inherited from main server' : ''})`];
@@ -153,7 +153,7 @@ function literalOf(source: string): string | undefined {
   return m ? m[1] : undefined;
 }
 
-function daemonLine(g: DaemonGroup, loc: (x: { file: string; line: number }) => string): string {
+function daemonLine(g: DaemonGroupPlan, loc: (x: { file: string; line: number }) => string): string {
   const where = g.definedIn.kind === 'server' ? 'server level' : `${g.definedIn.label} ${g.definedIn.serverName}`;
   const parts = [
     `processes=${g.processes}${g.processesExplicit ? '' : ' (default)'}`,

@@ -204,7 +204,7 @@ export type DaemonScope =
  * A group defined inside a virtual host may only be used by virtual hosts with the same
  * ServerName; one defined at server level by any.
  */
-export interface DaemonGroup extends SourceLocation {
+export interface DaemonGroupPlan extends SourceLocation {
   readonly name: string;
   readonly definedIn: DaemonScope;
   /** `processes=`; default 1. */
@@ -308,7 +308,7 @@ export interface SitePlan {
   /** The main server: its port is that of the first listener (or ServerName's port). */
   readonly mainServer: ServerPlan & { readonly port?: number };
   readonly virtualHosts: readonly VirtualHostPlan[];
-  readonly daemonGroups: readonly DaemonGroup[];
+  readonly daemonGroups: readonly DaemonGroupPlan[];
   /** WSGIImportScript lines and preloaded mounts. */
   readonly importScripts: readonly ImportScript[];
   /** WSGIRestrictEmbedded On: no Python in the serving process; embedded mounts answer 500. */

@@ -6,11 +6,11 @@
 import { ConfigError } from '../errors.js';
 import type { Collected, RawServer } from './collect.js';
 import { isDynamicGroup } from './groups.js';
-import type { DaemonGroup, Mount, SettingValue } from './plan.js';
+import type { DaemonGroupPlan, Mount, SettingValue } from './plan.js';
 
 /** A daemon group with the server it was defined in. */
 export interface PlacedGroup {
-  readonly group: DaemonGroup;
+  readonly group: DaemonGroupPlan;
   readonly server: RawServer;
 }
 

@@ -2,7 +2,7 @@
 import type { GroupOptions } from '../group.js';
 import { GLOBAL_GROUP } from '../group.js';
 import type { Backend, BackendRequest, Exchange } from '../http/backend.js';
-import { DaemonRequest } from './connection.js';
+import { OutboundRequest } from './connection.js';
 import type { DaemonGroup } from './daemon-group.js';
 import { RequestFlag, requestFieldsFor } from './protocol.js';
 
@@ -39,6 +39,6 @@ export class DaemonBackend implements Backend {
       groupKind: main ? 'main' : gil,
       groupStrict: !main && (gil === 'own' || this.groupOptions?.extensions === 'strict') ? '1' : '0',
     });
-    return this.group.submit(ex, fields, flags, (placement) => new DaemonRequest(ex, fields, flags, placement));
+    return this.group.submit(ex, fields, flags, (placement) => new OutboundRequest(ex, fields, flags, placement));
   }
 }

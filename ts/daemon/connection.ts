@@ -1,25 +1,25 @@
 /**
- * Connections from the front to daemon processes, and the request (DaemonRequest) while it is on
+ * Connections from the front to daemon processes, and the request (OutboundRequest) while it is on
  * one: body out with backpressure, response in.
  */
 import type { BackendRequest, Exchange } from '../http/backend.js';
 import { BodyPump } from '../http/body-pump.js';
 import { LinkFlags, loadFront, type FrontAddon } from '../native/front.js';
-import { encodeRequest, RequestFlag, type RequestFields } from './protocol.js';
+import { encodeRequest, RequestFlag, type WireRequestFields } from './protocol.js';
 
 /** What the daemon group needs to know about a request's placement. */
 export interface RequestPlacement {
   /** The request timed out: dump stacks and restart the process running it. */
-  onTimeout(req: DaemonRequest): Promise<string>;
+  onTimeout(req: OutboundRequest): Promise<string>;
   /** The request is over (any outcome). */
-  onFinished(req: DaemonRequest): void;
+  onFinished(req: OutboundRequest): void;
   /** Leaves the queue (queue timeout); true if it was still queued. */
-  withdraw(req: DaemonRequest): boolean;
+  withdraw(req: OutboundRequest): boolean;
 }
 
 /** A request handed to a daemon group: queued, then sent on a connection. */
-export class DaemonRequest implements BackendRequest {
-  conn: DaemonConnection | undefined;
+export class OutboundRequest implements BackendRequest {
+  conn: LinkConnection | undefined;
   cancelled = false;
   finished = false;
   queuedAt = Date.now();
@@ -28,7 +28,7 @@ export class DaemonRequest implements BackendRequest {
 
   constructor(
     readonly ex: Exchange,
-    readonly fields: RequestFields,
+    readonly fields: WireRequestFields,
     readonly flags: number,
     private readonly placement: RequestPlacement,
   ) {}
@@ -62,7 +62,7 @@ export class DaemonRequest implements BackendRequest {
   }
 }
 
-const links = new Map<number, DaemonConnection>();
+const links = new Map<number, LinkConnection>();
 let dispatching = false;
 
 function linkOutput(id: number, status: number, reason: string | undefined, headers: string | undefined, body: Buffer | Buffer[] | undefined, flags: number): void {
@@ -73,18 +73,18 @@ function linkOutput(id: number, status: number, reason: string | undefined, head
  * One connection to a daemon process (a native link: its socket is polled by libuv in C++, no JS stream),
  * carrying one request at a time: body out with backpressure, response events in.
  */
-export class DaemonConnection {
+export class LinkConnection {
   private readonly front: FrontAddon;
   private readonly id: number;
-  private req: DaemonRequest | undefined;
+  private req: OutboundRequest | undefined;
   private pump: BodyPump | undefined;
   private bodyEndSent = false;
   closed = false;
 
   constructor(
     socketPath: string,
-    private readonly onIdle: (c: DaemonConnection) => void,
-    private readonly onClosed: (c: DaemonConnection, req: DaemonRequest | undefined, requeue: boolean) => void,
+    private readonly onIdle: (c: LinkConnection) => void,
+    private readonly onClosed: (c: LinkConnection, req: OutboundRequest | undefined, requeue: boolean) => void,
   ) {
     this.front = loadFront();
     if (!dispatching) {
@@ -100,7 +100,7 @@ export class DaemonConnection {
   }
 
   /** Sends a request; the connection is busy until its END. */
-  send(req: DaemonRequest): void {
+  send(req: OutboundRequest): void {
     this.req = req;
     req.conn = this;
     req.sentAt = Date.now();

@@ -13,7 +13,7 @@ import path from 'node:path';
 import { PyhostError } from '../errors.js';
 import type { Exchange } from '../http/backend.js';
 import type { Logger } from '../logger.js';
-import type { DaemonRequest, RequestPlacement } from './connection.js';
+import type { OutboundRequest, RequestPlacement } from './connection.js';
 import { DaemonProcess, type ProcessSpec } from './process.js';
 
 /** Resolved options of a daemon group (times in ms). */
@@ -47,8 +47,8 @@ const STABLE_AFTER = 10_000;
 
 export class DaemonGroup implements RequestPlacement {
   readonly processes = new Set<DaemonProcess>();
-  private readonly queue: DaemonRequest[] = [];
-  private readonly running = new Map<DaemonRequest, DaemonProcess>();
+  private readonly queue: OutboundRequest[] = [];
+  private readonly running = new Map<OutboundRequest, DaemonProcess>();
   private readonly socketDir: string;
   private serial = 0;
   private failures = 0;
@@ -157,7 +157,7 @@ export class DaemonGroup implements RequestPlacement {
     this.scheduleRestart();
   }
 
-  private onConnectionLost(p: DaemonProcess, req: DaemonRequest | undefined, requeue: boolean): void {
+  private onConnectionLost(p: DaemonProcess, req: OutboundRequest | undefined, requeue: boolean): void {
     if (req && requeue) {
       this.running.delete(req);
       this.queue.unshift(req);
@@ -179,7 +179,7 @@ export class DaemonGroup implements RequestPlacement {
   }
 
   /** Queues a request for this group. */
-  submit(ex: Exchange, fields: DaemonRequest['fields'], flags: number, make: (placement: RequestPlacement) => DaemonRequest): DaemonRequest {
+  submit(ex: Exchange, fields: OutboundRequest['fields'], flags: number, make: (placement: RequestPlacement) => OutboundRequest): OutboundRequest {
     if (this.closing) throw new PyhostError('ERR_ENGINE_CLOSED', `daemon group ${this.name} is closed`);
     const req = make(this);
     this.queue.push(req);
@@ -214,7 +214,7 @@ export class DaemonGroup implements RequestPlacement {
     }
   }
 
-  withdraw(req: DaemonRequest): boolean {
+  withdraw(req: OutboundRequest): boolean {
     const i = this.queue.indexOf(req);
     if (i < 0) return false;
     this.queue.splice(i, 1);
@@ -223,12 +223,12 @@ export class DaemonGroup implements RequestPlacement {
     return true;
   }
 
-  onFinished(req: DaemonRequest): void {
+  onFinished(req: OutboundRequest): void {
     this.running.delete(req);
     this.dispatch();
   }
 
-  async onTimeout(req: DaemonRequest): Promise<string> {
+  async onTimeout(req: OutboundRequest): Promise<string> {
     const proc = this.running.get(req);
     if (!proc) {
       req.conn?.abandon();

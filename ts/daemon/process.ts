@@ -4,7 +4,7 @@
  */
 import type { ChildProcess } from 'node:child_process';
 import type { Logger } from '../logger.js';
-import { DaemonConnection, type DaemonRequest } from './connection.js';
+import { LinkConnection, type OutboundRequest } from './connection.js';
 import { exitReason, processRss, spawnDaemon, type DaemonLogLine, type SpawnSpec } from './spawn.js';
 const STACK_DUMP_MARK = 'Python stacks of process ';
 
@@ -28,8 +28,8 @@ export class DaemonProcess {
   limit = Infinity;
   /** A successor is being started for it. */
   recycling = false;
-  readonly connections = new Set<DaemonConnection>();
-  private readonly idle: DaemonConnection[] = [];
+  readonly connections = new Set<LinkConnection>();
+  private readonly idle: LinkConnection[] = [];
   private child: ChildProcess | undefined;
   private stackWaiters: ((s: string) => void)[] = [];
   private exitCode: number | null = null;
@@ -42,7 +42,7 @@ export class DaemonProcess {
     private readonly logger: Logger,
     private readonly events: {
       onIdle(p: DaemonProcess): void;
-      onConnectionLost(p: DaemonProcess, req: DaemonRequest | undefined, requeue: boolean): void;
+      onConnectionLost(p: DaemonProcess, req: OutboundRequest | undefined, requeue: boolean): void;
       onExit(p: DaemonProcess, code: number | null, signal: string | null): void;
       onStopped(p: DaemonProcess): void;
     },
@@ -102,11 +102,11 @@ export class DaemonProcess {
   }
 
   /** An idle connection, or a new one while under `threads`; undefined when at capacity. */
-  acquire(): DaemonConnection | undefined {
+  acquire(): LinkConnection | undefined {
     const idle = this.idle.pop();
     if (idle) return idle;
     if (this.connections.size >= this.spec.threads) return undefined;
-    const conn = new DaemonConnection(
+    const conn = new LinkConnection(
       this.spec.socketPath,
       (c) => {
         this.lastActive = Date.now();

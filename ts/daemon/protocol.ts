@@ -31,7 +31,7 @@ export const enum RequestFlag {
 export const HEADER_SIZE = 8;
 
 /** REQUEST payload fields in wire order; `utf8` ones are file paths and names, the rest latin-1. */
-export interface RequestFields {
+export interface WireRequestFields {
   appTarget: string;
   callable: string;
   method: string;
@@ -56,12 +56,12 @@ export interface RequestFields {
 
 /** Where a request goes, beside what its socket gave. */
 export type RequestTarget = Pick<
-  RequestFields,
+  WireRequestFields,
   'appTarget' | 'callable' | 'scriptName' | 'pathInfo' | 'processGroup' | 'applicationGroup' | 'groupName' | 'groupKind' | 'groupStrict'
 >;
 
 /** The REQUEST fields of a request read from a socket (`f`) going to `to`. */
-export function requestFieldsFor(f: HttpFields, to: RequestTarget): RequestFields {
+export function requestFieldsFor(f: HttpFields, to: RequestTarget): WireRequestFields {
   // Written out (no spread): this runs for every daemon request.
   return {
     appTarget: to.appTarget,
@@ -113,7 +113,7 @@ const CONNECTION_ID = '\0\0\0\0';
  * writing each field into a Buffer); latin-1 fields keep only the low byte of each char, as
  * V8's one-byte copy (and Buffer's 'latin1') does.
  */
-export function encodeRequest(f: RequestFields, flags: number): string {
+export function encodeRequest(f: WireRequestFields, flags: number): string {
   const payload =
     CONNECTION_ID +
     field(utf8Bytes(f.appTarget)) + field(utf8Bytes(f.callable)) + field(f.method) + field(f.scriptName) +
