@@ -16,6 +16,7 @@ import { resolveDaemonGroup, type DaemonGroupOptions } from './daemon/options.js
 import { EmbeddedBackend } from './http/embedded.js';
 import { createMountHandler, resolveMountOptions, type MountHandler, type MountOptions } from './http/mount.js';
 import { checkKnownKeys, enumOption, intOption, invalid, stringArrayOption, stringOption } from './options.js';
+import { errorStatusTable, extensionsFor, leastLoaded, schedulerPolicy } from './scheduler/index.js';
 
 /** Options of {@link Engine.start}. */
 export interface EngineOptions {
@@ -173,6 +174,7 @@ export class Engine {
       path: [...pythonPath, ...(home ? [path.resolve(home)] : [])],
       optimize,
       allocator,
+      errorStatuses: errorStatusTable(),
     };
     starting = (async () => {
       addon.setLogHandler(dispatchLog);
@@ -280,15 +282,8 @@ export class Engine {
     };
     // With replicas, the least busy of the group's interpreters takes each request.
     const replicaNames = (name: string) => Array.from({ length: opts.replicas }, (_, i) => (i === 0 ? name : `${name}#${i + 1}`));
-    const groupFor = (name: string): Group => {
-      if (opts.replicas === 1) return groupByName(name);
-      let best: Group | undefined;
-      for (const n of replicaNames(name)) {
-        const g = groupByName(n);
-        if (!best || g.load < best.load) best = g;
-      }
-      return best!;
-    };
+    const groupFor = (name: string): Group =>
+      opts.replicas === 1 ? groupByName(name) : leastLoaded(replicaNames(name).map(groupByName));
     const backend = new EmbeddedBackend(runtime.addon, (ex) => groupFor(ex.groupName), app);
     const preload = async () => {
       if (opts.group === '%{RESOURCE}' || opts.group === '%{SERVER}') {
@@ -439,8 +434,8 @@ function resolveGroupOptions(name: string, options: GroupOptions | undefined, ve
     gil,
     threads: intOption(what, 'threads', o.threads, 5, 1, 512),
     fallback: enumOption(what, 'fallback', o.fallback, ['global', 'error'] as const, 'global'),
-    queueLimit: intOption(what, 'queueLimit', o.queueLimit, 10000, 0, 10_000_000),
-    extensions: gil === 'own' ? 'strict' : enumOption(what, 'extensions', o.extensions, ['legacy', 'strict'] as const, 'legacy'),
+    queueLimit: intOption(what, 'queueLimit', o.queueLimit, schedulerPolicy().defaultQueueLimit, 0, 10_000_000),
+    extensions: extensionsFor(gil, o.extensions === undefined ? undefined : enumOption(what, 'extensions', o.extensions, ['legacy', 'strict'] as const, 'legacy')),
     pythonPath: stringArrayOption(what, 'pythonPath', o.pythonPath).map((p) => path.resolve(p)),
     pooled: (() => {
       if (o.pooled !== undefined && typeof o.pooled !== 'boolean') throw invalid(what, 'pooled must be a boolean');

@@ -6,6 +6,7 @@
 import { fromNative, PyhostError, PythonError } from './errors.js';
 import type { Logger } from './logger.js';
 import type { NativeGroupHandle } from './native/types.js';
+import { admit, movedWarning, movesToGlobal, refusedAdvice } from './scheduler/index.js';
 
 export const GLOBAL_GROUP = '%{GLOBAL}';
 
@@ -30,10 +31,6 @@ export function abandonPendingCalls(reason: string): void {
   abandoned = newAbandonSignal();
 }
 
-/** Puts a re-homed group's sys.path entries (site.addsitedir) at the front in %{GLOBAL}. */
-const ADD_PATHS = `import _pyhost
-_pyhost.add_paths(PATHS)
-`;
 
 /** What a group runs in now: the main interpreter, or a sub-interpreter with a shared or own GIL. */
 export type GroupKind = 'main' | 'shared' | 'own';
@@ -148,9 +145,7 @@ export class Group {
   /** @internal admission control shared with requests: throws ERR_QUEUE_FULL / ERR_ENGINE_CLOSED. */
   admit(): void {
     if (this.closed || this.isEngineClosed()) throw new PyhostError('ERR_ENGINE_CLOSED', `group ${this.name}: the engine is closed`);
-    if (this.inflight >= this.options.threads + this.options.queueLimit) {
-      throw new PyhostError('ERR_QUEUE_FULL', `group ${this.name}: queue full (${this.options.queueLimit} waiting, ${this.options.threads} running)`);
-    }
+    admit(this.name, { inflight: this.inflight, threads: this.options.threads, queueLimit: this.options.queueLimit });
   }
 
   /** @internal */
@@ -170,26 +165,20 @@ export class Group {
    */
   async handleRefusal(err: PyhostError): Promise<boolean> {
     if (!(err instanceof PythonError) || !err.refusedModule) return false;
-    if (this.options.fallback === 'global') {
+    if (movesToGlobal(this.options.fallback)) {
       if (this.rehomed === undefined) {
         this.rehomedFor = err.refusedModule;
         this.handle.rehome();
+        // The group's own sys.path entries, in %{GLOBAL} now (python/bootstrap.py's add_paths).
         this.rehomed = this.options.pythonPath.length
-          ? this.handle.call('builtins', 'exec', [ADD_PATHS, { PATHS: this.options.pythonPath }]).then(() => undefined)
+          ? this.handle.call('_pyhost', 'add_paths', [this.options.pythonPath]).then(() => undefined)
           : Promise.resolve();
-        this.logger.warn(
-          `extension module ${err.refusedModule} does not support sub-interpreters: group ${this.name} now runs in ` +
-            `the main interpreter (%{GLOBAL}). To make this explicit, put the application in group '%{GLOBAL}' ` +
-            `(WSGIApplicationGroup %{GLOBAL})`,
-          this.name,
-        );
+        this.logger.warn(movedWarning(this.name, err.refusedModule), this.name);
       }
       await this.rehomed;
       return true;
     }
-    (err as { message: string }).message +=
-      ` (pyhost: extension module ${err.refusedModule} cannot load in the sub-interpreter of group ${this.name}; ` +
-      `run the application in group '%{GLOBAL}' (WSGIApplicationGroup %{GLOBAL}) or use fallback: 'global')`;
+    (err as { message: string }).message += ' ' + refusedAdvice(this.name, err.refusedModule);
     return false;
   }
 

@@ -123,7 +123,7 @@ class GroupHandle : public Napi::ObjectWrap<GroupHandle> {
       for (uint32_t i = 0; i < arr.Length(); i++) opts.path.push_back(arr.Get(i).ToString().Utf8Value());
     }
     if (o.Get("pooled").ToBoolean().Value() && opts.kind != InterpKind::kMain) {
-      opts.adopt = InterpPool::Get().Take(opts.kind, opts.strict_extensions || opts.kind == InterpKind::kOwnGil);
+      opts.adopt = InterpPool::Get().Take(opts.kind, opts.strict_extensions);
       pooled_ = opts.adopt != nullptr;
     }
     group_ = Group::Create(std::move(opts));

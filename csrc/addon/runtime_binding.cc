@@ -7,6 +7,7 @@
 #include "addon/addon_data.h"
 #include "addon/js_value.h"
 #include "addon/promise_op.h"
+#include "wsgi/error_status.h"
 
 namespace pyhost {
 namespace {
@@ -51,7 +52,7 @@ std::vector<std::string> StringArray(const Napi::Value& v) {
   return out;
 }
 
-// startRuntime({program, home, path, optimize, allocator}) -> Promise<{version}>
+// startRuntime({program, home, path, optimize, allocator, errorStatuses}) -> Promise<{version}>
 Napi::Value StartRuntime(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   Napi::Object o = info[0].As<Napi::Object>();
@@ -61,6 +62,15 @@ Napi::Value StartRuntime(const Napi::CallbackInfo& info) {
   opts.path = StringArray(o.Get("path"));
   if (o.Get("optimize").IsNumber()) opts.optimize = o.Get("optimize").ToNumber().Int32Value();
   if (o.Get("allocator").IsString()) opts.allocator = o.Get("allocator").As<Napi::String>().Utf8Value();
+  if (o.Get("errorStatuses").IsArray()) {
+    std::vector<std::pair<std::string, int>> table;
+    auto arr = o.Get("errorStatuses").As<Napi::Array>();
+    for (uint32_t i = 0; i < arr.Length(); i++) {
+      auto pair = arr.Get(i).As<Napi::Array>();
+      table.emplace_back(pair.Get(0u).ToString().Utf8Value(), pair.Get(1u).ToNumber().Int32Value());
+    }
+    SetErrorStatuses(std::move(table));
+  }
   auto* op = new PromiseOp(env);
   Napi::Promise promise = op->promise();
   g_runtime_port.store(Data(env)->port);

@@ -34,6 +34,12 @@ DaemonConfig ParseDaemonArgs(int argc, char** argv) {
     else if (a == "--allocator") c.runtime.allocator = next();
     else if (a == "--tenant-host") c.tenant_host = true;
     else if (a == "--memory-limit") c.memory_limit = std::atoll(next().c_str());
+    else if (a == "--error-status") {
+      std::string v = next();
+      size_t eq = v.find('=');
+      if (eq == std::string::npos) Usage("--error-status takes CODE=STATUS");
+      c.error_statuses.emplace_back(v.substr(0, eq), std::atoi(v.c_str() + eq + 1));
+    }
     else Usage("unknown option " + a);
   }
   if (c.socket_path.empty()) Usage("--socket is required");

@@ -1,6 +1,8 @@
 // A pyhost-daemon process's command line (main.cc has the usage).
 #pragma once
 #include <string>
+#include <utility>
+#include <vector>
 
 #include "python/runtime.h"
 
@@ -16,6 +18,7 @@ struct DaemonConfig {
   int shutdown_timeout = 5;    // seconds
   bool tenant_host = false;
   long long memory_limit = 0;  // bytes of address space (tenant hosts); 0: none
+  std::vector<std::pair<std::string, int>> error_statuses;  // the front's table (--error-status)
 };
 
 // Exits with status 2 and the reason on stderr when the arguments are wrong.

@@ -16,6 +16,7 @@
 #include "daemon/daemon_log.h"
 #include "python/log.h"
 #include "python/runtime.h"
+#include "wsgi/error_status.h"
 #include "wsgi/wsgi_state.h"
 
 namespace pyhost {
@@ -55,6 +56,7 @@ int WaitForSignal() {
 bool StartPython(const DaemonConfig& cfg) {
   InstallDaemonLogSink();
   RegisterWsgiModule();  // the gateway's state in every interpreter
+  SetErrorStatuses(cfg.error_statuses);
   std::promise<ErrorInfo> started;
   auto fut = started.get_future();
   Runtime::Get().Start(cfg.runtime, [&started](ErrorInfo e) { started.set_value(e); });

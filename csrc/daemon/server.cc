@@ -121,19 +121,17 @@ bool DaemonServer::Serve(ChannelRequest r) {
   DaemonRequest req(r.conn, std::move(r.channel), std::move(app), std::move(head));
   group->RunHere(&req);
   if (req.refused()) {
+    // The front decided (--fallback) and words it: the event "@refused MODULE moved" or
+    // "@refused MODULE kept IMPORTERROR" is read by ts/daemon/process.ts (the words are in
+    // ts/scheduler/fallback.ts).
     if (cfg_.fallback_global) {
-      Log(LogLevel::kWarn, group->name(),
-          "extension module " + req.refused_module() + " does not support sub-interpreters: group " + group->name() +
-              " now runs in the main interpreter (%{GLOBAL}). To make this explicit, put the application in group "
-              "'%{GLOBAL}' (WSGIApplicationGroup %{GLOBAL})");
+      Log(LogLevel::kWarn, group->name(), "@refused " + req.refused_module() + " moved");
       group->Rehome();
       req.ClearRefused();
       group->RunHere(&req);
     } else {
-      std::string advice = req.refused_message() + " (pyhost: extension module " + req.refused_module() +
-                           " cannot load in the sub-interpreter of group " + group->name() +
-                           "; run the application in group '%{GLOBAL}' (WSGIApplicationGroup %{GLOBAL}) or use fallback: 'global')";
-      req.Abort(ErrorInfo::Make("ERR_EXTENSION_REFUSED", advice));
+      Log(LogLevel::kWarn, group->name(), "@refused " + req.refused_module() + " kept " + req.refused_message());
+      req.Abort(ErrorInfo::Make("ERR_EXTENSION_REFUSED", ""));  // logged by the front, with advice
     }
   }
   return !req.failed() && req.DrainBody();

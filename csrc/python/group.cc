@@ -300,7 +300,7 @@ void Group::StartLocked() {
   InterpSpec spec;
   spec.name = opts_.name;
   spec.kind = opts_.kind;
-  spec.strict_extensions = opts_.strict_extensions || opts_.kind == InterpKind::kOwnGil;
+  spec.strict_extensions = opts_.strict_extensions;  // the host decided (an own GIL implies strict)
   spec.path = opts_.path;
   auto self = shared_from_this();
   Runtime::Get().CreateInterp(spec, [self](std::shared_ptr<Interp> in, ErrorInfo err) { self->OnInterp(in, err); });

@@ -55,7 +55,7 @@ void InterpPool::RefillLocked(Slot& s) {
   InterpSpec spec;
   spec.name = "(pool)";
   spec.kind = s.kind;
-  spec.strict_extensions = s.strict || s.kind == InterpKind::kOwnGil;
+  spec.strict_extensions = s.strict;  // the host decided (an own GIL implies strict)
   spec.prelude = s.prelude;
   spec.background = true;
   InterpKind kind = s.kind;

@@ -11,6 +11,7 @@
 #include "python/group.h"
 #include "python/log.h"
 #include "python/pyref.h"
+#include "wsgi/error_status.h"
 #include "wsgi/wsgi_state.h"
 
 namespace pyhost {
@@ -203,7 +204,7 @@ void WsgiRequest::Run(Worker& w) {
       Refused(err.refused_module, err.type + ": " + err.message);
       return;
     }
-    SendErrorResponse(this, err.code == "ERR_SCRIPT_NOT_FOUND" ? 404 : 500);
+    SendErrorResponse(this, ErrorStatus(err.code));
     Finish(false);
     return;
   }
@@ -237,8 +238,8 @@ void WsgiRequest::Run(Worker& w) {
 }
 
 void WsgiRequest::Abort(const ErrorInfo& why) {
-  int status = why.code == "ERR_GROUP_CLOSED" || why.code == "ERR_ENGINE_CLOSED" ? 503 : 500;
-  if (status == 500) Log(LogLevel::kError, head_.application_group, why.message);
+  int status = ErrorStatus(why.code);
+  if (status == 500 && !why.message.empty()) Log(LogLevel::kError, head_.application_group, why.message);
   SendErrorResponse(this, status);
   Finish(false);
 }

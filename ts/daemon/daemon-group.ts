@@ -14,6 +14,7 @@ import { PyhostError } from '../errors.js';
 import type { Exchange } from '../http/backend.js';
 import type { Logger } from '../logger.js';
 import type { OutboundRequest, RequestPlacement } from './connection.js';
+import { overran, TimeoutClock } from '../scheduler/index.js';
 import { DaemonProcess, type ProcessSpec } from './process.js';
 
 /** Resolved options of a daemon group (times in ms). */
@@ -53,7 +54,7 @@ export class DaemonGroup implements RequestPlacement {
   private serial = 0;
   private failures = 0;
   private closing = false;
-  private ticker: NodeJS.Timeout;
+  private readonly clock: TimeoutClock;
   private started: Promise<void> | undefined;
   /** Requests answered 502 because their process died. */
   lostRequests = 0;
@@ -66,17 +67,12 @@ export class DaemonGroup implements RequestPlacement {
     this.socketDir = fs.mkdtempSync(path.join(os.tmpdir(), `pyhost-${settings.name.replace(/[^\w.-]/g, '_').slice(0, 40)}-`));
     fs.chmodSync(this.socketDir, 0o711);
     if (settings.uid !== undefined) fs.chownSync(this.socketDir, settings.uid, settings.gid ?? -1);
-    this.ticker = setInterval(() => this.tick(), this.tickInterval());
-    this.ticker.unref();
+    // Timeouts, and each second at least the processes' recycling triggers.
+    this.clock = new TimeoutClock([settings.requestTimeout, settings.queueTimeout], () => this.tick(), 1000);
   }
 
   get name(): string {
     return this.settings.name;
-  }
-
-  private tickInterval(): number {
-    const t = [this.settings.requestTimeout, this.settings.queueTimeout].filter((x) => x > 0);
-    return t.length ? Math.max(10, Math.min(1000, Math.floor(Math.min(...t) / 10))) : 1000;
   }
 
   /** Starts every process; resolves when all are ready (rejects if one cannot start). */
@@ -287,7 +283,7 @@ export class DaemonGroup implements RequestPlacement {
     const s = this.settings;
     const now = Date.now();
     if (s.queueTimeout > 0) {
-      while (this.queue.length && now - this.queue[0].queuedAt > s.queueTimeout) {
+      while (this.queue.length && overran(this.queue[0].queuedAt, s.queueTimeout, now)) {
         const req = this.queue.shift()!;
         this.logger.error(`request for ${req.ex.fields.requestUri} waited ${now - req.queuedAt} ms for a daemon thread (queue timeout): 503`, this.name);
         req.ex.writer.fail(503, 'Service Unavailable');
@@ -297,7 +293,7 @@ export class DaemonGroup implements RequestPlacement {
     }
     if (s.requestTimeout > 0) {
       for (const [req, proc] of this.running) {
-        if (req.cancelled || !req.sentAt || now - req.sentAt <= s.requestTimeout) continue;
+        if (req.cancelled || !overran(req.sentAt, s.requestTimeout, now)) continue;
         req.cancelled = true;
         req.ex.writer.fail(504, 'Gateway Timeout');
         void this.onTimeout(req).then((stack) =>
@@ -332,7 +328,7 @@ export class DaemonGroup implements RequestPlacement {
   async close(): Promise<void> {
     if (this.closing) return;
     this.closing = true;
-    clearInterval(this.ticker);
+    this.clock.stop();
     for (const req of this.queue.splice(0)) {
       req.ex.writer.fail(503, 'Service Unavailable');
       req.cancelled = true;

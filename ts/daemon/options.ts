@@ -9,6 +9,7 @@ import path from 'node:path';
 import { PyhostError } from '../errors.js';
 import { daemonEnvironment, daemonProgram } from '../native/daemon-program.js';
 import { checkPythonHome, resolveBuild, venvVersion } from '../native/loader.js';
+import { errorStatusArgs } from '../scheduler/index.js';
 import { checkKnownKeys, enumOption, intOption, invalid, stringArrayOption, stringOption } from '../options.js';
 import type { DaemonGroupSettings } from './daemon-group.js';
 
@@ -139,6 +140,7 @@ export function resolveDaemonGroup(name: string, options: DaemonGroupOptions = {
     '--optimize', String(intOption(what, 'optimize', o.optimize, 0, 0, 2)),
     '--fallback', fallback,
     '--deadlock-timeout', String(Math.ceil(deadlock / 1000)),
+    ...errorStatusArgs(),
     '--shutdown-timeout', String(Math.max(1, Math.ceil(shutdown / 1000))),
   ];
   if (homeInfo && !homeInfo.venv) args.push('--home', path.resolve(pythonHome!));

@@ -20,6 +20,7 @@ import { daemonEnvironment, daemonProgram } from '../native/daemon-program.js';
 import { loadedBuild, resolveBuild } from '../native/loader.js';
 import { checkKnownKeys, enumOption, intOption, invalid, stringArrayOption } from '../options.js';
 import { moduleInstaller } from '../python-sources.js';
+import { errorStatusArgs, isStrict, tenantFallback } from '../scheduler/index.js';
 import type { SpawnSpec } from '../daemon/spawn.js';
 import { probeExtensions } from './extension-probe.js';
 import { HostPool } from './host-pool.js';
@@ -248,7 +249,7 @@ export class Harness extends EventEmitter<HarnessEvents> implements TenantOwner 
     // Fewer malloc arenas: less address space per thread (memoryLimit counts address space).
     base.MALLOC_ARENA_MAX = '2';
     const env = daemonEnvironment(build, base);
-    const args = ['--tenant-host', '--program', build.executable, '--deadlock-timeout', '0', '--shutdown-timeout', '1'];
+    const args = ['--tenant-host', '--program', build.executable, '--deadlock-timeout', '0', '--shutdown-timeout', '1', ...errorStatusArgs()];
     if (this.s.memoryLimit > 0) args.push('--memory-limit', String(this.s.memoryLimit));
     const binary = daemonProgram(build, 'Harness');
     const spec: SpawnSpec = { binary, args, env, argv0: 'pyhost-tenant-host', startupTimeout: 30_000 };
@@ -365,9 +366,11 @@ export class Harness extends EventEmitter<HarnessEvents> implements TenantOwner 
   }
 
   /** A runtime of the given placement: a new group in this process or in a host process. */
-  private async makeRuntime(placement: Placement, near?: TenantHost): Promise<TenantRuntime> {
+  private async makeRuntime(placement: Placement, near: TenantHost | undefined, fellBack: boolean): Promise<TenantRuntime> {
     const name = placement === 'global' ? GLOBAL_GROUP : this.groupName('t');
-    const strict = placement === 'own' || (placement === 'shared' && this.s.fallback !== 'shared');
+    // Tenants refuse single-phase extensions (the probe placed them), except one the fallback put
+    // in a shared-GIL interpreter because of such an extension.
+    const strict = isStrict(placement === 'global' ? 'main' : placement, fellBack ? 'legacy' : 'strict');
     if (this.homes.kind === 'interpreter') {
       const engine = this.homes.engine;
       const group: Group = placement === 'global'
@@ -417,8 +420,8 @@ export class Harness extends EventEmitter<HarnessEvents> implements TenantOwner 
     if (!refused) return { placement: this.s.gil };
     const [module, ext] = refused;
     const fallbackReason = `extension module ${ext}${ext === module ? '' : ` (imported by ${module})`} does not support sub-interpreters`;
-    if (this.s.fallback === 'error') throw new PyhostError('ERR_EXTENSION_REFUSED', `tenant ${spec.name}: ${fallbackReason}`);
-    const placement: Placement = this.s.fallback === 'shared' ? 'shared' : 'global';
+    const placement = tenantFallback(this.s.fallback);
+    if (!placement) throw new PyhostError('ERR_EXTENSION_REFUSED', `tenant ${spec.name}: ${fallbackReason}`);
     this.logger.warn(`tenant ${spec.name} runs in ${placement === 'global' ? '%{GLOBAL}' : 'a shared-GIL sub-interpreter'}: ${fallbackReason}`);
     return { placement, fallbackReason };
   }
@@ -431,7 +434,7 @@ export class Harness extends EventEmitter<HarnessEvents> implements TenantOwner 
     const { placement, fallbackReason } = await this.placementFor(spec);
     for (let attempt = 1; ; attempt++) {
       try {
-        return await this.setUpIn(spec, await this.makeRuntime(placement, attempt === 1 ? near : undefined), fallbackReason);
+        return await this.setUpIn(spec, await this.makeRuntime(placement, attempt === 1 ? near : undefined, fallbackReason !== undefined), fallbackReason);
       } catch (err) {
         if (!(err instanceof HostLost) || attempt >= HOST_LOST_RETRIES) throw err;
       }

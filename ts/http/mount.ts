@@ -17,6 +17,7 @@ import { canonicalMountPoint, decodePath, normalizePath, normalizeTarget, ORIGIN
 import { readRequestFields } from './request-fields.js';
 import { onResponseGone } from './response-gone.js';
 import { ResponseWriter } from './response-writer.js';
+import { overran, statusForError, TimeoutClock } from '../scheduler/index.js';
 
 /** Options of {@link Engine.mount}. */
 export interface MountOptions {
@@ -197,20 +198,14 @@ export function createMountHandler(
   const bodyLimits = { maxBytes: opts.limitRequestBody, idleTimeout: opts.bodyTimeout };
   const perRequestGroup = isPerRequestGroup(opts.group);
   const fixedGroupName = perRequestGroup ? undefined : resolveGroupName(opts.group, { host: '', port: 0, scriptName: opts.mountPoint });
-  let watchdog: NodeJS.Timeout | undefined;
-  const timeouts = [opts.queueTimeout, opts.requestTimeout].filter((t) => t > 0);
-  if (timeouts.length) {
-    const tick = Math.max(10, Math.min(1000, Math.floor(Math.min(...timeouts) / 10)));
-    watchdog = setInterval(() => checkTimeouts(), tick);
-    watchdog.unref();
-  }
+  const clock = new TimeoutClock([opts.queueTimeout, opts.requestTimeout], () => checkTimeouts());
 
   function checkTimeouts(): void {
     const now = Date.now();
     for (const t of inflight) {
       if (!t.br) continue;
       const age = now - t.started;
-      if (t.queued && opts.queueTimeout > 0 && age > opts.queueTimeout) {
+      if (t.queued && overran(t.started, opts.queueTimeout, now)) {
         if (t.br.withdrawIfQueued()) {
           logger.error(`request for ${t.ex.fields.requestUri} waited ${age} ms for a worker (queue timeout ${opts.queueTimeout} ms): 503`, t.ex.groupName);
           t.ex.writer.fail(503, 'Service Unavailable');
@@ -219,7 +214,7 @@ export function createMountHandler(
         t.queued = false;
       }
       if (opts.requestTimeout > 0 && !t.runningSince && t.br.running()) t.runningSince = now;
-      if (opts.requestTimeout > 0 && t.runningSince && now - t.runningSince > opts.requestTimeout && !t.ex.writer.finished) {
+      if (overran(t.runningSince, opts.requestTimeout, now) && !t.ex.writer.finished) {
         const br = t.br;
         t.br = undefined; // report once
         t.ex.writer.fail(504, 'Gateway Timeout');
@@ -299,10 +294,9 @@ export function createMountHandler(
     try {
       tracked.br = backend.submit(ex);
     } catch (err) {
-      const code = (err as PyhostError).code;
-      const status = code === 'ERR_QUEUE_FULL' || code === 'ERR_ENGINE_CLOSED' || code === 'ERR_GROUP_CLOSED' ? 503 : 500;
+      const { status, reason } = statusForError((err as PyhostError).code);
       logger.error(`${fields.method} ${fields.requestUri}: ${(err as Error).message}`, groupName);
-      writer.fail(status, status === 503 ? 'Service Unavailable' : 'Internal Server Error');
+      writer.fail(status, reason);
       if (opts.accessLog) opts.accessLog(combinedLogLine(req, fields.remoteAddr, status, 0, new Date()));
       return;
     }
@@ -319,9 +313,7 @@ export function createMountHandler(
     ready: { value: ready },
     inflight: { get: () => inflight.size },
     close: {
-      value: () => {
-        if (watchdog) clearInterval(watchdog);
-      },
+      value: () => clock.stop(),
     },
   });
   return handler;

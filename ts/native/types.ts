@@ -105,7 +105,15 @@ export interface NativeAddon {
   /** Loads (imports) a registered WSGI application in a group, as WSGIImportScript does. */
   loadApp(group: NativeGroupHandle, appKey: number): Promise<undefined>;
   pythonVersionBuilt: string;
-  startRuntime(opts: { program?: string; home?: string; path: string[]; optimize: number; allocator?: string }): Promise<{ version: string }>;
+  startRuntime(opts: {
+    program?: string;
+    home?: string;
+    path: string[];
+    optimize: number;
+    allocator?: string;
+    /** What the gateway answers, by error code, for an application that never ran (ts/scheduler/status.ts). */
+    errorStatuses?: [string, number][];
+  }): Promise<{ version: string }>;
   shutdownRuntime(timeoutMs: number): Promise<{ finalized: boolean; report: string }>;
   /** Outstanding native work stops keeping the event loop alive (after giving up on Python). */
   releaseLoop(): void;

@@ -4,6 +4,7 @@
  * SCRIPT_NAME and PATH_INFO as mod_wsgi computes them for WSGIScriptAlias and
  * WSGIScriptAliasMatch.
  */
+import { statusForError } from '../scheduler/index.js';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import path from 'node:path';
 import { aliasPrefixLength } from '../config/match.js';
@@ -50,9 +51,8 @@ interface Routed {
 
 /** Answers an error a route's handler threw: 404 for a missing script, else 500 (logged). */
 export function answerRouteError(res: ServerResponse, err: unknown): void {
-  const code = (err as { code?: string }).code;
-  const status = code === 'ERR_SCRIPT_NOT_FOUND' ? 404 : 500;
-  const body = status === 404 ? 'Not Found\n' : 'Internal Server Error\n';
+  const { status, reason } = statusForError((err as { code?: string }).code);
+  const body = reason + '\n';
   if (status === 500) process.stderr.write(`[pyhost:error] ${(err as Error).message}\n`);
   if (res.headersSent) return void res.destroy();
   res.writeHead(status, { 'Content-Type': 'text/plain; charset=utf-8', 'Content-Length': body.length });

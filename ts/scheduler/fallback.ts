@@ -1,0 +1,35 @@
+/**
+ * The %{GLOBAL} fallback, decided here once: when an extension module refuses sub-interpreters,
+ * an application group moves to the main interpreter (fallback 'global', the default: mod_wsgi's
+ * advice made automatic) or the ImportError goes through with advice ('error'). The native side
+ * only reports a refusal and carries out "move to %{GLOBAL}"; embedded groups, daemon processes
+ * and the harness all take the decision and the words from here.
+ */
+import type { Placement } from '../harness/tenant-runtime.js';
+
+export type FallbackOption = 'global' | 'error';
+
+/** Whether a group with this option moves to %{GLOBAL} when `module` refuses it. */
+export function movesToGlobal(option: FallbackOption): boolean {
+  return option === 'global';
+}
+
+/** Logged once when a group moves. */
+export function movedWarning(group: string, module: string): string {
+  return `extension module ${module} does not support sub-interpreters: group ${group} now runs in the main interpreter ` +
+    `(%{GLOBAL}). To make this explicit, put the application in group '%{GLOBAL}' (WSGIApplicationGroup %{GLOBAL})`;
+}
+
+/** Added to the ImportError when a group does not move. */
+export function refusedAdvice(group: string, module: string): string {
+  return `(pyhost: extension module ${module} cannot load in the sub-interpreter of group ${group}; ` +
+    `run the application in group '%{GLOBAL}' (WSGIApplicationGroup %{GLOBAL}) or use fallback: 'global')`;
+}
+
+/**
+ * Where a harness tenant goes when a module it requires refuses sub-interpreters ('error':
+ * nowhere, the caller refuses the tenant).
+ */
+export function tenantFallback(option: 'global' | 'shared' | 'error'): Placement | undefined {
+  return option === 'global' ? 'global' : option === 'shared' ? 'shared' : undefined;
+}

@@ -1,0 +1,36 @@
+/**
+ * The scheduler's policy as data: what the rest of ts/scheduler decides with. A benchmark (or a
+ * host) may vary it with setSchedulerPolicy; the defaults are what pyhost ships.
+ */
+export interface SchedulerPolicy {
+  /** Jobs allowed to wait for a worker beyond those running, per group, unless the group says. */
+  defaultQueueLimit: number;
+  /** Timeout checks run every tenth of the shortest timeout, within these bounds (ms). */
+  minTickMs: number;
+  maxTickMs: number;
+  /** Error codes that mean "try again later" (503) rather than a failure (500). */
+  unavailableCodes: readonly string[];
+  /** Error codes that mean the application is not there (404). */
+  notFoundCodes: readonly string[];
+}
+
+export const DEFAULT_POLICY: Readonly<SchedulerPolicy> = Object.freeze({
+  defaultQueueLimit: 10_000,
+  minTickMs: 10,
+  maxTickMs: 1000,
+  unavailableCodes: ['ERR_QUEUE_FULL', 'ERR_ENGINE_CLOSED', 'ERR_GROUP_CLOSED'],
+  notFoundCodes: ['ERR_SCRIPT_NOT_FOUND'],
+});
+
+let current: SchedulerPolicy = { ...DEFAULT_POLICY };
+
+export function schedulerPolicy(): Readonly<SchedulerPolicy> {
+  return current;
+}
+
+/** Changes the policy for what is scheduled from now on; returns the previous one. */
+export function setSchedulerPolicy(change: Partial<SchedulerPolicy>): SchedulerPolicy {
+  const previous = current;
+  current = { ...current, ...change };
+  return previous;
+}
