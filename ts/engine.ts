@@ -242,7 +242,7 @@ export class Engine {
       path: resolved.pythonPath,
       pooled: resolved.pooled && resolved.pythonPath.length === 0,
     });
-    const group = new Group(name, resolved, handle, this.logger, () => this.closed);
+    const group = new Group(name, resolved, handle, this.logger, () => this.closed, runtime.addon);
     this.groups.set(name, group);
     return group;
   }

@@ -53,6 +53,9 @@ export interface NativeErrorShape {
 }
 
 /** Turns whatever the native core rejected with into a PyhostError. */
+/** A call stopped from outside (its deadline, a cancel) or that would not stop: not Python's error. */
+const INTERRUPTED = ['ERR_TIMEOUT', 'ERR_CANCELLED', 'ERR_STUCK'];
+
 export function fromNative(err: unknown): PyhostError {
   if (err instanceof PyhostError) return err;
   if (err instanceof Error) {
@@ -61,6 +64,7 @@ export function fromNative(err: unknown): PyhostError {
   }
   const e = err as NativeErrorShape;
   if (e && typeof e === 'object' && typeof e.code === 'string') {
+    if (INTERRUPTED.includes(e.code)) return new PyhostError(e.code, e.message);
     if (e.type && (e.code === 'ERR_PYTHON_EXCEPTION' || e.traceback)) {
       return new PythonError(e.type, e.message, e.traceback ?? '', e.refusedModule, e.code);
     }

@@ -5,7 +5,8 @@
  */
 import { fromNative, PyhostError, PythonError } from './errors.js';
 import type { Logger } from './logger.js';
-import type { NativeGroupHandle } from './native/types.js';
+import { CallKind, nativeCalls, type NativeCalls } from './native/calls.js';
+import type { NativeAddon, NativeCallLimits, NativeGroupHandle } from './native/types.js';
 import { admit, movedWarning, movesToGlobal, refusedAdvice } from './scheduler/index.js';
 
 export const GLOBAL_GROUP = '%{GLOBAL}';
@@ -31,6 +32,43 @@ export function abandonPendingCalls(reason: string): void {
   abandoned = newAbandonSignal();
 }
 
+
+/** Options of {@link Group.exec}, {@link Group.eval} and {@link Group.call}. */
+export interface CallOptions {
+  /**
+   * Milliseconds the call may run (counted from when a worker starts it, not while it waits).
+   * Past it, pyhost.CallTimeout (a BaseException: `except Exception` does not catch it) is raised
+   * in the code, again every 10 ms until the call ends, and time.sleep ends at once; the promise
+   * rejects with ERR_TIMEOUT. Code that will not stop within 2 s more rejects with ERR_STUCK (it
+   * keeps its worker).
+   */
+  timeout?: number;
+  /** Aborting it stops the call: dropped if it has not started, else interrupted (pyhost.Cancelled); the promise rejects with an AbortError. */
+  signal?: AbortSignal;
+}
+
+/** How long an interrupted call may take to end before it counts as stuck. */
+const STUCK_AFTER_MS = 2000;
+
+function callLimits(o: CallOptions): NativeCallLimits | undefined {
+  if (o === null || typeof o !== 'object') throw new PyhostError('ERR_INVALID_ARGUMENT', 'call options must be an object');
+  const { timeout, signal } = o;
+  if (timeout !== undefined && (typeof timeout !== 'number' || !Number.isFinite(timeout) || timeout <= 0)) {
+    throw new PyhostError('ERR_INVALID_ARGUMENT', 'timeout must be a positive number of milliseconds');
+  }
+  if (signal !== undefined && !(signal instanceof AbortSignal)) throw new PyhostError('ERR_INVALID_ARGUMENT', 'signal must be an AbortSignal');
+  if (timeout === undefined && !signal) return undefined;
+  return { timeoutMs: timeout === undefined ? 0 : Math.ceil(timeout), graceMs: STUCK_AFTER_MS, cancellable: !!signal };
+}
+
+function abortError(signal: AbortSignal): Error {
+  const reason = signal.reason as unknown;
+  if (reason instanceof Error) return reason;
+  const err = new Error('The operation was aborted');
+  err.name = 'AbortError';
+  (err as Error & { code: string }).code = 'ABORT_ERR';
+  return err;
+}
 
 /** What a group runs in now: the main interpreter, or a sub-interpreter with a shared or own GIL. */
 export type GroupKind = 'main' | 'shared' | 'own';
@@ -73,6 +111,7 @@ export interface ResolvedGroupOptions {
 export class Group {
   /** Jobs submitted and not yet finished (running or queued). */
   private inflight = 0;
+  private readonly calls: NativeCalls;
   private rehomedFor: string | undefined;
   private rehomed: Promise<void> | undefined;
   /** Calls in flight (settled promises), to tell a refusal's side effects from real failures. */
@@ -86,7 +125,10 @@ export class Group {
     private readonly handle: NativeGroupHandle,
     private readonly logger: Logger,
     private readonly isEngineClosed: () => boolean,
-  ) {}
+    addon: NativeAddon,
+  ) {
+    this.calls = nativeCalls(addon);
+  }
 
   /** Where the group runs now (`'main'` after a %{GLOBAL} fallback). */
   get kind(): GroupKind {
@@ -104,9 +146,9 @@ export class Group {
   }
 
   /** Runs Python statements in the group's `__main__` namespace. */
-  exec(source: string): Promise<void> {
+  exec(source: string, options?: CallOptions): Promise<void> {
     if (typeof source !== 'string') return Promise.reject(new PyhostError('ERR_INVALID_ARGUMENT', 'exec(source): source must be a string'));
-    return this.submit(() => this.handle.exec(source)) as Promise<void>;
+    return this.submitCall(CallKind.Exec, source, undefined, undefined, undefined, options) as Promise<void>;
   }
 
   /**
@@ -114,27 +156,66 @@ export class Group {
    * None → null, bool, int (→ number, or bigint past 2^53), float, str, bytes → Buffer,
    * list/tuple → array, dict with str keys → object; anything else rejects with ERR_CONVERSION.
    */
-  eval<T = unknown>(expr: string): Promise<T> {
+  eval<T = unknown>(expr: string, options?: CallOptions): Promise<T> {
     if (typeof expr !== 'string') return Promise.reject(new PyhostError('ERR_INVALID_ARGUMENT', 'eval(expr): expr must be a string'));
-    return this.submit(() => this.handle.eval(expr)) as Promise<T>;
+    return this.submitCall(CallKind.Eval, expr, undefined, undefined, undefined, options) as Promise<T>;
   }
 
   /**
    * Imports `module` and calls `func` (a dotted attribute path) with plain JS values as
    * arguments; the result converts as for {@link eval}.
    */
-  call<T = unknown>(module: string, func: string, args: unknown[] = [], kwargs?: Record<string, unknown>): Promise<T> {
+  call<T = unknown>(module: string, func: string, args: unknown[] = [], kwargs?: Record<string, unknown>, options?: CallOptions): Promise<T> {
     if (typeof module !== 'string' || !module || typeof func !== 'string' || !func) {
       return Promise.reject(new PyhostError('ERR_INVALID_ARGUMENT', 'call(module, func, args): module and func must be non-empty strings'));
     }
     if (!Array.isArray(args)) return Promise.reject(new PyhostError('ERR_INVALID_ARGUMENT', 'call(module, func, args): args must be an array'));
-    return this.submit(() => this.handle.call(module, func, args, kwargs)) as Promise<T>;
+    return this.submitCall(CallKind.Call, module, func, args, kwargs, options) as Promise<T>;
+  }
+
+  /**
+   * @internal A call into the group whose outcome comes back raw (the native error object for
+   * a failure): for layers that read ERR_TIMEOUT's `value` or ERR_STUCK themselves (the harness).
+   */
+  callRaw(module: string, func: string, args: unknown[], limits?: NativeCallLimits): Promise<unknown> {
+    return this.calls.submit(this.handle, CallKind.Call, module, func, args, undefined, limits).done;
+  }
+
+  /** A call with its options: the hard deadline (timeout), cancellation (signal), errors as PyhostErrors. */
+  private submitCall(kind: CallKind, a: string, b: string | undefined, args: unknown[] | undefined,
+    kwargs: Record<string, unknown> | undefined, options: CallOptions | undefined): Promise<unknown> {
+    let limits: NativeCallLimits | undefined;
+    const signal = options?.signal;
+    if (options !== undefined) {
+      try {
+        limits = callLimits(options);
+      } catch (err) {
+        return Promise.reject(err);
+      }
+      if (signal?.aborted) return Promise.reject(abortError(signal));
+    }
+    return this.submit(() => {
+      const { id, done } = this.calls.submit(this.handle, kind, a, b, args, kwargs, limits);
+      if (!signal) return done;
+      const onAbort = () => this.calls.cancel(this.handle, id);
+      signal.addEventListener('abort', onAbort, { once: true });
+      return done.then(
+        (v) => {
+          signal.removeEventListener('abort', onAbort);
+          return v;
+        },
+        (err: { code?: string }) => {
+          signal.removeEventListener('abort', onAbort);
+          throw err?.code === 'ERR_CANCELLED' && signal.aborted ? abortError(signal) : err;
+        },
+      );
+    });
   }
 
   /** Jobs waiting or running, and workers busy. */
   stats(): { inflight: number; queued: number; busy: { thread: number; busyMs: number }[]; kind: GroupKind } {
     const info = this.handle.info();
-    return { inflight: this.inflight, queued: info.queued, busy: info.busy, kind: info.kind };
+    return { inflight: this.inflight, queued: info.queued + this.calls.queuedFor(this.handle), busy: info.busy, kind: info.kind };
   }
 
   /** @internal the native handle, for the WSGI layer. */
@@ -171,7 +252,7 @@ export class Group {
         this.handle.rehome();
         // The group's own sys.path entries, in %{GLOBAL} now (python/bootstrap.py's add_paths).
         this.rehomed = this.options.pythonPath.length
-          ? this.handle.call('_pyhost', 'add_paths', [this.options.pythonPath]).then(() => undefined)
+          ? this.callRaw('_pyhost', 'add_paths', [this.options.pythonPath]).then(() => undefined)
           : Promise.resolve();
         this.logger.warn(movedWarning(this.name, err.refusedModule), this.name);
       }
@@ -200,6 +281,7 @@ export class Group {
     try {
       return await Promise.race([attempt, abandoned.promise]);
     } catch (raw) {
+      if (raw instanceof Error && raw.name === 'AbortError') throw raw;
       const err = fromNative(raw);
       let moved = await this.handleRefusal(err);
       if (!moved && movedBefore === undefined && this.options.fallback === 'global' && this.running.size > 1 &&

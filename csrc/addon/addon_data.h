@@ -12,7 +12,9 @@ struct AddonData {
   Napi::FunctionReference log_handler;
   Napi::FunctionReference group_ctor;
   Napi::FunctionReference request_dispatch;
-  void* requests = nullptr;  // RequestTable (request_binding.cc)
+  void* requests = nullptr;       // RequestTable (request_binding.cc)
+  void* call_results = nullptr;   // CallResults (call_results.h)
+  void* call_registry = nullptr;  // CallRegistry (group_binding.cc)
 };
 
 inline AddonData* Data(Napi::Env env) { return env.GetInstanceData<AddonData>(); }

@@ -1,5 +1,8 @@
 // GroupHandle: a JS handle on one application group; submits calls to its workers.
+#include <atomic>
 #include <memory>
+#include <mutex>
+#include <unordered_map>
 
 #include "python/calls.h"
 #include "python/deadlines.h"
@@ -9,103 +12,147 @@
 #include "python/pyref.h"
 #include "addon/addon_data.h"
 #include "addon/js_value.h"
+#include "addon/call_results.h"
 #include "addon/promise_op.h"
 
 namespace pyhost {
 namespace {
 
-// An exec/eval/call from JS. With a hard deadline (core/deadlines.h) it settles as interrupted
-// (ERR_TIMEOUT / ERR_CANCELLED, carrying what Python produced) however Python ended, and as
-// ERR_STUCK as soon as it is reported stuck; its real end, if it comes, is then dropped.
-class NodeCallJob : public Job, public Deliverable {
+class BatchCallJob;
+
+// Cancellable calls in flight, by id: JS cancels by id (an AbortSignal, a timeout it gave up on).
+class CallRegistry {
  public:
-  NodeCallJob(Napi::Env env, CompletionPort* port, CallRequest req)
-      : port_(port), deferred_(Napi::Promise::Deferred::New(env)), req_(std::move(req)) {}
-  Napi::Promise promise() { return deferred_.Promise(); }
-
-  void Run(Worker& w) override {
-    outcome_ = RunCall(w, req_);
-    interrupted_ = EndDeadline();
-    port_->Post(this);
-  }
-  void Abort(const ErrorInfo& why) override {
-    outcome_.error = why;
-    port_->Post(this);
-  }
-  void OnStuck() override { port_->Post(new StuckNotice(this)); }
-
-  bool Deliver(Napi::Env env) override {
-    if (stuck_settled_) return true;  // settled as stuck; the hold was released then
-    port_->Release();
-    if (interrupted_ != InterruptKind::kNone) {
-      deferred_.Reject(InterruptedToJs(env));
-    } else if (!outcome_.error.empty()) {
-      deferred_.Reject(ErrorToJs(env, outcome_.error));
-    } else if (req_.kind == CallRequest::kExec) {
-      deferred_.Resolve(env.Undefined());
-    } else {
-      deferred_.Resolve(ValueToJs(env, outcome_.value));
-    }
-    return true;
-  }
+  void Add(uint32_t id, BatchCallJob* job);
+  void Remove(uint32_t id);
+  bool Cancel(uint32_t id);
 
  private:
-  // Posted by OnStuck, before the job can post its own end (it disarms first), so it is
-  // delivered first and the job is alive then.
-  class StuckNotice : public Deliverable {
-   public:
-    explicit StuckNotice(NodeCallJob* job) : job_(job) {}
-    bool Deliver(Napi::Env env) override {
-      job_->SettleStuck(env);
-      return true;
-    }
-
-   private:
-    NodeCallJob* job_;
-  };
-
-  void SettleStuck(Napi::Env env) {
-    stuck_settled_ = true;
-    port_->Release();  // a call that may never end must not keep Node's event loop alive
-    deferred_.Reject(ErrorToJs(env, ErrorInfo::Make("ERR_STUCK", "the call did not stop within " + std::to_string(grace_ms) +
-                                                                     " ms of being interrupted (stuck in C code that holds the GIL, or catching every exception)")));
-  }
-
-  // ERR_TIMEOUT / ERR_CANCELLED with what Python produced: `value` if it returned, else its
-  // exception's type, message and traceback.
-  Napi::Object InterruptedToJs(Napi::Env env) {
-    bool timeout = interrupted_ == InterruptKind::kTimeout;
-    ErrorInfo e = outcome_.error;
-    std::string what = timeout ? "the call ran past its timeout of " + std::to_string(timeout_ms) + " ms" : "the call was cancelled";
-    Napi::Object o = ErrorToJs(env, e);
-    o.Set("code", timeout ? "ERR_TIMEOUT" : "ERR_CANCELLED");
-    o.Set("message", what);
-    if (e.empty() && req_.kind != CallRequest::kExec) o.Set("value", ValueToJs(env, outcome_.value));
-    if (!e.message.empty()) o.Set("pythonMessage", e.message);
-    return o;
-  }
-
-  CompletionPort* port_;
-  Napi::Promise::Deferred deferred_;
-  CallRequest req_;
-  CallOutcome outcome_;
-  InterruptKind interrupted_ = InterruptKind::kNone;
-  bool stuck_settled_ = false;  // loop thread only
+  std::mutex mu_;
+  std::unordered_map<uint32_t, BatchCallJob*> jobs_;
 };
+
+// An exec/eval/call from JS, submitted in a batch (GroupHandle.submitCalls); its outcome goes
+// back through the environment's CallResults. With a hard deadline (python/deadlines.h) it ends
+// as interrupted (ERR_TIMEOUT / ERR_CANCELLED, carrying what Python produced) however Python
+// ended, and as ERR_STUCK as soon as it is reported stuck (its real end is then dropped by JS).
+class BatchCallJob : public Job {
+ public:
+  BatchCallJob(CallResults* results, CallRegistry* registry, uint32_t id, CallRequest req)
+      : results_(results), registry_(registry), id_(id), req_(std::move(req)) {}
+
+  void Run(Worker& w) override {
+    CallOutcome outcome;
+    InterruptKind interrupted = InterruptKind::kNone;
+    if (cancelled_.load()) {
+      interrupted = InterruptKind::kCancelled;  // cancelled while it waited: never ran
+      EndDeadline();
+    } else {
+      outcome = RunCall(w, req_);
+      interrupted = EndDeadline();
+    }
+    Finish(std::move(outcome), interrupted);
+  }
+  void Abort(const ErrorInfo& why) override {
+    if (cancellable) registry_->Remove(id_);
+    results_->AddError(id_, why, true);
+    delete this;
+  }
+  void OnStuck() override {
+    stuck_.store(true);
+    results_->AddError(id_, ErrorInfo::Make("ERR_STUCK", "the call did not stop within " + std::to_string(grace_ms) +
+                                                             " ms of being interrupted (stuck in C code that holds the GIL, or catching every exception)"),
+                       true);
+  }
+  // Loop thread (through the registry): cancel before it runs, or interrupt it running.
+  void Cancel() {
+    cancelled_.store(true);
+    if (group_) Deadlines::Get().Cancel(group_, seq);
+  }
+  uint32_t id() const { return id_; }
+  void set_group(Group* g) { group_ = g; }
+
+ private:
+  void Finish(CallOutcome outcome, InterruptKind interrupted) {
+    if (cancellable) registry_->Remove(id_);
+    // A call reported stuck has had its final word.
+    results_->AddOutcome(id_, std::move(outcome), req_.kind == CallRequest::kExec, interrupted, timeout_ms, !stuck_.load());
+    delete this;
+  }
+
+  CallResults* results_;
+  CallRegistry* registry_;
+  uint32_t id_;
+  CallRequest req_;
+  Group* group_ = nullptr;
+  std::atomic<bool> cancelled_{false};
+  std::atomic<bool> stuck_{false};
+};
+
+// CallRegistry: cancellable calls in flight, by id (loop thread cancels; workers remove).
+void CallRegistry::Add(uint32_t id, BatchCallJob* job) {
+  std::lock_guard<std::mutex> lock(mu_);
+  jobs_[id] = job;
+}
+void CallRegistry::Remove(uint32_t id) {
+  std::lock_guard<std::mutex> lock(mu_);
+  jobs_.erase(id);
+}
+bool CallRegistry::Cancel(uint32_t id) {
+  std::lock_guard<std::mutex> lock(mu_);
+  auto it = jobs_.find(id);
+  if (it == jobs_.end()) return false;
+  it->second->Cancel();
+  return true;
+}
+
+CallResults* Results(Napi::Env env) {
+  AddonData* d = Data(env);
+  if (!d->call_results) d->call_results = new CallResults(d->port);  // lives as long as the process
+  return static_cast<CallResults*>(d->call_results);
+}
+
+CallRegistry* Registry(Napi::Env env) {
+  AddonData* d = Data(env);
+  if (!d->call_registry) d->call_registry = new CallRegistry();
+  return static_cast<CallRegistry*>(d->call_registry);
+}
+
+// One call of a submitCalls batch: ops[at..at+kOpFields) = id, kind (0 exec, 1 eval, 2 call),
+// source or module, func, args, kwargs, limits ({timeoutMs, graceMs, cancellable} or undefined).
+constexpr uint32_t kOpFields = 7;
+
+CallRequest ReadCall(const Napi::Array& ops, uint32_t at) {
+  CallRequest req;
+  int kind = ops.Get(at + 1).ToNumber().Int32Value();
+  req.kind = kind == 0 ? CallRequest::kExec : kind == 1 ? CallRequest::kEval : CallRequest::kCall;
+  if (req.kind == CallRequest::kCall) {
+    req.module = ops.Get(at + 2).As<Napi::String>().Utf8Value();
+    req.func = ops.Get(at + 3).As<Napi::String>().Utf8Value();
+    Napi::Value args = ops.Get(at + 4);
+    if (args.IsArray()) {
+      auto arr = args.As<Napi::Array>();
+      for (uint32_t i = 0; i < arr.Length(); i++) req.args.push_back(ValueFromJs(arr.Get(i), "args[" + std::to_string(i) + "]"));
+    }
+    Napi::Value kwargs = ops.Get(at + 5);
+    if (kwargs.IsObject()) req.kwargs = ValueFromJs(kwargs, "kwargs").fields;
+  } else {
+    req.source = ops.Get(at + 2).As<Napi::String>().Utf8Value();
+  }
+  return req;
+}
 
 class GroupHandle : public Napi::ObjectWrap<GroupHandle> {
  public:
   static Napi::Function Define(Napi::Env env) {
     return DefineClass(env, "GroupHandle",
-                       {InstanceMethod<&GroupHandle::Exec>("exec"), InstanceMethod<&GroupHandle::Eval>("eval"),
-                        InstanceMethod<&GroupHandle::Call>("call"), InstanceMethod<&GroupHandle::Rehome>("rehome"),
+                       {InstanceMethod<&GroupHandle::SubmitCalls>("submitCalls"), InstanceMethod<&GroupHandle::Rehome>("rehome"),
                         InstanceMethod<&GroupHandle::Close>("close"), InstanceMethod<&GroupHandle::Info>("info"),
                         InstanceMethod<&GroupHandle::DumpStacks>("dumpStacks"),
                         InstanceMethod<&GroupHandle::Interrupt>("interrupt"),
                         InstanceMethod<&GroupHandle::Cancel>("cancel"),
                         InstanceMethod<&GroupHandle::CloseAndWait>("closeAndWait"),
-                        InstanceAccessor<&GroupHandle::Pooled>("pooled"),
-                        InstanceAccessor<&GroupHandle::LastSeq>("lastSeq")});
+                        InstanceAccessor<&GroupHandle::Pooled>("pooled")});
   }
 
   // new GroupHandle({name, kind: 'main'|'shared'|'own', strictExtensions, threads, path})
@@ -137,49 +184,43 @@ class GroupHandle : public Napi::ObjectWrap<GroupHandle> {
   std::shared_ptr<Group> group() const { return group_; }
 
  private:
-  // `limits` (optional): {timeoutMs, graceMs, cancellable} for a hard deadline.
-  Napi::Value Submit(Napi::Env env, CallRequest req, Napi::Value limits) {
-    auto* job = new NodeCallJob(env, port_, std::move(req));
-    if (limits.IsObject()) {
-      Napi::Object o = limits.As<Napi::Object>();
-      job->timeout_ms = o.Get("timeoutMs").ToNumber().Int32Value();
-      if (o.Has("graceMs")) job->grace_ms = o.Get("graceMs").ToNumber().Int32Value();
-      job->cancellable = o.Get("cancellable").ToBoolean().Value();
+  // submitCalls(ops): queues a batch of calls (see ReadCall), waking a worker once. Their
+  // outcomes come back through the CallResults handler. A call whose arguments cannot pass to
+  // Python ends at once with ERR_CONVERSION.
+  Napi::Value SubmitCalls(const Napi::CallbackInfo& info) {
+    Napi::Env env = info.Env();
+    auto ops = info[0].As<Napi::Array>();
+    CallResults* results = Results(env);
+    CallRegistry* registry = Registry(env);
+    uint32_t n = ops.Length() / kOpFields;
+    results->Hold(n);
+    for (uint32_t i = 0; i < n; i++) {
+      uint32_t at = i * kOpFields;
+      auto id = ops.Get(at).ToNumber().Uint32Value();
+      BatchCallJob* job;
+      try {
+        job = new BatchCallJob(results, registry, id, ReadCall(ops, at));
+      } catch (const Napi::Error& e) {
+        results->AddError(id, ErrorInfo::Make("ERR_CONVERSION", e.Message()), true);
+        continue;
+      }
+      Napi::Value limits = ops.Get(at + 6);
+      if (limits.IsObject()) {
+        Napi::Object o = limits.As<Napi::Object>();
+        job->timeout_ms = o.Get("timeoutMs").ToNumber().Int32Value();
+        if (o.Has("graceMs")) job->grace_ms = o.Get("graceMs").ToNumber().Int32Value();
+        job->cancellable = o.Get("cancellable").ToBoolean().Value();
+      }
+      if (job->cancellable) {
+        job->set_group(group_.get());
+        registry->Add(id, job);
+      }
+      group_->Submit(job, /*wake=*/false);
     }
-    Napi::Promise p = job->promise();
-    port_->Hold();
-    last_seq_ = group_->Submit(job);
-    return p;
+    group_->Wake();
+    return env.Undefined();
   }
-  Napi::Value Exec(const Napi::CallbackInfo& info) {
-    CallRequest req;
-    req.kind = CallRequest::kExec;
-    req.source = info[0].As<Napi::String>().Utf8Value();
-    return Submit(info.Env(), std::move(req), info[1]);
-  }
-  Napi::Value Eval(const Napi::CallbackInfo& info) {
-    CallRequest req;
-    req.kind = CallRequest::kEval;
-    req.source = info[0].As<Napi::String>().Utf8Value();
-    return Submit(info.Env(), std::move(req), info[1]);
-  }
-  // call(module, func, args[], kwargs?, limits?)
-  Napi::Value Call(const Napi::CallbackInfo& info) {
-    CallRequest req;
-    req.kind = CallRequest::kCall;
-    req.module = info[0].As<Napi::String>().Utf8Value();
-    req.func = info[1].As<Napi::String>().Utf8Value();
-    if (info[2].IsArray()) {
-      auto arr = info[2].As<Napi::Array>();
-      for (uint32_t i = 0; i < arr.Length(); i++)
-        req.args.push_back(ValueFromJs(arr.Get(i), "args[" + std::to_string(i) + "]"));
-    }
-    if (info.Length() > 3 && info[3].IsObject()) {
-      pyhost::Value kw = ValueFromJs(info[3], "kwargs");
-      req.kwargs = std::move(kw.fields);
-    }
-    return Submit(info.Env(), std::move(req), info.Length() > 4 ? info[4] : info.Env().Undefined());
-  }
+
   Napi::Value Rehome(const Napi::CallbackInfo& info) {
     group_->Rehome();
     return info.Env().Undefined();
@@ -236,15 +277,12 @@ class GroupHandle : public Napi::ObjectWrap<GroupHandle> {
     return p;
   }
 
-  // cancel(seq) -> boolean: interrupts job `seq` now and until it ends (core/deadlines.h), if
-  // it runs with a deadline; false if it is not running.
+  // cancel(id) -> boolean: a cancellable call of this environment that has not ended: stopped
+  // before it runs, or interrupted (python/deadlines.h) until it ends; false if it has ended.
   Napi::Value Cancel(const Napi::CallbackInfo& info) {
-    uint64_t seq = static_cast<uint64_t>(info[0].ToNumber().Int64Value());
-    return Napi::Boolean::New(info.Env(), Deadlines::Get().Cancel(group_.get(), seq));
+    return Napi::Boolean::New(info.Env(), Registry(info.Env())->Cancel(info[0].ToNumber().Uint32Value()));
   }
 
-  // The sequence number of the job submitted last (read right after exec/eval/call).
-  Napi::Value LastSeq(const Napi::CallbackInfo& info) { return Napi::Number::New(info.Env(), static_cast<double>(last_seq_)); }
 
   // closeAndWait() -> Promise<boolean>: true once the sub-interpreter has ended.
   Napi::Value CloseAndWait(const Napi::CallbackInfo& info) {
@@ -261,7 +299,6 @@ class GroupHandle : public Napi::ObjectWrap<GroupHandle> {
   std::shared_ptr<Group> group_;
   CompletionPort* port_ = nullptr;
   bool pooled_ = false;
-  uint64_t last_seq_ = 0;
 };
 
 }  // namespace
@@ -288,7 +325,14 @@ Napi::Value PoolStats(const Napi::CallbackInfo& info) {
   return r;
 }
 
+// setCallResults(fn): fn(ids, outcomes, kinds) takes each batch of call outcomes (CallResults).
+Napi::Value SetCallResults(const Napi::CallbackInfo& info) {
+  Results(info.Env())->SetHandler(info[0].As<Napi::Function>());
+  return info.Env().Undefined();
+}
+
 void InitGroupBinding(Napi::Env env, Napi::Object exports) {
+  exports.Set("setCallResults", Napi::Function::New(env, SetCallResults, "setCallResults"));
   exports.Set("poolSetTarget", Napi::Function::New(env, PoolSetTarget, "poolSetTarget"));
   exports.Set("poolStats", Napi::Function::New(env, PoolStats, "poolStats"));
   Napi::Function ctor = GroupHandle::Define(env);

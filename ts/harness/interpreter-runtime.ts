@@ -30,7 +30,7 @@ export class InterpreterRuntime implements TenantRuntime {
   async dispatch(request: unknown[], limits?: CallLimits): Promise<DispatchOutcome> {
     try {
       // The arguments cross as values (no JSON on the way in); the result comes back as JSON text.
-      const out = await this.group.native.call('_pyhost_tenant', 'dispatch_args', request, undefined, nativeLimits(limits));
+      const out = await this.group.callRaw('_pyhost_tenant', 'dispatch_args', request, nativeLimits(limits));
       return { kind: 'done', text: out as string };
     } catch (raw) {
       const e = raw as { code?: string; type?: string; message?: string; pythonMessage?: string; value?: unknown };

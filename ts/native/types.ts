@@ -12,19 +12,26 @@ export interface NativeCallLimits {
   cancellable?: boolean;
 }
 
+/** How a call ended, in a batch of call outcomes (csrc/addon/call_results.h). */
+export const enum CallOutcome {
+  Value = 0,
+  Undefined = 1,
+  Error = 2,
+}
+
 export interface NativeGroupHandle {
-  exec(source: string, limits?: NativeCallLimits): Promise<undefined>;
-  eval(expr: string, limits?: NativeCallLimits): Promise<unknown>;
-  call(module: string, func: string, args: unknown[], kwargs?: Record<string, unknown>, limits?: NativeCallLimits): Promise<unknown>;
-  /** Interrupts job `seq` (submitted with limits) now and until it ends; false if it is not running. */
-  cancel(seq: number): boolean;
+  /**
+   * A batch of calls: 7 fields each (id, kind 0 exec / 1 eval / 2 call, source or module, func,
+   * args, kwargs, limits); outcomes come back through setCallResults (ts/native/calls.ts).
+   */
+  submitCalls(ops: unknown[]): void;
+  /** Stops a cancellable call (limits.cancellable) before it runs, or interrupts it; false if it ended. */
+  cancel(id: number): boolean;
   rehome(): void;
   /** Python stacks of the group's threads (all, or the one with this thread ident). */
   dumpStacks(thread: number): Promise<string>;
   /** Raises `TimeoutError` (or SystemExit) in the worker running job `seq`, if it still runs it. */
   interrupt(seq: number, exception: 'TimeoutError' | 'SystemExit'): Promise<boolean>;
-  /** Sequence number of the job submitted last. */
-  readonly lastSeq: number;
   /** The group took a warm interpreter from the pool. */
   readonly pooled: boolean;
   /** Closes the group; resolves true once its sub-interpreter has ended. */
@@ -81,6 +88,8 @@ export type RequestDispatch = (
 ) => void;
 
 export interface NativeAddon {
+  /** Takes each batch of call outcomes (ts/native/calls.ts). */
+  setCallResults(fn: (ids: number[], outcomes: unknown[], kinds: CallOutcome[]) => void): void;
   registerApp(target: string, isModule: boolean, callable: string, reload: boolean): number;
   /**
    * `fields`: method, scriptName, pathInfo, query, requestUri, protocol, scheme, serverName,
