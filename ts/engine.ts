@@ -17,6 +17,8 @@ import { EmbeddedBackend } from './http/embedded.js';
 import { createMountHandler, resolveMountOptions, type MountHandler, type MountOptions } from './http/mount.js';
 import { checkKnownKeys, enumOption, intOption, invalid, stringArrayOption, stringOption } from './options.js';
 import { errorStatusTable, extensionsFor, leastLoaded, schedulerPolicy } from './scheduler/index.js';
+import { NO_EVENTS, type SchedulerEvents } from './scheduler/events.js';
+import { EngineMetrics } from './metrics/engine-metrics.js';
 
 /** Options of {@link Engine.start}. */
 export interface EngineOptions {
@@ -48,9 +50,16 @@ export interface EngineOptions {
    * process groups, and a mount without `processGroup` is an error.
    */
   restrictEmbedded?: boolean;
+  /**
+   * Count requests, latency, refusals, timeouts, fallbacks and daemon restarts for
+   * {@link Engine.metrics} (default false: nothing is counted per request).
+   */
+  metrics?: boolean;
 }
 
-const ENGINE_KEYS = ['python', 'pythonHome', 'pythonPath', 'home', 'optimize', 'allocator', 'logger', 'logLevel', 'shutdownTimeout', 'restrictEmbedded'] as const;
+const ENGINE_KEYS = [
+  'python', 'pythonHome', 'pythonPath', 'home', 'optimize', 'allocator', 'logger', 'logLevel', 'shutdownTimeout', 'restrictEmbedded', 'metrics',
+] as const;
 const GROUP_KEYS = ['gil', 'threads', 'fallback', 'queueLimit', 'extensions', 'pythonPath', 'pooled'] as const;
 const NATIVE_LEVELS: LogLevel[] = ['debug', 'info', 'warn', 'error'];
 const ALLOCATORS = ['pymalloc', 'malloc'] as const;
@@ -81,17 +90,75 @@ export class Engine {
   private readonly mounts = new Set<MountHandler>();
   private closing: Promise<void> | undefined;
   private readonly shutdownTimeout: number;
+  private metricsOf: EngineMetrics | undefined;
+  /** @internal where the scheduler's events go: the metrics, or nowhere. */
+  events: SchedulerEvents = NO_EVENTS;
 
   private constructor(
     private readonly runtime: SharedRuntime | undefined,
     logger: Logger,
     shutdownTimeout: number,
     private readonly defaultPython: string | undefined,
+    metrics: boolean,
   ) {
     this.pythonVersion = runtime?.version ?? '';
     this.python = runtime?.python ?? '';
     this.logger = logger;
     this.shutdownTimeout = shutdownTimeout;
+    if (metrics) this.enableMetrics();
+  }
+
+  private enableMetrics(): void {
+    this.metricsOf = new EngineMetrics({
+      groups: () =>
+        [...this.groups.values()].map((g) => {
+          const st = g.stats();
+          return { group: g.name, queued: st.queued, running: st.busy.length };
+        }),
+      daemonGroups: () =>
+        [...this.daemonGroups.values()].map((d) => {
+          const st = d.stats();
+          return {
+            processGroup: d.name,
+            queued: st.queued,
+            running: st.processes.reduce((n, p) => n + p.busy, 0),
+            ready: st.processes.filter((p) => p.state === 'ready').length,
+          };
+        }),
+    });
+    this.events = this.metricsOf;
+  }
+
+  /**
+   * The engine's metrics in the Prometheus text exposition format: requests by status class,
+   * latency histogram, refusals, timeouts, %{GLOBAL} fallbacks, daemon restarts (per application
+   * group and daemon process group), and the queue depth, running work and ready daemon processes
+   * at the scrape. Needs `Engine.start({ metrics: true })`.
+   */
+  metrics(): Promise<string> {
+    if (!this.metricsOf) return Promise.reject(new PyhostError('ERR_METRICS_OFF', 'metrics(): start the engine with { metrics: true }'));
+    return this.metricsOf.text();
+  }
+
+  /** @internal the prom-client registry (to serve or merge), when metrics are on. */
+  get metricsRegistry(): EngineMetrics | undefined {
+    return this.metricsOf;
+  }
+
+  /**
+   * Whether every group can take work now: embedded groups open and under their queue limit,
+   * daemon process groups with a ready process. (The CLI's --health answers 200 or 503 by it.)
+   */
+  healthy(): { ok: boolean; problems: string[] } {
+    const problems: string[] = [];
+    if (this.closed) problems.push('the engine is closed');
+    for (const g of this.groups.values()) {
+      if (g.load >= g.options.threads + g.options.queueLimit) problems.push(`group ${g.name}: queue full`);
+    }
+    for (const d of this.daemonGroups.values()) {
+      if (!d.stats().processes.some((p) => p.state === 'ready')) problems.push(`daemon process group ${d.name}: no process ready`);
+    }
+    return { ok: problems.length === 0, problems };
   }
 
   /** True when this engine runs no Python itself (WSGIRestrictEmbedded). */
@@ -123,12 +190,14 @@ export class Engine {
     const shutdownTimeout = intOption(what, 'shutdownTimeout', options.shutdownTimeout, 5000, 0, 600000);
     if (options.logger !== undefined && typeof options.logger !== 'function') throw invalid(what, 'logger must be a function');
     const logger = new Logger(options.logger ?? stderrSink, logLevel);
+    if (options.metrics !== undefined && typeof options.metrics !== 'boolean') throw invalid(what, 'metrics must be a boolean');
+    const metrics = options.metrics === true;
     if (options.restrictEmbedded !== undefined && typeof options.restrictEmbedded !== 'boolean') {
       throw invalid(what, 'restrictEmbedded must be a boolean');
     }
     if (options.restrictEmbedded) {
       if (home) process.chdir(home);
-      return new Engine(undefined, logger, shutdownTimeout, python);
+      return new Engine(undefined, logger, shutdownTimeout, python, metrics);
     }
 
     const venvPython = pythonHome ? venvInterpreter(pythonHome) : undefined;
@@ -154,7 +223,7 @@ export class Engine {
         );
       }
       loadAddon(build);
-      const engine = new Engine(runtime, logger, shutdownTimeout, python);
+      const engine = new Engine(runtime, logger, shutdownTimeout, python, metrics);
       runtime.engines.add(engine);
       return engine;
     }
@@ -202,7 +271,7 @@ export class Engine {
       starting = undefined;
     }
     shared = runtime;
-    const engine = new Engine(runtime, logger, shutdownTimeout, python);
+    const engine = new Engine(runtime, logger, shutdownTimeout, python, metrics);
     runtime.engines.add(engine);
     return engine;
   }
@@ -242,7 +311,7 @@ export class Engine {
       path: resolved.pythonPath,
       pooled: resolved.pooled && resolved.pythonPath.length === 0,
     });
-    const group = new Group(name, resolved, handle, this.logger, () => this.closed, runtime.addon);
+    const group = new Group(name, resolved, handle, this.logger, () => this.closed, runtime.addon, this.events);
     this.groups.set(name, group);
     return group;
   }
@@ -266,7 +335,7 @@ export class Engine {
       if (opts.preload) throw invalid('mount', 'preload applies to embedded mounts (daemon processes load on first request)');
       const handler = createMountHandler(opts, () => {
         throw new PyhostError('ERR_INTERNAL', 'daemon mounts have no embedded groups');
-      }, new DaemonBackend(daemon, app, opts.groupOptions), this.logger, async () => {});
+      }, new DaemonBackend(daemon, app, opts.groupOptions), this.logger, async () => {}, this.events);
       this.mounts.add(handler);
       return handler;
     }
@@ -292,7 +361,7 @@ export class Engine {
       const name = resolveGroupName(opts.group, { host: '', port: 0, scriptName: opts.mountPoint });
       for (const n of opts.replicas > 1 ? replicaNames(name) : [name]) await backend.preload(groupByName(n));
     };
-    const handler = createMountHandler(opts, groupByName, backend, this.logger, preload);
+    const handler = createMountHandler(opts, groupByName, backend, this.logger, preload, this.events);
     this.mounts.add(handler);
     return handler;
   }
@@ -308,7 +377,7 @@ export class Engine {
       return this.daemonGroups.get(name)!;
     }
     const settings = resolveDaemonGroup(name, options, this.defaultPython ?? (this.python || undefined));
-    const group = new DaemonGroup(settings, this.logger);
+    const group = new DaemonGroup(settings, this.logger, this.events);
     group.start().catch(() => {}); // failures are logged and retried by the group
     this.daemonGroups.set(name, group);
     return group;

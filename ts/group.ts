@@ -8,6 +8,7 @@ import type { Logger } from './logger.js';
 import { CallKind, nativeCalls, type NativeCalls } from './native/calls.js';
 import type { NativeAddon, NativeCallLimits, NativeGroupHandle } from './native/types.js';
 import { admit, movedWarning, movesToGlobal, refusedAdvice } from './scheduler/index.js';
+import { NO_EVENTS, type SchedulerEvents } from './scheduler/events.js';
 
 export const GLOBAL_GROUP = '%{GLOBAL}';
 
@@ -126,6 +127,7 @@ export class Group {
     private readonly logger: Logger,
     private readonly isEngineClosed: () => boolean,
     addon: NativeAddon,
+    private readonly events: SchedulerEvents = NO_EVENTS,
   ) {
     this.calls = nativeCalls(addon);
   }
@@ -255,6 +257,7 @@ export class Group {
           ? this.callRaw('_pyhost', 'add_paths', [this.options.pythonPath]).then(() => undefined)
           : Promise.resolve();
         this.logger.warn(movedWarning(this.name, err.refusedModule), this.name);
+        this.events.fellBack(this.name, '');
       }
       await this.rehomed;
       return true;
@@ -283,6 +286,7 @@ export class Group {
     } catch (raw) {
       if (raw instanceof Error && raw.name === 'AbortError') throw raw;
       const err = fromNative(raw);
+      if (err.code === 'ERR_TIMEOUT') this.events.timedOut(this.name, '', 'call');
       let moved = await this.handleRefusal(err);
       if (!moved && movedBefore === undefined && this.options.fallback === 'global' && this.running.size > 1 &&
           err instanceof PythonError && IMPORT_SIDE_EFFECTS.test(err.type)) {

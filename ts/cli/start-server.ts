@@ -11,7 +11,8 @@ import { createRouter, type Route } from '../http/router.js';
 import { staticAlias } from '../http/static.js';
 import { CliError, formatHelp, parseArgs, type OptionSpec } from './args.js';
 import { isReloaderChild, RELOAD_EXIT_CODE, superviseReloads, watchModules } from './reloader.js';
-import { DEFAULT_LISTEN_OPTIONS, listenAll, onTerminate, serverUrl, type ListenOptions } from './serve.js';
+import { DEFAULT_LISTEN_OPTIONS, listenAll, onTerminate, serverUrl, type Listener, type ListenOptions } from './serve.js';
+import { metricsListener, withOpsEndpoints, type OpsPaths } from '../http/ops-endpoints.js';
 
 export const START_SERVER_OPTIONS: Record<string, OptionSpec> = {
   host: { type: 'string', help: 'interface to listen on (default: all)', metavar: 'HOST' },
@@ -39,6 +40,9 @@ export const START_SERVER_OPTIONS: Record<string, OptionSpec> = {
   'request-timeout': { type: 'float', min: 0, help: 'seconds a request may run (504 past it, stack logged)', metavar: 'SECONDS' },
   'graceful-timeout': { type: 'float', min: 0, help: 'seconds in-flight requests get at shutdown (default 15)', metavar: 'SECONDS' },
   'access-log': { type: 'flag', help: 'log each request (Apache combined format) to stdout' },
+  metrics: { type: 'string', help: 'answer Prometheus metrics on this path of the serving port (off by default)', metavar: 'PATH' },
+  'metrics-port': { type: 'int', min: 1, max: 65535, help: 'answer Prometheus metrics on a port of its own (127.0.0.1; /health there too)', metavar: 'PORT' },
+  health: { type: 'string', help: 'answer 200 on this path while every group can take work, 503 otherwise', metavar: 'PATH' },
   processes: { type: 'int', min: 1, max: 256, help: 'daemon mode: this many processes (x --threads)' },
   user: { type: 'string', help: 'daemon mode: run the processes as this user (front must be root)', metavar: 'USER' },
   group: { type: 'string', help: 'daemon mode: ... and this group', metavar: 'GROUP' },
@@ -81,6 +85,25 @@ function secondsOr(v: unknown, defaultMs: number): number {
 }
 
 const DEFAULT_HEAD_AND_BODY_TIMEOUT_MS = 20_000;
+
+function wantsMetrics(o: ReturnType<typeof parseArgs>['options']): boolean {
+  return o.metrics !== undefined || o['metrics-port'] !== undefined;
+}
+
+/** --metrics and --health: paths of the serving port answered before any mount. */
+function opsPaths(o: ReturnType<typeof parseArgs>['options']): OpsPaths {
+  for (const k of ['metrics', 'health'] as const) {
+    const v = o[k] as string | undefined;
+    if (v !== undefined && !v.startsWith('/')) throw new CliError(`--${k} takes a URL path starting with /, got ${JSON.stringify(v)}`);
+  }
+  return { metrics: o.metrics as string | undefined, health: o.health as string | undefined };
+}
+
+/** The listeners, and --metrics-port's own (on 127.0.0.1: metrics are not for the public). */
+function withMetricsPort(o: ReturnType<typeof parseArgs>['options'], engine: Engine, listeners: Listener[]): Listener[] {
+  const port = o['metrics-port'] as number | undefined;
+  return port === undefined ? listeners : [...listeners, { host: '127.0.0.1', port, handler: metricsListener(engine) }];
+}
 
 /** --header-timeout and --listen-backlog for listenAll. */
 function listenOptions(o: ReturnType<typeof parseArgs>['options'], notice: (message: string) => void): ListenOptions {
@@ -138,8 +161,9 @@ export async function startServer(argv: string[]): Promise<void> {
     throw new CliError(`--${daemonOnly[0]} applies to daemon mode: add --processes N`);
   }
   const logger = (r: LogRecord) => process.stderr.write(formatLogRecord(r) + '\n');
+  const metrics = wantsMetrics(o);
   const engine = daemonMode
-    ? await Engine.start({ restrictEmbedded: true, logLevel: level, logger })
+    ? await Engine.start({ restrictEmbedded: true, logLevel: level, logger, metrics })
     : await Engine.start({
         python: o.python as string | undefined,
         pythonHome: o['python-home'] as string | undefined,
@@ -147,6 +171,7 @@ export async function startServer(argv: string[]): Promise<void> {
         home: workingDirectory,
         logLevel: level,
         logger,
+        metrics,
       });
   let daemonName: string | undefined;
   let pythonVersion = engine.pythonVersion;
@@ -205,7 +230,10 @@ export async function startServer(argv: string[]): Promise<void> {
   }
   let running;
   try {
-    running = await listenAll([{ host, port, handler: createRouter(routes) }], listenOptions(o, (m) => engine.logger.info(m)));
+    running = await listenAll(
+      withMetricsPort(o, engine, [{ host, port, handler: withOpsEndpoints(engine, opsPaths(o), createRouter(routes)) }]),
+      listenOptions(o, (m) => engine.logger.info(m)),
+    );
   } catch (err) {
     await engine.close();
     throw err;
@@ -241,7 +269,7 @@ export async function startServer(argv: string[]): Promise<void> {
 
 const CONFIG_COMPATIBLE = [
   'config', 'define', 'python', 'host', 'access-log', 'log-level', 'graceful-timeout', 'header-timeout', 'body-timeout', 'listen-backlog',
-  'allow-unenforced', 'help',
+  'allow-unenforced', 'metrics', 'metrics-port', 'health', 'help',
 ];
 
 /** `start-server --config site.conf`: every virtual host on its port, daemon groups started. */
@@ -272,6 +300,7 @@ async function serveConfig(o: ReturnType<typeof parseArgs>['options']): Promise<
       accessLog: o['access-log'] ? (line) => process.stdout.write(line + '\n') : undefined,
       bodyTimeout: secondsOr(o['body-timeout'], DEFAULT_HEAD_AND_BODY_TIMEOUT_MS),
       allowUnenforced: o['allow-unenforced'] === true,
+      metrics: wantsMetrics(o),
     });
   } catch (err) {
     if (err instanceof ConfigError) throw new CliError(err.message);
@@ -279,7 +308,8 @@ async function serveConfig(o: ReturnType<typeof parseArgs>['options']): Promise<
   }
   let running;
   try {
-    running = await listenAll(site.listeners, listenOptions(o, (m) => logger({ level: 'info', message: m })));
+    const listeners = site.listeners.map((l) => ({ ...l, handler: withOpsEndpoints(site.engine, opsPaths(o), l.handler) }));
+    running = await listenAll(withMetricsPort(o, site.engine, listeners), listenOptions(o, (m) => logger({ level: 'info', message: m })));
   } catch (err) {
     await site.close();
     throw err;

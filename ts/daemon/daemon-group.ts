@@ -14,6 +14,7 @@ import { PyhostError } from '../errors.js';
 import type { Exchange } from '../http/backend.js';
 import type { Logger } from '../logger.js';
 import type { OutboundRequest, RequestPlacement } from './connection.js';
+import { NO_EVENTS, type SchedulerEvents } from '../scheduler/events.js';
 import { overran, TimeoutClock } from '../scheduler/index.js';
 import { DaemonProcess, type ProcessSpec } from './process.js';
 
@@ -63,6 +64,7 @@ export class DaemonGroup implements RequestPlacement {
   constructor(
     readonly settings: DaemonGroupSettings,
     private readonly logger: Logger,
+    private readonly events: SchedulerEvents = NO_EVENTS,
   ) {
     this.socketDir = fs.mkdtempSync(path.join(os.tmpdir(), `pyhost-${settings.name.replace(/[^\w.-]/g, '_').slice(0, 40)}-`));
     fs.chmodSync(this.socketDir, 0o711);
@@ -108,6 +110,7 @@ export class DaemonGroup implements RequestPlacement {
       onConnectionLost: (p, req, requeue) => this.onConnectionLost(p, req, requeue),
       onExit: (p, code, signal) => this.onExit(p, code, signal),
       onStopped: (p) => this.processes.delete(p),
+      onFellBack: (group) => this.events.fellBack(group, this.name),
     });
     if (s.maximumRequests > 0) {
       // Jitter (up to 10%) so processes started together are not all recycled at once.
@@ -133,6 +136,7 @@ export class DaemonGroup implements RequestPlacement {
     const delay = Math.min(BACKOFF_MAX, BACKOFF_MIN * 2 ** Math.min(this.failures, 10));
     this.failures++;
     this.restarts++;
+    this.events.restarted(this.name, 'crash');
     setTimeout(() => {
       if (!this.closing && this.liveCount() < this.settings.processes) this.spawn().catch(() => {});
     }, delay).unref();
@@ -253,6 +257,7 @@ export class DaemonGroup implements RequestPlacement {
     if (p.recycling || p.state !== 'ready' || this.closing) return;
     p.recycling = true;
     this.logger.info(`recycling ${p.describe}: ${reason}`, this.name);
+    this.events.restarted(this.name, stuck ? 'timeout' : 'recycle');
     const retire = () => {
       if (p.state === 'dead') return;
       p.state = 'draining';
@@ -286,6 +291,7 @@ export class DaemonGroup implements RequestPlacement {
       while (this.queue.length && overran(this.queue[0].queuedAt, s.queueTimeout, now)) {
         const req = this.queue.shift()!;
         this.logger.error(`request for ${req.ex.fields.requestUri} waited ${now - req.queuedAt} ms for a daemon thread (queue timeout): 503`, this.name);
+        this.events.timedOut(req.ex.groupName, this.name, 'queue');
         req.ex.writer.fail(503, 'Service Unavailable');
         req.cancelled = true;
         req.finish();
@@ -296,6 +302,7 @@ export class DaemonGroup implements RequestPlacement {
         if (req.cancelled || !overran(req.sentAt, s.requestTimeout, now)) continue;
         req.cancelled = true;
         req.ex.writer.fail(504, 'Gateway Timeout');
+        this.events.timedOut(req.ex.groupName, this.name, 'request');
         void this.onTimeout(req).then((stack) =>
           this.logger.error(
             `request for ${req.ex.fields.requestUri} exceeded the request timeout of ${s.requestTimeout} ms on ${proc.describe}: 504, process restarted` +

@@ -48,6 +48,8 @@ export class DaemonProcess {
       onConnectionLost(p: DaemonProcess, req: OutboundRequest | undefined, requeue: boolean): void;
       onExit(p: DaemonProcess, code: number | null, signal: string | null): void;
       onStopped(p: DaemonProcess): void;
+      /** An application group in the process moved to %{GLOBAL}. */
+      onFellBack(group: string): void;
     },
   ) {
     this.exited = new Promise((r) => (this.resolveExited = r));
@@ -99,7 +101,10 @@ export class DaemonProcess {
     if (refused) {
       // The process reports a refused extension; the words are the scheduler's.
       const group = line.group || this.spec.group;
-      if (refused[2] === 'moved') this.logger.warn(movedWarning(group, refused[1]), group);
+      if (refused[2] === 'moved') {
+        this.logger.warn(movedWarning(group, refused[1]), group);
+        this.events.onFellBack(group);
+      }
       else this.logger.error(`${refused[3] ?? `extension module ${refused[1]} refused`} ${refusedAdvice(group, refused[1])}`, group);
       return;
     }

@@ -17,6 +17,7 @@ import { canonicalMountPoint, decodePath, normalizePath, normalizeTarget, ORIGIN
 import { readRequestFields } from './request-fields.js';
 import { onResponseGone } from './response-gone.js';
 import { ResponseWriter } from './response-writer.js';
+import { NO_EVENTS, type SchedulerEvents } from '../scheduler/events.js';
 import { overran, statusForError, TimeoutClock } from '../scheduler/index.js';
 
 /** Options of {@link Engine.mount}. */
@@ -193,7 +194,9 @@ export function createMountHandler(
   backend: Backend,
   logger: Logger,
   preload: () => Promise<void>,
+  events: SchedulerEvents = NO_EVENTS,
 ): MountHandler {
+  const processGroup = opts.processGroup ?? '';
   const inflight = new Set<Tracked>();
   const bodyLimits = { maxBytes: opts.limitRequestBody, idleTimeout: opts.bodyTimeout };
   const perRequestGroup = isPerRequestGroup(opts.group);
@@ -208,6 +211,7 @@ export function createMountHandler(
       if (t.queued && overran(t.started, opts.queueTimeout, now)) {
         if (t.br.withdrawIfQueued()) {
           logger.error(`request for ${t.ex.fields.requestUri} waited ${age} ms for a worker (queue timeout ${opts.queueTimeout} ms): 503`, t.ex.groupName);
+          events.timedOut(t.ex.groupName, processGroup, 'queue');
           t.ex.writer.fail(503, 'Service Unavailable');
           continue;
         }
@@ -218,6 +222,7 @@ export function createMountHandler(
         const br = t.br;
         t.br = undefined; // report once
         t.ex.writer.fail(504, 'Gateway Timeout');
+        events.timedOut(t.ex.groupName, processGroup, 'request');
         void br.timedOut().then((stack) => {
           logger.error(
             `request for ${t.ex.fields.requestUri} exceeded the request timeout of ${opts.requestTimeout} ms: 504` +
@@ -277,6 +282,7 @@ export function createMountHandler(
       bodyLimits,
       onDone: () => {
         inflight.delete(tracked);
+        events.requestDone(groupName, processGroup, writer.status, (Date.now() - tracked.started) / 1000);
         if (opts.accessLog) opts.accessLog(combinedLogLine(req, fields.remoteAddr, writer.status, writer.bytesOut, new Date()));
       },
     };
@@ -294,9 +300,12 @@ export function createMountHandler(
     try {
       tracked.br = backend.submit(ex);
     } catch (err) {
-      const { status, reason } = statusForError((err as PyhostError).code);
+      const code = (err as PyhostError).code;
+      const { status, reason } = statusForError(code);
       logger.error(`${fields.method} ${fields.requestUri}: ${(err as Error).message}`, groupName);
+      if (status === 503) events.rejected(groupName, processGroup, code === 'ERR_QUEUE_FULL' ? 'queue_full' : 'closed');
       writer.fail(status, reason);
+      events.requestDone(groupName, processGroup, status, 0);
       if (opts.accessLog) opts.accessLog(combinedLogLine(req, fields.remoteAddr, status, 0, new Date()));
       return;
     }

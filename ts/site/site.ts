@@ -26,6 +26,8 @@ export interface SiteOptions {
   anyAddress?: string;
   /** Milliseconds a request body may stall before 408 (see MountOptions.bodyTimeout). */
   bodyTimeout?: number;
+  /** Count for the engine's metrics (EngineOptions.metrics). */
+  metrics?: boolean;
   /**
    * Serve even though the plan has access restrictions pyhost does not enforce
    * (`plan.unenforced`); each is logged once at start. Default false: such a plan is refused.
@@ -85,6 +87,7 @@ export class Site {
       restrictEmbedded: plan.restrictEmbedded,
       logger: options.logger,
       logLevel: options.logLevel,
+      metrics: options.metrics,
     });
     let hooks: HookRunner | undefined;
     try {
