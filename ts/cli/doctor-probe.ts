@@ -14,6 +14,7 @@
 import { Engine } from '../engine.js';
 import { PythonError } from '../errors.js';
 import type { Group } from '../group.js';
+import { pythonSource } from '../python-sources.js';
 
 export const PROBE_MARK = '@@pyhost-doctor ';
 /** Printed before each step, so a crash can be told apart from a failure: what the process was doing. */
@@ -65,62 +66,7 @@ export interface ProbeResult {
 /** Standard-library modules that are C extensions in most builds (those that are builtin are skipped). */
 const STDLIB_EXTENSIONS = ['_ctypes', '_ssl', '_hashlib', '_decimal', '_sqlite3', '_socket', 'select', 'array', 'math', '_json', 'zlib', '_struct', '_datetime', 'unicodedata'];
 
-const PY_HELPERS = `
-import importlib.machinery as _m, importlib.util as _u, sys as _sys, sysconfig as _sc
-def _pyhost_is_extension(name):
-    try:
-        spec = _u.find_spec(name)
-    except Exception:
-        return False
-    return bool(spec and spec.origin and spec.origin.endswith(tuple(_m.EXTENSION_SUFFIXES)))
-def _pyhost_symbol_in_libpython(symbol):
-    try:
-        import ctypes, os
-        lib = os.path.join(_sc.get_config_var('LIBDIR') or '', _sc.get_config_var('INSTSONAME') or '')
-        return hasattr(ctypes.CDLL(lib), symbol)
-    except Exception:
-        return None
-def _pyhost_try_imports(names):
-    import json
-    loaded, failed = [], []
-    for name in names:
-        if not _pyhost_is_extension(name):
-            continue
-        try:
-            __import__(name)
-            loaded.append(name)
-        except Exception as exc:
-            failed.append({'module': name, 'error': '%s: %s' % (type(exc).__name__, exc)})
-    return json.dumps([loaded, failed])
-def _pyhost_loaded_extensions():
-    suffixes = tuple(_m.EXTENSION_SUFFIXES)
-    found = []
-    for name, module in list(_sys.modules.items()):
-        origin = getattr(getattr(module, '__spec__', None), 'origin', None) or ''
-        if origin.endswith(suffixes):
-            found.append([name, origin])
-    return sorted(found)
-`;
 
-/** Imports a module in a sub-interpreter: by name, or from the file it came from in %{GLOBAL}
- * when the name is not importable (an extension loaded under another name, like
- * _testmultiphase's _test_shared_gil_only). */
-const PY_SUB_IMPORT = `
-def _pyhost_import(name, origin):
-    import importlib.util, sys
-    if name in sys.modules:
-        return
-    spec = importlib.util.find_spec(name)
-    if spec is None or spec.origin != origin:
-        spec = importlib.util.spec_from_file_location(name, origin)
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[name] = module
-    try:
-        spec.loader.exec_module(module)
-    except BaseException:
-        del sys.modules[name]
-        raise
-`;
 
 /** The module an ImportError about a shared object names ("/x/mod.cpython-311-...so: undefined symbol: S"). */
 function extensionOf(message: string): string {
@@ -139,7 +85,7 @@ async function classify(main: Group, module: string, error: string): Promise<Imp
 async function subinterpreterImports(engine: Engine, kind: 'own' | 'strict', modules: [string, string][]): Promise<SubinterpreterResult> {
   const group = engine.group(`pyhost-doctor-${kind}`, kind === 'own' ? { gil: 'own', fallback: 'error', threads: 1 } : { extensions: 'strict', fallback: 'error', threads: 1 });
   const result: SubinterpreterResult = { kind, refused: [], blocked: {}, failed: {} };
-  await group.exec(PY_SUB_IMPORT);
+  await group.exec(pythonSource('doctor_probe'));
   for (const [name, origin] of modules) {
     if (result.refused.includes(name)) continue;
     stage(`importing ${name} in ${kind === 'own' ? 'an own-GIL' : 'a strict'} sub-interpreter`);
@@ -173,7 +119,7 @@ export async function probe(request: ProbeRequest): Promise<ProbeResult> {
   try {
     result.version = engine.pythonVersion;
     const main = engine.group('%{GLOBAL}');
-    await main.exec(PY_HELPERS);
+    await main.exec(pythonSource('doctor_probe'));
     if (request.script) {
       stage(`loading ${request.script} in %{GLOBAL}`);
       const mount = engine.mount(request.script, { group: '%{GLOBAL}', preload: true, callable: request.callable });
