@@ -9,6 +9,7 @@ import { GLOBAL_GROUP } from '../group.js';
 import { formatLogRecord, type LogLevel, type LogRecord } from '../logger.js';
 import { createRouter, type Route } from '../http/router.js';
 import { staticAlias } from '../http/static.js';
+import { fromModWsgiUnits } from '../daemon/options.js';
 import { CliError, formatHelp, parseArgs, type OptionSpec } from './args.js';
 import { isReloaderChild, RELOAD_EXIT_CODE, superviseReloads, watchModules } from './reloader.js';
 import { DEFAULT_LISTEN_OPTIONS, listenAll, onTerminate, serverUrl, type Listener, type ListenOptions } from './serve.js';
@@ -177,7 +178,7 @@ export async function startServer(argv: string[]): Promise<void> {
   let pythonVersion = engine.pythonVersion;
   if (daemonMode) {
     daemonName = `${(o['server-name'] as string | undefined) ?? 'localhost'}:${port}`;
-    const dg = engine.daemonGroup(daemonName, {
+    const dg = engine.daemonGroup(daemonName, fromModWsgiUnits(daemonName, {
       processes: o.processes as number,
       threads,
       python: o.python as string | undefined,
@@ -190,14 +191,14 @@ export async function startServer(argv: string[]): Promise<void> {
       lang: o.lang as string | undefined,
       locale: o.locale as string | undefined,
       maximumRequests: o['maximum-requests'] as number | undefined,
-      restartInterval: seconds(o['restart-interval']),
-      inactivityTimeout: seconds(o['inactivity-timeout']),
+      restartInterval: o['restart-interval'] as number | undefined,
+      inactivityTimeout: o['inactivity-timeout'] as number | undefined,
       memoryLimit: o['memory-limit'] as number | undefined,
-      startupTimeout: o['startup-timeout'] !== undefined ? seconds(o['startup-timeout']) : undefined,
-      shutdownTimeout: o['shutdown-timeout'] !== undefined ? seconds(o['shutdown-timeout']) : undefined,
-      deadlockTimeout: o['deadlock-timeout'] !== undefined ? seconds(o['deadlock-timeout']) : undefined,
-      gracefulTimeout: o['graceful-timeout'] !== undefined ? seconds(o['graceful-timeout']) : undefined,
-    });
+      startupTimeout: o['startup-timeout'] as number | undefined,
+      shutdownTimeout: o['shutdown-timeout'] as number | undefined,
+      deadlockTimeout: o['deadlock-timeout'] as number | undefined,
+      gracefulTimeout: o['graceful-timeout'] as number | undefined,
+    }));
     pythonVersion = dg.settings.pythonVersion;
     try {
       await dg.start();

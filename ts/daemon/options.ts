@@ -65,6 +65,26 @@ export interface DaemonGroupOptions {
   fallback?: 'global' | 'error';
 }
 
+const SECONDS_KEYS = [
+  'restartInterval', 'inactivityTimeout', 'requestTimeout', 'startupTimeout', 'queueTimeout', 'gracefulTimeout',
+  'shutdownTimeout', 'deadlockTimeout',
+] as const;
+
+/**
+ * Daemon options as mod_wsgi writes them (WSGIDaemonProcess, and start-server's flags, its
+ * mod_wsgi-express counterparts): times in seconds, `display-name=%{GROUP}` for `(wsgi:NAME)`.
+ * The one translation both the config sites and the CLI use.
+ */
+export function fromModWsgiUnits(name: string, options: DaemonGroupOptions): DaemonGroupOptions {
+  const out: DaemonGroupOptions = { ...options };
+  for (const key of SECONDS_KEYS) {
+    const seconds = options[key];
+    if (seconds !== undefined) out[key] = Math.round(seconds * 1000);
+  }
+  if (options.displayName === '%{GROUP}') out.displayName = `(wsgi:${name})`;
+  return out;
+}
+
 const KEYS = [
   'processes', 'threads', 'python', 'pythonHome', 'pythonPath', 'home', 'user', 'group', 'displayName', 'lang', 'locale',
   'environment', 'maximumRequests', 'restartInterval', 'inactivityTimeout', 'memoryLimit', 'requestTimeout',

@@ -4,6 +4,7 @@
  * groups, and one request handler per listener that picks the virtual host by address, port and
  * Host header, then the alias or mount.
  */
+import { fromModWsgiUnits } from '../daemon/options.js';
 import type { IncomingMessage, RequestListener, ServerResponse } from 'node:http';
 import { Engine } from '../engine.js';
 import { ConfigError } from '../errors.js';
@@ -42,7 +43,6 @@ export interface SiteListener {
   handler: RequestListener;
 }
 
-const s = (seconds: number) => seconds * 1000;
 
 function hostOf(req: IncomingMessage): string {
   const raw = req.headers.host ?? '';
@@ -102,7 +102,7 @@ export class Site {
         for (const [option, why] of Object.entries(d.unimplemented)) {
           engine.logger.warn(`${d.file}:${d.line}: WSGIDaemonProcess ${d.name}: ${option} is not implemented (${why})`);
         }
-        engine.daemonGroup(d.name, {
+        engine.daemonGroup(d.name, fromModWsgiUnits(d.name, {
           processes: d.processes,
           threads: Math.max(1, d.threads),
           python: d.python ?? options.python,
@@ -111,21 +111,21 @@ export class Site {
           home: d.home,
           user: d.user,
           group: d.group,
-          displayName: d.displayName === '%{GROUP}' ? `(wsgi:${d.name})` : d.displayName,
+          displayName: d.displayName,
           lang: d.lang,
           locale: d.locale,
           maximumRequests: d.maximumRequests,
-          restartInterval: s(d.restartInterval),
-          inactivityTimeout: s(d.inactivityTimeout),
-          requestTimeout: s(d.requestTimeout),
-          deadlockTimeout: s(d.deadlockTimeout),
-          gracefulTimeout: s(d.gracefulTimeout),
-          shutdownTimeout: s(d.shutdownTimeout),
-          startupTimeout: d.startupTimeout ? s(d.startupTimeout) : undefined,
-          queueTimeout: s(d.queueTimeout),
+          restartInterval: d.restartInterval,
+          inactivityTimeout: d.inactivityTimeout,
+          requestTimeout: d.requestTimeout,
+          deadlockTimeout: d.deadlockTimeout,
+          gracefulTimeout: d.gracefulTimeout,
+          shutdownTimeout: d.shutdownTimeout,
+          startupTimeout: d.startupTimeout || undefined,
+          queueTimeout: d.queueTimeout,
           ...(optimize !== undefined ? { optimize } : {}),
           ...(Object.keys(plan.interpreter?.environment ?? {}).length ? { environment: { ...plan.interpreter.environment } } : {}),
-        });
+        }));
       }
       if (allServers(plan).some(usesHooks)) hooks = new HookRunner(engine, (m) => engine.logger.error(m));
       const log = (m: string) => engine.logger.warn(m);
