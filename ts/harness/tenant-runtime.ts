@@ -6,10 +6,10 @@
  */
 import type { CollectedResponse } from '../http/collecting-writer.js';
 import type { InProcessRequest } from '../http/in-process.js';
+import type { Placement } from '../scheduler/fallback.js';
 import { failedResult, type RunResult, type TenantErrorCode } from './results.js';
 
-/** Where a tenant runs: its own-GIL or shared-GIL sub-interpreter, or the main interpreter. */
-export type Placement = 'own' | 'shared' | 'global';
+export type { Placement };
 
 /** A call's hard deadline: interrupted after `timeoutMs` of running, stuck `graceMs` later. */
 export interface CallLimits {

@@ -171,6 +171,8 @@ interface Tracked {
   ex: Exchange;
   br: BackendRequest | undefined;
   started: number;
+  /** performance.now() at arrival, for the latency histogram (Date.now() counts whole milliseconds). */
+  arrived: number;
   queued: boolean;
   /** When the application started running it (the request timeout counts from there). */
   runningSince: number;
@@ -268,7 +270,7 @@ export function createMountHandler(
         scriptName,
         requestHost: fields.serverName,
       });
-    const tracked: Tracked = { ex: undefined as unknown as Exchange, br: undefined, started: Date.now(), queued: true, runningSince: 0 };
+    const tracked: Tracked = { ex: undefined as unknown as Exchange, br: undefined, started: Date.now(), arrived: performance.now(), queued: true, runningSince: 0 };
     const ex: Exchange = {
       req,
       writer,
@@ -282,7 +284,7 @@ export function createMountHandler(
       bodyLimits,
       onDone: () => {
         inflight.delete(tracked);
-        events.requestDone(groupName, processGroup, writer.status, (Date.now() - tracked.started) / 1000);
+        events.requestDone(groupName, processGroup, writer.status, (performance.now() - tracked.arrived) / 1000);
         if (opts.accessLog) opts.accessLog(combinedLogLine(req, fields.remoteAddr, writer.status, writer.bytesOut, new Date()));
       },
     };

@@ -5,7 +5,9 @@
  * only reports a refusal and carries out "move to %{GLOBAL}"; embedded groups, daemon processes
  * and the harness all take the decision and the words from here.
  */
-import type { Placement } from '../harness/tenant-runtime.js';
+
+/** Where a tenant (or a group's code) runs: its own-GIL or shared-GIL sub-interpreter, or the main interpreter. */
+export type Placement = 'own' | 'shared' | 'global';
 
 export type FallbackOption = 'global' | 'error';
 
