@@ -5,9 +5,10 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { PyhostError, fromNative } from './errors.js';
-import { abandonPendingCalls, GLOBAL_GROUP, Group, type GroupOptions, type ResolvedGroupOptions } from './group.js';
+import { GLOBAL_GROUP, Group, type GroupOptions, type ResolvedGroupOptions } from './group.js';
 import { Logger, LOG_LEVELS, stderrSink, type LogLevel, type LogSink } from './logger.js';
 import { checkPythonHome, loadAddon, resolveBuild } from './native/loader.js';
+import { nativeCalls } from './native/calls.js';
 import type { NativeAddon } from './native/types.js';
 import { resolveGroupName } from './http/app-groups.js';
 import { DaemonBackend } from './daemon/backend.js';
@@ -464,7 +465,9 @@ export class Engine {
     if (!r.finalized) {
       this.logger.warn(r.report);
       runtime.addon.releaseLoop();
-      abandonPendingCalls(r.report);
+      nativeCalls(runtime.addon).abandonAll(
+        new PyhostError('ERR_ENGINE_CLOSED', `the engine closed without finalising Python (${r.report}): this call never finished`),
+      );
     }
     runtime.addon.setLogHandler(null);
   }

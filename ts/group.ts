@@ -15,25 +15,6 @@ export const GLOBAL_GROUP = '%{GLOBAL}';
 /** Errors a failing import can cause in other threads importing the same module at once. */
 const IMPORT_SIDE_EFFECTS = /^(ImportError|ModuleNotFoundError|AttributeError|KeyError)$/;
 
-/**
- * Rejects when a shutdown gives up on Python (a thread never released its GIL): the calls still
- * waiting then reject instead of staying pending forever. One per runtime.
- */
-let abandoned = newAbandonSignal();
-function newAbandonSignal(): { promise: Promise<never>; reject: (err: Error) => void } {
-  let reject!: (err: Error) => void;
-  const promise = new Promise<never>((_, r) => (reject = r));
-  promise.catch(() => {}); // nobody may be waiting
-  return { promise, reject };
-}
-
-/** @internal Engine.close(), when Python could not be finalised. */
-export function abandonPendingCalls(reason: string): void {
-  abandoned.reject(new PyhostError('ERR_ENGINE_CLOSED', `the engine closed without finalising Python (${reason}): this call never finished`));
-  abandoned = newAbandonSignal();
-}
-
-
 /** Options of {@link Group.exec}, {@link Group.eval} and {@link Group.call}. */
 export interface CallOptions {
   /**
@@ -116,7 +97,7 @@ export class Group {
   private rehomedFor: string | undefined;
   private rehomed: Promise<void> | undefined;
   /** Calls in flight (settled promises), to tell a refusal's side effects from real failures. */
-  private readonly running = new Set<Promise<void>>();
+  private readonly running = new Set<Promise<unknown>>();
   private closed = false;
 
   /** @internal */
@@ -266,8 +247,16 @@ export class Group {
     return false;
   }
 
-  private async submit(op: () => Promise<unknown>): Promise<unknown> {
-    this.admit();
+  /**
+   * Admits a call and runs it. The path a call that succeeds takes is one `then` (no async
+   * function, no race): at hundreds of thousands of calls a second, each promise counts.
+   */
+  private submit(op: () => Promise<unknown>): Promise<unknown> {
+    try {
+      this.admit();
+    } catch (err) {
+      return Promise.reject(err);
+    }
     this.inflight++;
     const movedBefore = this.rehomed;
     let attempt: Promise<unknown>;
@@ -276,37 +265,38 @@ export class Group {
     } catch (err) {
       attempt = Promise.reject(err); // arguments that cannot pass to Python throw synchronously
     }
-    const settled = attempt.then(
-      () => undefined,
-      () => undefined,
+    this.running.add(attempt);
+    return attempt.then(
+      (value) => {
+        this.running.delete(attempt);
+        this.inflight--;
+        return value;
+      },
+      (raw) => this.failed(raw, attempt, op, movedBefore).finally(() => this.inflight--),
     );
-    this.running.add(settled);
+  }
+
+  /** A call failed: the %{GLOBAL} fallback may move the group and retry it there. */
+  private async failed(raw: unknown, attempt: Promise<unknown>, op: () => Promise<unknown>, movedBefore: Promise<void> | undefined): Promise<unknown> {
+    this.running.delete(attempt);
+    if (raw instanceof Error && raw.name === 'AbortError') throw raw;
+    const err = fromNative(raw);
+    if (err.code === 'ERR_TIMEOUT') this.events.timedOut(this.name, '', 'call');
+    let moved = await this.handleRefusal(err);
+    if (!moved && movedBefore === undefined && this.options.fallback === 'global' && this.running.size > 0 &&
+        err instanceof PythonError && IMPORT_SIDE_EFFECTS.test(err.type)) {
+      // Another call running beside this one may be refusing an extension right now, and this
+      // failure its side effect (CPython hands threads waiting on a failing import the broken
+      // module): let those calls settle, and retry in %{GLOBAL} if the group moved.
+      await Promise.allSettled([...this.running]);
+    }
+    moved ||= this.rehomed !== undefined && this.rehomed !== movedBefore;
+    if (!moved) throw err;
+    await this.rehomed;
     try {
-      return await Promise.race([attempt, abandoned.promise]);
-    } catch (raw) {
-      if (raw instanceof Error && raw.name === 'AbortError') throw raw;
-      const err = fromNative(raw);
-      if (err.code === 'ERR_TIMEOUT') this.events.timedOut(this.name, '', 'call');
-      let moved = await this.handleRefusal(err);
-      if (!moved && movedBefore === undefined && this.options.fallback === 'global' && this.running.size > 1 &&
-          err instanceof PythonError && IMPORT_SIDE_EFFECTS.test(err.type)) {
-        // Another call running beside this one may be refusing an extension right now, and this
-        // failure its side effect (CPython hands threads waiting on a failing import the broken
-        // module): let those calls settle, and retry in %{GLOBAL} if the group moved.
-        this.running.delete(settled);
-        await Promise.all([...this.running]);
-      }
-      moved ||= this.rehomed !== undefined && this.rehomed !== movedBefore;
-      if (!moved) throw err;
-      await this.rehomed;
-      try {
-        return await op();
-      } catch (again) {
-        throw fromNative(again);
-      }
-    } finally {
-      this.running.delete(settled);
-      this.inflight--;
+      return await op();
+    } catch (again) {
+      throw fromNative(again);
     }
   }
 

@@ -98,6 +98,16 @@ export class NativeCalls {
     }
   }
 
+  /**
+   * Rejects every call still waiting for an outcome (Engine.close() gave up on Python: a thread
+   * never released its GIL): they would otherwise stay pending forever.
+   */
+  abandonAll(err: Error): void {
+    const pending = [...this.pending.values()];
+    this.pending.clear();
+    for (const p of pending) p.reject(err);
+  }
+
   private settle(ids: number[], outcomes: unknown[], kinds: number[]): void {
     for (let i = 0; i < ids.length; i++) {
       const p = this.pending.get(ids[i]);
