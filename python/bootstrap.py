@@ -1,7 +1,7 @@
 """Run once in every interpreter pyhost creates (main and sub-interpreters), before any application
 code: sys.stdout and sys.stderr become log streams (complete lines go to the host's logger, tagged
-with the group), pythonPath entries go first on sys.path, and on Python 3.11 a strict group refuses
-single-phase init extension modules. Embedded in the native core at build time
+with the group), pythonPath entries go first on sys.path, time.sleep becomes one the host can
+interrupt, and on Python 3.11 a strict group refuses single-phase init extension modules. Embedded in the native core at build time
 (scripts/embed-python.cjs); it runs once per interpreter, not per request, so it is Python.
 """
 
@@ -63,6 +63,11 @@ def _pyhost_bootstrap(path_entries, strict_extensions):
             front.extend(p for p in added if p not in front)
         if front:
             sys.path[:] = front + [p for p in sys.path if p not in front]
+
+    # time.sleep ends at once when the host raises in the thread (a call's timeout or
+    # cancellation, a shutdown): csrc/python/sleep.h.
+    import time
+    time.sleep = _pyhost.sleep
 
     # Also for later use: a re-homed group's entries, a harness tenant's.
     _pyhost.add_paths = add_paths

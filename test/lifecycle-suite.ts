@@ -85,7 +85,7 @@ export function registerLifecycleSuite(test: TestFn, opts: LifecycleSuiteOptions
     t.deepEqual((rep.closed?.logs ?? []).filter((l: { level: string }) => l.level === 'warn'), []);
   });
 
-  test(title('close() with a worker stuck in time.sleep: a warning says Python was not finalised, and the process exits soon'), async (t) => {
+  test(title('close() with a worker stuck in a wait no exception ends (Event.wait): a warning says Python was not finalised, and the process exits soon'), async (t) => {
     const groups = ['%{GLOBAL}', 'stuck-sub'];
     const r = await runChild(`
       const engine = await Engine.start({
@@ -96,7 +96,8 @@ export function registerLifecycleSuite(test: TestFn, opts: LifecycleSuiteOptions
       for (const name of ${J(groups)}) {
         const g = engine.group(name);
         await g.exec('import threading, time\\nstarted = threading.Event()');
-        g.exec('started.set()\\ntime.sleep(600)').then(
+        // time.sleep would end (the host's interrupt wakes it); a lock wait takes no exception.
+        g.exec('started.set()\\nthreading.Event().wait(600)').then(
           () => report({ step: 'stuck-' + name, outcome: 'resolved' }),
           (err) => report({ step: 'stuck-' + name, outcome: (err as PyhostError).code }),
         );

@@ -45,8 +45,13 @@ bool Deadlines::Cancel(Group* group, uint64_t seq) {
   if (it == entries_.end()) return false;
   Entry& e = it->second;
   if (e.kind == InterruptKind::kNone) {
+    // Interrupted from now on, as at a deadline (the loop raises at next_raise; the grace period
+    // before "stuck" starts now).
+    auto now = Clock::now();
     e.kind = InterruptKind::kCancelled;
-    e.deadline = Clock::now();
+    e.deadline = now;
+    e.next_raise = now;
+    e.stuck_at = now + std::chrono::milliseconds(e.job->grace_ms);
     cv_.notify_one();
   }
   return true;

@@ -7,6 +7,7 @@
 #include <thread>
 
 #include "python/pyref.h"
+#include "python/sleep.h"
 
 namespace pyhost {
 
@@ -66,6 +67,10 @@ std::string FormatThreadStacks(PyInterpreterState* interp, unsigned long ident) 
   return out;
 }
 
-bool RaiseInThread(unsigned long ident, PyObject* exc) { return PyThreadState_SetAsyncExc(ident, exc) == 1; }
+bool RaiseInThread(unsigned long ident, PyObject* exc) {
+  if (PyThreadState_SetAsyncExc(ident, exc) != 1) return false;
+  WakeSleeper(ident);  // a thread in time.sleep raises it now
+  return true;
+}
 
 }  // namespace pyhost

@@ -4,6 +4,7 @@
 #include "python/interp.h"
 #include "python/log.h"
 #include "python/pyref.h"
+#include "python/sleep.h"
 
 namespace pyhost {
 namespace {
@@ -133,6 +134,7 @@ PyMethodDef kCoreMethods[] = {
     {"log", reinterpret_cast<PyCFunction>(reinterpret_cast<void (*)(void)>(LogLine)), METH_FASTCALL,
      "log(level, text): send a line to the host's logger"},
     {"is_single_phase", IsSinglePhase, METH_O, "is_single_phase(module): made by single-phase init?"},
+    {"sleep", InterruptibleSleep, METH_O, "sleep(seconds): time.sleep, ended by an interrupt from the host"},
     {"stop_interrupts", StopInterrupts, METH_NOARGS, "stop_interrupts(): the running call takes no more interrupts"},
     {"set_wake_hook", SetWakeHook, METH_O, "set_wake_hook(fn): fn(ident) wakes an interrupted thread's wait"},
     {"raise_in_thread", reinterpret_cast<PyCFunction>(reinterpret_cast<void (*)(void)>(RaiseInThreadPy)), METH_FASTCALL,
