@@ -2,13 +2,12 @@
  * Engine: the public entry point. Owns the process's embedded Python runtime (one per process,
  * shared by every Engine in it) and the application groups.
  */
-import fs from 'node:fs';
 import path from 'node:path';
-import { PyhostError, fromNative } from './errors.js';
+import { PyhostError } from './errors.js';
 import { GLOBAL_GROUP, Group, type GroupOptions, type ResolvedGroupOptions } from './group.js';
 import { Logger, LOG_LEVELS, stderrSink, type LogLevel, type LogSink } from './logger.js';
-import { checkPythonHome, loadAddon, resolveBuild } from './native/loader.js';
 import { nativeCalls } from './native/calls.js';
+import { joinRuntime, leaveRuntime, threadRuntime, type ThreadRuntime } from './native/runtime.js';
 import type { NativeAddon } from './native/types.js';
 import { resolveGroupName } from './http/app-groups.js';
 import { DaemonBackend } from './daemon/backend.js';
@@ -17,7 +16,7 @@ import { resolveDaemonGroup, type DaemonGroupOptions } from './daemon/options.js
 import { EmbeddedBackend } from './http/embedded.js';
 import { createMountHandler, resolveMountOptions, type MountHandler, type MountOptions } from './http/mount.js';
 import { checkKnownKeys, enumOption, intOption, invalid, stringArrayOption, stringOption } from './options.js';
-import { errorStatusTable, extensionsFor, leastLoaded, schedulerPolicy } from './scheduler/index.js';
+import { extensionsFor, leastLoaded, schedulerPolicy } from './scheduler/index.js';
 import { NO_EVENTS, type SchedulerEvents } from './scheduler/events.js';
 import { EngineMetrics } from './metrics/engine-metrics.js';
 
@@ -65,21 +64,6 @@ const GROUP_KEYS = ['gil', 'threads', 'fallback', 'queueLimit', 'extensions', 'p
 const NATIVE_LEVELS: LogLevel[] = ['debug', 'info', 'warn', 'error'];
 const ALLOCATORS = ['pymalloc', 'malloc'] as const;
 
-/** The process-wide runtime: started by the first Engine, finalised by the last close(). */
-interface SharedRuntime {
-  addon: NativeAddon;
-  version: string;
-  python: string;
-  pythonHome?: string;
-  pythonPath: string[];
-  optimize: number;
-  allocator?: string;
-  home?: string;
-  engines: Set<Engine>;
-}
-let shared: SharedRuntime | undefined;
-let starting: Promise<SharedRuntime> | undefined;
-
 export class Engine {
   /** The embedded Python's version, e.g. "3.13.0" ('' when embedded Python is restricted). */
   readonly pythonVersion: string;
@@ -96,14 +80,14 @@ export class Engine {
   events: SchedulerEvents = NO_EVENTS;
 
   private constructor(
-    private readonly runtime: SharedRuntime | undefined,
+    private readonly runtime: ThreadRuntime | undefined,
     logger: Logger,
     shutdownTimeout: number,
     private readonly defaultPython: string | undefined,
     metrics: boolean,
   ) {
     this.pythonVersion = runtime?.version ?? '';
-    this.python = runtime?.python ?? '';
+    this.python = runtime?.program ?? '';
     this.logger = logger;
     this.shutdownTimeout = shutdownTimeout;
     if (metrics) this.enableMetrics();
@@ -167,7 +151,7 @@ export class Engine {
     return this.runtime === undefined;
   }
 
-  private embedded(what: string): SharedRuntime {
+  private embedded(what: string): ThreadRuntime {
     if (!this.runtime) {
       throw new PyhostError(
         'ERR_EMBEDDED_RESTRICTED',
@@ -201,79 +185,19 @@ export class Engine {
       return new Engine(undefined, logger, shutdownTimeout, python, metrics);
     }
 
-    const venvPython = pythonHome ? venvInterpreter(pythonHome) : undefined;
-    const build = resolveBuild(python ?? venvPython);
-    const homeInfo = pythonHome ? checkPythonHome(path.resolve(pythonHome), build) : undefined;
-
-    let runtime = shared;
-    if (!runtime && starting) runtime = await starting.catch(() => undefined);
-    if (runtime) {
-      const conflicts: string[] = [];
-      if ((pythonHome && path.resolve(pythonHome)) !== runtime.pythonHome) conflicts.push(`pythonHome ${runtime.pythonHome ?? '(none)'}`);
-      if (options.pythonPath !== undefined && JSON.stringify(pythonPath) !== JSON.stringify(runtime.pythonPath)) {
-        conflicts.push(`pythonPath ${JSON.stringify(runtime.pythonPath)}`);
-      }
-      if (options.optimize !== undefined && optimize !== runtime.optimize) conflicts.push(`optimize ${runtime.optimize}`);
-      if (allocator !== undefined && allocator !== (runtime.allocator ?? 'pymalloc')) conflicts.push(`allocator ${runtime.allocator ?? '(default)'}`);
-      if (home !== undefined && path.resolve(home) !== runtime.home) conflicts.push(`home ${runtime.home ?? '(none)'}`);
-      if (conflicts.length) {
-        throw new PyhostError(
-          'ERR_RUNTIME_CONFLICT',
-          `Python already runs in this process with ${conflicts.join(', ')}; a second Engine shares it and cannot change that ` +
-            '(start it in another process, or use a daemon process group)',
-        );
-      }
-      loadAddon(build);
-      const engine = new Engine(runtime, logger, shutdownTimeout, python, metrics);
-      runtime.engines.add(engine);
-      return engine;
-    }
-
-    const addon = loadAddon(build);
-    if (home) {
-      try {
-        process.chdir(home);
-      } catch (err) {
-        throw new PyhostError('ERR_INVALID_OPTION', `Engine.start: home ${home}: ${(err as Error).message}`);
-      }
-    }
-    const program = homeInfo?.python ?? build.executable;
-    const startOpts = {
-      program,
-      home: homeInfo && !homeInfo.venv ? path.resolve(pythonHome!) : undefined,
-      path: [...pythonPath, ...(home ? [path.resolve(home)] : [])],
-      optimize,
-      allocator,
-      errorStatuses: errorStatusTable(),
-    };
-    starting = (async () => {
-      addon.setLogHandler(dispatchLog);
-      let r: { version: string };
-      try {
-        r = await addon.startRuntime(startOpts);
-      } catch (err) {
-        throw fromNative(err);
-      }
-      return {
-        addon,
-        version: r.version,
-        python: program,
-        pythonHome: pythonHome ? path.resolve(pythonHome) : undefined,
-        pythonPath,
-        optimize,
+    const runtime = await joinRuntime(
+      {
+        python,
+        pythonHome,
+        pythonPath: options.pythonPath !== undefined ? pythonPath : undefined,
+        home,
+        optimize: options.optimize !== undefined ? optimize : undefined,
         allocator,
-        home: home ? path.resolve(home) : undefined,
-        engines: new Set<Engine>(),
-      } satisfies SharedRuntime;
-    })();
-    try {
-      runtime = await starting;
-    } finally {
-      starting = undefined;
-    }
-    shared = runtime;
+      },
+      dispatchLog,
+    );
     const engine = new Engine(runtime, logger, shutdownTimeout, python, metrics);
-    runtime.engines.add(engine);
+    runtime.users.add(engine);
     return engine;
   }
 
@@ -299,7 +223,7 @@ export class Engine {
       }
       return existing;
     }
-    for (const engine of runtime.engines) {
+    for (const engine of runtime.users as Set<Engine>) {
       if (engine !== this && engine.groups.has(name)) {
         throw invalid(`group ${name}`, 'belongs to another Engine in this process');
       }
@@ -424,9 +348,10 @@ export class Engine {
 
   /** @internal the engine that owns a group name, for log routing. */
   static ownerOf(group: string): Engine | undefined {
-    if (!shared) return undefined;
-    for (const e of shared.engines) if (e.groups.has(group)) return e;
-    return shared.engines.values().next().value;
+    const engines = threadRuntime()?.users as Set<Engine> | undefined;
+    if (!engines) return undefined;
+    for (const e of engines) if (e.groups.has(group)) return e;
+    return engines.values().next().value;
   }
 
   /** Daemon process groups created so far. */
@@ -450,19 +375,10 @@ export class Engine {
     const runtime = this.runtime;
     if (!runtime) return;
     for (const g of this.groups.values()) g.close();
-    runtime.engines.delete(this);
-    if (runtime.engines.size > 0) return;
-    shared = undefined;
-    let timer: NodeJS.Timeout | undefined;
-    const givenUp = new Promise<{ finalized: boolean; report: string }>((resolve) => {
-      timer = setTimeout(
-        () => resolve({ finalized: false, report: `Python was not finalised: shutdown did not finish within ${this.shutdownTimeout + 2000} ms (a thread holds a GIL?)` }),
-        this.shutdownTimeout + 2000,
-      );
-    });
-    const r = await Promise.race([runtime.addon.shutdownRuntime(this.shutdownTimeout), givenUp]);
-    clearTimeout(timer);
-    if (!r.finalized) {
+    runtime.users.delete(this);
+    if (runtime.users.size > 0) return;
+    const r = await leaveRuntime(runtime, this.shutdownTimeout);
+    if (!r.finalized && !r.detached) {
       this.logger.warn(r.report);
       runtime.addon.releaseLoop();
       nativeCalls(runtime.addon).abandonAll(
@@ -478,13 +394,6 @@ function dispatchLog(level: number, group: string, line: string): void {
   const lvl = NATIVE_LEVELS[level] ?? 'info';
   if (engine) engine.logger.log(lvl, line, group);
   else stderrSink({ level: lvl, group, message: line });
-}
-
-/** For a venv pythonHome given without `python`, the venv's interpreter identifies the build. */
-function venvInterpreter(home: string): string | undefined {
-  const p = path.resolve(home);
-  if (!fs.existsSync(path.join(p, 'pyvenv.cfg'))) return undefined;
-  return ['python3', 'python'].map((n) => path.join(p, 'bin', n)).find((c) => fs.existsSync(c));
 }
 
 function resolveGroupOptions(name: string, options: GroupOptions | undefined, version: string): ResolvedGroupOptions {

@@ -4,7 +4,9 @@
 #include <string>
 
 #include "wsgi/wsgi_state.h"
+#include "python/group.h"
 #include "python/pyref.h"
+#include "python/runtime.h"
 #include "addon/addon_data.h"
 
 namespace pyhost {
@@ -30,6 +32,29 @@ std::string PromoteLibpython() {
   return "";
 }
 
+}  // namespace
+
+void ReleaseEnvironment(AddonData* data) {
+  if (data->attached) {
+    for (auto& weak : data->groups) {
+      if (auto g = weak.lock()) {
+        g->InterruptAll(PyExc_SystemExit);  // running calls end; queued ones are dropped by Close
+        g->Close();
+      }
+    }
+    CancelEnvironmentRequests(data);
+  }
+  data->groups.clear();
+  ForgetRuntimePort(data->port);
+  data->port->Close();
+  if (data->attached) {
+    data->attached = false;
+    Runtime::Get().Leave();
+  }
+}
+
+namespace {
+
 Napi::Object Init(Napi::Env env, Napi::Object exports) {
   std::string conflict = PromoteLibpython();
   if (!conflict.empty()) {
@@ -40,9 +65,10 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   RegisterWsgiModule();  // the gateway's state in every interpreter (before Python starts)
   auto* data = new AddonData();
   data->port = new CompletionPort(env);
-  env.SetInstanceData<AddonData>(data);
+  // Never freed: worker threads may still reach it (through the port) after the environment ends.
+  napi_set_instance_data(env, data, nullptr, nullptr);
   napi_add_env_cleanup_hook(
-      env, [](void* arg) { static_cast<CompletionPort*>(arg)->Close(); }, data->port);
+      env, [](void* arg) { ReleaseEnvironment(static_cast<AddonData*>(arg)); }, data);
   InitRuntimeBinding(env, exports);
   InitGroupBinding(env, exports);
   InitRequestBinding(env, exports);

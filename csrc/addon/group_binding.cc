@@ -1,4 +1,5 @@
 // GroupHandle: a JS handle on one application group; submits calls to its workers.
+#include <algorithm>
 #include <atomic>
 #include <memory>
 #include <mutex>
@@ -174,7 +175,14 @@ class GroupHandle : public Napi::ObjectWrap<GroupHandle> {
       pooled_ = opts.adopt != nullptr;
     }
     group_ = Group::Create(std::move(opts));
-    port_ = Data(info.Env())->port;
+    AddonData* data = Data(info.Env());
+    if (data->groups.size() >= 64 && (data->groups.size() & (data->groups.size() - 1)) == 0) {
+      // At each power of two, forget groups that are gone (a harness makes thousands).
+      auto& gs = data->groups;
+      gs.erase(std::remove_if(gs.begin(), gs.end(), [](const std::weak_ptr<Group>& g) { return g.expired(); }), gs.end());
+    }
+    data->groups.push_back(group_);
+    port_ = data->port;
     group_->set_owner(port_);
   }
   ~GroupHandle() override {

@@ -276,6 +276,11 @@ Napi::Value SetRequestDispatch(const Napi::CallbackInfo& info) {
 
 }  // namespace
 
+void CancelEnvironmentRequests(AddonData* data) {
+  if (!data->requests) return;
+  for (auto& entry : static_cast<RequestTable*>(data->requests)->live) entry.second->Cancel();
+}
+
 void InitRequestBinding(Napi::Env env, Napi::Object exports) {
   exports.Set("registerApp", Napi::Function::New(env, RegisterApp, "registerApp"));
   exports.Set("submitRequest", Napi::Function::New(env, SubmitRequest, "submitRequest"));

@@ -71,18 +71,25 @@ Napi::Value StartRuntime(const Napi::CallbackInfo& info) {
     }
     SetErrorStatuses(std::move(table));
   }
+  if (o.Get("settings").IsString()) opts.settings = o.Get("settings").As<Napi::String>().Utf8Value();
   auto* op = new PromiseOp(env);
   Napi::Promise promise = op->promise();
-  g_runtime_port.store(Data(env)->port);
+  CompletionPort* port = Data(env)->port;
+  CompletionPort* none = nullptr;
+  g_runtime_port.compare_exchange_strong(none, port);  // the first environment's logger takes group-less lines
   SetLogSink(&NodeLogSink);
-  Runtime::Get().Start(opts, [op](ErrorInfo err) {
-    op->Post([err](Napi::Env env, Napi::Promise::Deferred& d) {
+  Runtime::Get().Start(opts, [op](ErrorInfo err, bool attached) {
+    op->Post([err, attached](Napi::Env env, Napi::Promise::Deferred& d) {
       if (!err.empty()) {
         d.Reject(ErrorToJs(env, err));
         return;
       }
+      Data(env)->attached = true;
       Napi::Object r = Napi::Object::New(env);
       r.Set("version", Runtime::Get().version());
+      r.Set("attached", attached);
+      // What the environment that started Python asked for (a later one must not ask for other).
+      r.Set("settings", Runtime::Get().options().settings);
       d.Resolve(r);
     });
   });
@@ -97,13 +104,16 @@ Napi::Value ShutdownRuntime(const Napi::CallbackInfo& info) {
   // alive (the JS side bounds its wait with a timer).
   auto* op = new PromiseOp(env, /*weak=*/true);
   Napi::Promise promise = op->promise();
+  Data(env)->attached = false;
   Runtime::Get().Shutdown(timeout, [op](bool finalized, std::string report) {
     op->Post([finalized, report](Napi::Env env, Napi::Promise::Deferred& d) {
       // Jobs stuck in a Python that was left running never complete: they must not keep Node alive.
       if (!finalized) Data(env)->port->DropHolds();
       Napi::Object r = Napi::Object::New(env);
-      r.Set("finalized", finalized);
-      r.Set("report", report);
+      bool detached = report == "detached";  // other threads still use Python: only this one left
+      r.Set("finalized", finalized && !detached);
+      r.Set("detached", detached);
+      r.Set("report", detached ? "" : report);
       d.Resolve(r);
     });
   });
@@ -132,6 +142,11 @@ Napi::Value RuntimeState(const Napi::CallbackInfo& info) {
 }
 
 }  // namespace
+
+void ForgetRuntimePort(CompletionPort* port) {
+  CompletionPort* expected = port;
+  g_runtime_port.compare_exchange_strong(expected, nullptr);
+}
 
 void InitRuntimeBinding(Napi::Env env, Napi::Object exports) {
   exports.Set("startRuntime", Napi::Function::New(env, StartRuntime, "startRuntime"));

@@ -59,7 +59,7 @@ bool StartPython(const DaemonConfig& cfg) {
   SetErrorStatuses(cfg.error_statuses);
   std::promise<ErrorInfo> started;
   auto fut = started.get_future();
-  Runtime::Get().Start(cfg.runtime, [&started](ErrorInfo e) { started.set_value(e); });
+  Runtime::Get().Start(cfg.runtime, [&started](ErrorInfo e, bool) { started.set_value(e); });
   ErrorInfo err = fut.get();
   if (!err.empty()) {
     Failed(err.message);

@@ -5,9 +5,34 @@
 #include <dlfcn.h>
 #include <napi.h>
 
+#include <mutex>
 #include <string>
 
 namespace {
+
+// runtimeRecord(): what the process's Python runtime runs (JSON, set by the Node thread that
+// started it), or undefined; runtimeRecord(json | null) sets or clears it. Process-wide: every
+// Node thread loads this one library, whichever Python it asks for, so a Worker can learn which
+// Python already runs before it loads a build. A hint only: the runtime itself has the last word.
+std::mutex record_mu;
+std::string record;
+bool has_record = false;
+
+Napi::Value RuntimeRecord(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  std::lock_guard<std::mutex> lock(record_mu);
+  if (info.Length() == 0) return has_record ? Napi::String::New(env, record) : env.Undefined();
+  if (info[0].IsString()) {
+    record = info[0].As<Napi::String>();
+    has_record = true;
+  } else if (info[0].IsNull() || info[0].IsUndefined()) {
+    record.clear();
+    has_record = false;
+  } else {
+    throw Napi::TypeError::New(env, "runtimeRecord(json | null): json must be a string");
+  }
+  return env.Undefined();
+}
 
 // openGlobal(path): dlopen(path, RTLD_NOW | RTLD_GLOBAL), kept open for the life of the process.
 // Throws with the loader's message (missing file, wrong architecture, missing dependency).
@@ -43,6 +68,7 @@ Napi::Value ProviderOf(const Napi::CallbackInfo& info) {
 Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("openGlobal", Napi::Function::New(env, OpenGlobal, "openGlobal"));
   exports.Set("providerOf", Napi::Function::New(env, ProviderOf, "providerOf"));
+  exports.Set("runtimeRecord", Napi::Function::New(env, RuntimeRecord, "runtimeRecord"));
   return exports;
 }
 

@@ -89,20 +89,35 @@ bool Runtime::running() const {
   return state_ == State::kRunning;
 }
 
-void Runtime::Start(const RuntimeOptions& opts, std::function<void(ErrorInfo)> done) {
+void Runtime::Start(const RuntimeOptions& opts, std::function<void(ErrorInfo, bool)> done) {
   {
-    std::lock_guard<std::mutex> lock(mu_);
+    std::unique_lock<std::mutex> lock(mu_);
+    if (state_ == State::kRunning) {
+      users_++;
+      lock.unlock();
+      done(ErrorInfo(), true);
+      return;
+    }
+    if (state_ == State::kStarting) {
+      attaching_.push_back(std::move(done));
+      return;
+    }
     if (state_ == State::kAbandoned) {
+      lock.unlock();
       done(ErrorInfo::Make("ERR_RUNTIME_ABANDONED",
                            "Python could not be finalised cleanly earlier in this process (a thread would not "
-                           "stop), so it cannot be started again; start a new process"));
+                           "stop), so it cannot be started again; start a new process"), false);
       return;
     }
     if (state_ != State::kStopped) {
-      done(ErrorInfo::Make("ERR_RUNTIME_RUNNING", "the Python runtime is already running in this process"));
+      lock.unlock();
+      done(ErrorInfo::Make("ERR_RUNTIME_STOPPING",
+                           "the Python runtime of this process is being finalised (another thread closed the last Engine); start again once it has"),
+           false);
       return;
     }
-    state_ = State::kRunning;
+    state_ = State::kStarting;
+    users_ = 1;
     opts_ = opts;
     tasks_.clear();
   }
@@ -163,15 +178,28 @@ bool Runtime::InitPython(ErrorInfo* err) {
   return true;
 }
 
-void Runtime::ThreadMain(std::function<void(ErrorInfo)> done) {
-  ErrorInfo err;
-  if (!InitPython(&err)) {
-    {
-      std::lock_guard<std::mutex> lock(mu_);
+void Runtime::StartEnded(const ErrorInfo& err, std::function<void(ErrorInfo, bool)>& done) {
+  std::vector<std::function<void(ErrorInfo, bool)>> attaching;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    if (err.empty()) {
+      state_ = State::kRunning;
+      users_ += static_cast<int>(attaching_.size());
+    } else {
       // A failed Py_InitializeFromConfig can leave CPython half set up: never retry it.
       state_ = Py_IsInitialized() ? State::kAbandoned : State::kStopped;
+      users_ = 0;
     }
-    done(err);
+    attaching.swap(attaching_);
+  }
+  done(err, false);
+  for (auto& d : attaching) d(err, err.empty());
+}
+
+void Runtime::ThreadMain(std::function<void(ErrorInfo, bool)> done) {
+  ErrorInfo err;
+  if (!InitPython(&err)) {
+    StartEnded(err, done);
     return;
   }
   main_ts_ = PyThreadState_Get();
@@ -197,14 +225,10 @@ void Runtime::ThreadMain(std::function<void(ErrorInfo)> done) {
   if (!main_) {
     PyEval_RestoreThread(main_ts_);
     Py_FinalizeEx();
-    {
-      std::lock_guard<std::mutex> lock(mu_);
-      state_ = State::kStopped;
-    }
-    done(err);
+    StartEnded(err, done);  // finalised: kStopped, a later start may try again
     return;
   }
-  done(ErrorInfo());
+  StartEnded(ErrorInfo(), done);
 
   for (;;) {
     std::function<void()> task;
@@ -221,7 +245,7 @@ void Runtime::ThreadMain(std::function<void(ErrorInfo)> done) {
 
 bool Runtime::Post(std::function<void()> task) {
   std::lock_guard<std::mutex> lock(mu_);
-  if (state_ != State::kRunning && state_ != State::kStopping) return false;
+  if (state_ != State::kRunning && state_ != State::kStarting && state_ != State::kStopping) return false;
   tasks_.push_back(std::move(task));
   cv_.notify_one();
   return true;
@@ -287,15 +311,27 @@ void Runtime::WorkerExited() {
   if (--live_workers_ == 0) workers_cv_.notify_all();
 }
 
+void Runtime::Leave() {
+  std::lock_guard<std::mutex> lock(mu_);
+  if (users_ > 0) users_--;
+}
+
 void Runtime::Shutdown(int timeout_ms, std::function<void(bool, std::string)> done) {
   {
-    std::lock_guard<std::mutex> lock(mu_);
+    std::unique_lock<std::mutex> lock(mu_);
+    if (state_ == State::kRunning && users_ > 1) {
+      users_--;
+      lock.unlock();
+      done(true, "detached");
+      return;
+    }
     if (state_ != State::kRunning) {
       bool clean = state_ != State::kAbandoned;
       done(clean, clean ? "" : "Python was left running earlier");
       return;
     }
     state_ = State::kStopping;
+    users_ = 0;
     tasks_.push_back([this, timeout_ms, done] { RunShutdown(timeout_ms, done); });
     cv_.notify_one();
   }

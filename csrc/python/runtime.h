@@ -27,15 +27,18 @@ struct RuntimeOptions {
   std::vector<std::string> path;   // sys.path entries put first, in every interpreter
   int optimize = 0;                // -O level
   std::string allocator;           // "malloc" or "pymalloc"; empty: CPython's default (PYTHONMALLOC)
+  std::string settings;            // the starter's description of these options (JSON), for later users
 };
 
 class Runtime {
  public:
   static Runtime& Get();
 
-  // Starts CPython on a new runtime thread. `done` runs on that thread with an empty ErrorInfo
-  // on success. Fails if already running.
-  void Start(const RuntimeOptions& opts, std::function<void(ErrorInfo)> done);
+  // Starts CPython on a new runtime thread, or, when it runs already (started by another Node
+  // thread), attaches one more user to it. `done(err, attached)` runs on the runtime thread, or
+  // at once on the caller's when attaching; err is empty on success. Every user leaves through
+  // Shutdown (the last one finalises) or Leave.
+  void Start(const RuntimeOptions& opts, std::function<void(ErrorInfo, bool attached)> done);
   bool running() const;
   std::string version() const { return version_; }
   const RuntimeOptions& options() const { return opts_; }
@@ -65,11 +68,17 @@ class Runtime {
   // Stops every group, ends sub-interpreters and finalises CPython within `timeout_ms`.
   // `done(finalized, report)` runs on the runtime thread (or the caller's, if not running).
   // When a thread will not stop, finalisation is skipped rather than hanging the process.
+  // With other users attached, only this user leaves: done(true, "detached") at once.
   void Shutdown(int timeout_ms, std::function<void(bool, std::string)> done);
+  // A user leaves without finalising, even if it was the last (a Node thread torn down: no one
+  // can wait for a shutdown there). Python keeps running for the next Start to attach to.
+  void Leave();
 
  private:
   Runtime() = default;
-  void ThreadMain(std::function<void(ErrorInfo)> done);
+  void ThreadMain(std::function<void(ErrorInfo, bool)> done);
+  // Runtime thread: the start ended (err empty: running); tells the starter and those waiting to attach.
+  void StartEnded(const ErrorInfo& err, std::function<void(ErrorInfo, bool)>& done);
   bool PreInitialize(ErrorInfo* err);
   bool InitPython(ErrorInfo* err);
   void RunShutdown(int timeout_ms, std::function<void(bool, std::string)> done);
@@ -77,7 +86,9 @@ class Runtime {
   mutable std::mutex mu_;
   std::condition_variable cv_;
   std::deque<std::function<void()>> tasks_;
-  enum class State { kStopped, kRunning, kStopping, kAbandoned } state_ = State::kStopped;
+  enum class State { kStopped, kStarting, kRunning, kStopping, kAbandoned } state_ = State::kStopped;
+  std::vector<std::function<void(ErrorInfo, bool)>> attaching_;  // Start calls waiting for kStarting to end
+  int users_ = 0;  // Node environments attached (under mu_)
   std::thread thread_;
   RuntimeOptions opts_;
   std::string version_;

@@ -4,7 +4,6 @@ import { GLOBAL_GROUP } from '../group.js';
 import type { Backend, BackendRequest, Exchange } from '../http/backend.js';
 import { OutboundRequest } from './connection.js';
 import type { DaemonGroup } from './daemon-group.js';
-import { isStrict } from '../scheduler/index.js';
 import { RequestFlag, requestFieldsFor } from './protocol.js';
 
 export class DaemonBackend implements Backend {

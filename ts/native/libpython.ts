@@ -14,6 +14,7 @@ import { requirePythonFreeAddon } from './package-root.js';
 interface PreloadAddon {
   openGlobal(path: string): void;
   providerOf(symbol: string): string | undefined;
+  runtimeRecord(json?: string | null): string | undefined;
 }
 
 let preload: PreloadAddon | undefined;
@@ -58,4 +59,16 @@ export function loadLibpythonGlobally(python: PythonInfo): void {
   }
   const after = globalLibpython();
   if (!after || !sameFile(after, python.libpython)) throw conflict(after ?? 'a library opened RTLD_LOCAL');
+}
+
+/**
+ * The process-wide note of which Python runs in this process (JSON; undefined: none), shared by
+ * every Node thread through the Python-free preload library.
+ */
+export function runtimeRecord(): string | undefined {
+  return preloadAddon().runtimeRecord();
+}
+
+export function setRuntimeRecord(json: string | null): void {
+  preloadAddon().runtimeRecord(json);
 }

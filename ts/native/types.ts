@@ -122,8 +122,11 @@ export interface NativeAddon {
     allocator?: string;
     /** What the gateway answers, by error code, for an application that never ran (ts/scheduler/status.ts). */
     errorStatuses?: [string, number][];
-  }): Promise<{ version: string }>;
-  shutdownRuntime(timeoutMs: number): Promise<{ finalized: boolean; report: string }>;
+    /** The starter's RuntimeSettings (JSON), handed to every later user (ts/native/runtime.ts). */
+    settings: string;
+  }): Promise<{ version: string; attached: boolean; settings: string }>;
+  /** This environment stops using the runtime: only it leaves (`detached`) while others use it; the last finalises. */
+  shutdownRuntime(timeoutMs: number): Promise<{ finalized: boolean; detached: boolean; report: string }>;
   /** Outstanding native work stops keeping the event loop alive (after giving up on Python). */
   releaseLoop(): void;
   setLogHandler(fn: ((level: number, group: string, line: string) => void) | null): void;
