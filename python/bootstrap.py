@@ -101,3 +101,93 @@ def _pyhost_bootstrap(path_entries, strict_extensions):
                    and not isinstance(t, (threading._MainThread, threading._DummyThread)))
 
     _pyhost.live_non_daemon_threads = live_non_daemon_threads
+
+    _install_pyhost_module(sys, _pyhost)
+    _install_iteration(_pyhost)
+
+
+def _install_pyhost_module(sys, _pyhost):
+    """`import pyhost` in application code: pyhost.host (the functions the host gave this group,
+    python/host_call.h in the native core), pyhost.HostError, and the exceptions a call is
+    interrupted with (Interrupted, CallTimeout, Cancelled)."""
+
+    class Host:
+        """pyhost.host.name(*args) calls the host function `name` given to this group: plain
+        values both ways; the thread waits with its GIL released."""
+
+        __slots__ = ()
+
+        def __getattr__(self, name):
+            names = _pyhost.host_names()
+            if name.startswith('__') or names is None or name not in names:
+                # host_call says why (no host functions, or which ones there are).
+                try:
+                    _pyhost.host_call(name, ())
+                except AttributeError as e:
+                    raise AttributeError(str(e)) from None
+                raise AttributeError(name)
+
+            def call(*args):
+                return _pyhost.host_call(name, args)
+
+            call.__name__ = call.__qualname__ = name
+            return call
+
+        def __dir__(self):
+            return list(_pyhost.host_names() or ())
+
+        def __repr__(self):
+            return '<pyhost.host: %s>' % (', '.join(_pyhost.host_names() or ()) or 'no host functions')
+
+    m = type(sys)('pyhost', 'pyhost: what the host gives this interpreter.')
+    m.host = Host()
+    m.HostError = _pyhost.HostError
+    m.Interrupted = _pyhost.Interrupted
+    m.CallTimeout = _pyhost.CallTimeout
+    m.Cancelled = _pyhost.Cancelled
+    sys.modules['pyhost'] = m
+
+
+def _install_iteration(_pyhost):
+    """group.iterate(module, func, args): the generator lives here between calls, under a handle;
+    each iter_next advances it by at most `n` values (back-pressure is the caller's asking)."""
+    import importlib, itertools
+
+    generators = {}
+    handles = itertools.count(1)
+
+    def iter_start(module, func, args):
+        it = iter(getattr(importlib.import_module(module), func)(*args))
+        handle = next(handles)
+        generators[handle] = it
+        return handle
+
+    def iter_next(handle, n):
+        """[done, values]: up to n values; done once the generator is exhausted (it is then
+        forgotten). An exception ends the iteration too, and propagates."""
+        it = generators.get(handle)
+        if it is None:
+            raise ValueError('no iteration %r in this interpreter (finished or closed)' % (handle,))
+        values = []
+        try:
+            for _ in range(n):
+                values.append(next(it))
+        except StopIteration:
+            del generators[handle]
+            return [True, values]
+        except BaseException:
+            generators.pop(handle, None)
+            raise
+        return [False, values]
+
+    def iter_close(handle):
+        """The consumer stopped early: the generator is closed (its finally blocks run)."""
+        it = generators.pop(handle, None)
+        close = getattr(it, 'close', None)
+        if close is not None:
+            close()
+        return None
+
+    _pyhost.iter_start = iter_start
+    _pyhost.iter_next = iter_next
+    _pyhost.iter_close = iter_close

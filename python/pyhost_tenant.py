@@ -264,13 +264,16 @@ def _close_interpreter_modules():
 # ---- configuration --------------------------------------------------------------------------
 
 def _install_pyhost_module():
-    """`import pyhost` in tenant code: the exceptions a call is interrupted with, to catch them
-    on purpose (`except pyhost.TenantTimeout:` to clean up, then raise)."""
-    m = type(sys)('pyhost', 'pyhost, as a harness tenant sees it.')
-    m.Interrupted = _pyhost.Interrupted
-    m.CallTimeout = m.TenantTimeout = _pyhost.CallTimeout
-    m.Cancelled = _pyhost.Cancelled
-    sys.modules['pyhost'] = m
+    """`import pyhost` in tenant code: the bootstrap's module (python/bootstrap.py), with the
+    harness's name for a call's timeout (`except pyhost.TenantTimeout:` to clean up, then raise)."""
+    m = sys.modules.get('pyhost')
+    if m is None:
+        m = type(sys)('pyhost', 'pyhost, as a harness tenant sees it.')
+        m.Interrupted = _pyhost.Interrupted
+        m.CallTimeout = _pyhost.CallTimeout
+        m.Cancelled = _pyhost.Cancelled
+        sys.modules['pyhost'] = m
+    m.TenantTimeout = m.CallTimeout
 
 
 _isolated = False
@@ -309,7 +312,7 @@ def configure(paths, env, switch_interval, options):
         # running thread lets go only after the switch interval (default 5 ms).
         sys.setswitchinterval(switch_interval)
     _pyhost.add_paths(paths)
-    if 'pyhost' not in sys.modules:
+    if not hasattr(sys.modules.get('pyhost'), 'TenantTimeout'):
         _install_pyhost_module()
     if options.get('isolate'):
         isolate(options.get('baseEnv', ()))

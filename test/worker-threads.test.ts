@@ -144,6 +144,40 @@ if (!skip313) {
     t.is(await engine.group('%{GLOBAL}').eval('2 + 2'), 4);
   });
 
+  test.serial('host functions run on the event loop of the thread whose Engine made the group', async (t) => {
+    const workers = [new EngineWorker(), new EngineWorker()];
+    try {
+      await Promise.all(workers.map((w) => w.ready));
+      await Promise.all(workers.map((w) => w.must('start')));
+      const code = '[__import__("pyhost").host.where(), __import__("pyhost").host.slow(50)]';
+      const answers = await Promise.all(workers.map((w, i) => w.must('hostEval', { group: `host-in-worker-${i}`, code })));
+      t.deepEqual(answers, workers.map((w) => [w.worker.threadId, w.worker.threadId]));
+      const main = engine.group('host-in-main', { host: { where: () => 'main' } });
+      t.is(await main.eval('__import__("pyhost").host.where()'), 'main');
+      // A Worker's group does not see the main thread's functions, nor the reverse.
+      t.is(await workers[0].must('eval', { group: 'host-in-worker-0', code: 'callable(__import__("pyhost").host.slow)' }), true);
+      const other = await workers[1].send('eval', { group: 'no-host-in-worker-1', code: '__import__("pyhost").host.where()' });
+      t.false(other.ok);
+      t.regex(other.error!.message, /no host function 'where'/);
+      await Promise.all(workers.map((w) => w.must('close')));
+    } finally {
+      await Promise.all(workers.map((w) => w.worker.terminate()));
+    }
+  });
+
+  test.serial('a Worker terminated while its Python waits in a host function: its interpreter ends, the others go on', async (t) => {
+    const before = interpreters();
+    const doomed = new EngineWorker();
+    await doomed.ready;
+    await doomed.must('start');
+    void doomed.send('hostEval', { group: 'host-doomed', code: '__import__("pyhost").host.slow(600000)' });
+    await waitFor('its interpreter to start', () => interpreters() === before + 1);
+    await new Promise((r) => setTimeout(r, 100));
+    await doomed.worker.terminate();
+    await waitFor('its interpreter to end', () => interpreters() === before);
+    t.is(await engine.group('%{GLOBAL}').eval('"main goes on"'), 'main goes on');
+  });
+
   test.serial('a pool of 4 Workers (Piscina-style) takes 400 tasks: every result right, every Worker used', async (t) => {
     const pool = Array.from({ length: 4 }, () => new EngineWorker());
     try {

@@ -7,6 +7,7 @@ import { PyhostError } from './errors.js';
 import { GLOBAL_GROUP, Group, type GroupOptions, type ResolvedGroupOptions } from './group.js';
 import { Logger, LOG_LEVELS, stderrSink, type LogLevel, type LogSink } from './logger.js';
 import { nativeCalls } from './native/calls.js';
+import { hostFunctions, type HostFunction } from './native/host-functions.js';
 import { joinRuntime, leaveRuntime, threadRuntime, type ThreadRuntime } from './native/runtime.js';
 import type { NativeAddon } from './native/types.js';
 import { resolveGroupName } from './http/app-groups.js';
@@ -60,7 +61,7 @@ export interface EngineOptions {
 const ENGINE_KEYS = [
   'python', 'pythonHome', 'pythonPath', 'home', 'optimize', 'allocator', 'logger', 'logLevel', 'shutdownTimeout', 'restrictEmbedded', 'metrics',
 ] as const;
-const GROUP_KEYS = ['gil', 'threads', 'fallback', 'queueLimit', 'extensions', 'pythonPath', 'pooled'] as const;
+const GROUP_KEYS = ['gil', 'threads', 'fallback', 'queueLimit', 'extensions', 'pythonPath', 'pooled', 'host'] as const;
 const NATIVE_LEVELS: LogLevel[] = ['debug', 'info', 'warn', 'error'];
 const ALLOCATORS = ['pymalloc', 'malloc'] as const;
 
@@ -228,6 +229,7 @@ export class Engine {
         throw invalid(`group ${name}`, 'belongs to another Engine in this process');
       }
     }
+    const host = resolved.host ? hostFunctions(runtime.addon).register(name, resolved.host, resolved.threads) : undefined;
     const handle = new runtime.addon.GroupHandle({
       name,
       kind: name === GLOBAL_GROUP ? 'main' : resolved.gil,
@@ -235,8 +237,9 @@ export class Engine {
       threads: resolved.threads,
       path: resolved.pythonPath,
       pooled: resolved.pooled && resolved.pythonPath.length === 0,
+      host: host?.spec,
     });
-    const group = new Group(name, resolved, handle, this.logger, () => this.closed, runtime.addon, this.events);
+    const group = new Group(name, resolved, handle, this.logger, () => this.closed, runtime.addon, this.events, host);
     this.groups.set(name, group);
     return group;
   }
@@ -422,9 +425,27 @@ function resolveGroupOptions(name: string, options: GroupOptions | undefined, ve
       if (o.pooled !== undefined && typeof o.pooled !== 'boolean') throw invalid(what, 'pooled must be a boolean');
       return o.pooled ?? false;
     })(),
+    ...(o.host === undefined ? {} : { host: hostOption(what, o.host) }),
   };
 }
 
+const PYTHON_IDENTIFIER = /^[A-Za-z_][A-Za-z0-9_]*$/;
+
+function hostOption(what: string, host: unknown): Readonly<Record<string, HostFunction>> {
+  if (host === null || typeof host !== 'object' || Array.isArray(host)) throw invalid(what, 'host must be an object of functions');
+  const out: Record<string, HostFunction> = {};
+  for (const [name, fn] of Object.entries(host)) {
+    if (!PYTHON_IDENTIFIER.test(name) || name.startsWith('__')) {
+      throw invalid(what, `host function name '${name}' is not a Python identifier (or starts with __)`);
+    }
+    if (typeof fn !== 'function') throw invalid(what, `host.${name} must be a function`);
+    out[name] = fn as HostFunction;
+  }
+  return Object.freeze(out);
+}
+
 function sameOptions(a: ResolvedGroupOptions, b: ResolvedGroupOptions): boolean {
-  return JSON.stringify(a) === JSON.stringify(b);
+  const sameHost = Object.keys(a.host ?? {}).length === Object.keys(b.host ?? {}).length &&
+    Object.entries(a.host ?? {}).every(([k, fn]) => b.host?.[k] === fn);
+  return sameHost && JSON.stringify({ ...a, host: undefined }) === JSON.stringify({ ...b, host: undefined });
 }

@@ -6,6 +6,7 @@
 import { fromNative, PyhostError, PythonError } from './errors.js';
 import type { Logger } from './logger.js';
 import { CallKind, nativeCalls, type NativeCalls } from './native/calls.js';
+import type { HostBinding, HostFunction } from './native/host-functions.js';
 import type { NativeAddon, NativeCallLimits, NativeGroupHandle } from './native/types.js';
 import { admit, movedWarning, movesToGlobal, refusedAdvice } from './scheduler/index.js';
 import { NO_EVENTS, type SchedulerEvents } from './scheduler/events.js';
@@ -78,6 +79,23 @@ export interface GroupOptions {
   pythonPath?: string[];
   /** Take a warm interpreter from the pool (see Harness) instead of creating one, when ready. */
   pooled?: boolean;
+  /**
+   * Functions this group's Python may call as `pyhost.host.name(*args)`: plain values both ways;
+   * a returned promise is awaited (only the calling Python thread waits, its GIL released); a
+   * throw or a rejection is `pyhost.HostError` in Python. They run on this thread's event loop.
+   * A host function must not wait for a call into its own group (ERR_HOST_DEADLOCK when every
+   * worker of the group waits in a host function).
+   */
+  host?: Record<string, HostFunction>;
+}
+
+/** Options of {@link Group.iterate}. */
+export interface IterateOptions extends CallOptions {
+  /**
+   * Values fetched per crossing (default 1: the generator advances only as the consumer asks;
+   * larger batches run it up to `batch - 1` values ahead and go much faster).
+   */
+  batch?: number;
 }
 
 export interface ResolvedGroupOptions {
@@ -88,6 +106,7 @@ export interface ResolvedGroupOptions {
   extensions: 'legacy' | 'strict';
   pythonPath: string[];
   pooled: boolean;
+  host?: Readonly<Record<string, HostFunction>>;
 }
 
 export class Group {
@@ -109,6 +128,7 @@ export class Group {
     private readonly isEngineClosed: () => boolean,
     addon: NativeAddon,
     private readonly events: SchedulerEvents = NO_EVENTS,
+    private readonly host?: HostBinding,
   ) {
     this.calls = nativeCalls(addon);
   }
@@ -177,6 +197,8 @@ export class Group {
       }
       if (signal?.aborted) return Promise.reject(abortError(signal));
     }
+    const deadlock = this.host?.wouldDeadlock();
+    if (deadlock) return Promise.reject(new PyhostError('ERR_HOST_DEADLOCK', deadlock));
     return this.submit(() => {
       const { id, done } = this.calls.submit(this.handle, kind, a, b, args, kwargs, limits);
       if (!signal) return done;
@@ -193,6 +215,31 @@ export class Group {
         },
       );
     });
+  }
+
+  /**
+   * The values the generator `module.func(*args)` yields, as an async iterator. The generator
+   * lives in the group's interpreter and advances only when the consumer asks (by `batch` values
+   * at a time); stopping early (`break`, `return()`) closes it, so its `finally` blocks run.
+   * Each value crosses as a `call` result does. Options as for {@link Group.call}, per fetch.
+   */
+  async *iterate<T = unknown>(module: string, func: string, args: unknown[] = [], options: IterateOptions = {}): AsyncGenerator<T, void, undefined> {
+    const { batch = 1, ...callOptions } = options ?? {};
+    if (!Number.isInteger(batch) || batch < 1 || batch > 1_000_000) {
+      throw new PyhostError('ERR_INVALID_ARGUMENT', 'batch must be an integer from 1 to 1,000,000');
+    }
+    const handle = await this.call<number>('_pyhost', 'iter_start', [module, func, args], undefined, callOptions);
+    let done = false;
+    try {
+      while (!done) {
+        const [end, values] = await this.call<[boolean, T[]]>('_pyhost', 'iter_next', [handle, batch], undefined, callOptions);
+        done = end;
+        for (const v of values) yield v;
+      }
+    } finally {
+      // Stopped early, or failed: the generator is closed in Python (a no-op if it already ended).
+      if (!done && !this.closed) await this.call('_pyhost', 'iter_close', [handle]).catch(() => undefined);
+    }
   }
 
   /** Jobs waiting or running, and workers busy. */
@@ -304,6 +351,7 @@ export class Group {
   close(): void {
     if (this.closed) return;
     this.closed = true;
+    this.host?.close();
     this.handle.close();
   }
 }

@@ -11,7 +11,8 @@
  * ```
  */
 export { Engine, type EngineOptions } from './engine.js';
-export { Group, GLOBAL_GROUP, type GroupKind, type GroupOptions } from './group.js';
+export { Group, GLOBAL_GROUP, type CallOptions, type GroupKind, type GroupOptions, type IterateOptions } from './group.js';
+export type { HostFunction } from './native/host-functions.js';
 export { PyhostError, PythonError, ConfigError } from './errors.js';
 export { Logger, formatLogRecord, type LogLevel, type LogRecord, type LogSink } from './logger.js';
 export type { MountHandler, MountOptions } from './http/mount.js';

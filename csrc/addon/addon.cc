@@ -8,6 +8,7 @@
 #include "python/pyref.h"
 #include "python/runtime.h"
 #include "addon/addon_data.h"
+#include "addon/host_binding.h"
 
 namespace pyhost {
 namespace {
@@ -44,6 +45,7 @@ void ReleaseEnvironment(AddonData* data) {
     }
     CancelEnvironmentRequests(data);
   }
+  CloseEnvironmentHostCalls(data);
   data->groups.clear();
   ForgetRuntimePort(data->port);
   data->port->Close();
@@ -72,6 +74,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   InitRuntimeBinding(env, exports);
   InitGroupBinding(env, exports);
   InitRequestBinding(env, exports);
+  InitHostBinding(env, exports);
   exports.Set("pythonVersionBuilt", Napi::String::New(env, PY_VERSION));
   return exports;
 }

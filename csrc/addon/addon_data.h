@@ -20,6 +20,7 @@ struct AddonData {
   void* requests = nullptr;       // RequestTable (request_binding.cc)
   void* call_results = nullptr;   // CallResults (call_results.h)
   void* call_registry = nullptr;  // CallRegistry (group_binding.cc)
+  void* host_calls = nullptr;     // HostCalls (host_binding.cc)
   // This environment is one of the runtime's users (startRuntime resolved, no shutdownRuntime yet).
   bool attached = false;
   // Groups this environment created: closed when it is torn down (a Worker ending).

@@ -12,6 +12,7 @@
 #include "python/interp_pool.h"
 #include "python/pyref.h"
 #include "addon/addon_data.h"
+#include "addon/host_binding.h"
 #include "addon/js_value.h"
 #include "addon/call_results.h"
 #include "addon/promise_op.h"
@@ -156,7 +157,7 @@ class GroupHandle : public Napi::ObjectWrap<GroupHandle> {
                         InstanceAccessor<&GroupHandle::Pooled>("pooled")});
   }
 
-  // new GroupHandle({name, kind: 'main'|'shared'|'own', strictExtensions, threads, path})
+  // new GroupHandle({name, kind: 'main'|'shared'|'own', strictExtensions, threads, path, pooled, host?: {id, names}})
   explicit GroupHandle(const Napi::CallbackInfo& info) : Napi::ObjectWrap<GroupHandle>(info) {
     Napi::Object o = info[0].As<Napi::Object>();
     GroupOptions opts;
@@ -170,6 +171,7 @@ class GroupHandle : public Napi::ObjectWrap<GroupHandle> {
       auto arr = path.As<Napi::Array>();
       for (uint32_t i = 0; i < arr.Length(); i++) opts.path.push_back(arr.Get(i).ToString().Utf8Value());
     }
+    opts.host = MakeHostChannel(info.Env(), o.Get("host"));
     if (o.Get("pooled").ToBoolean().Value() && opts.kind != InterpKind::kMain) {
       opts.adopt = InterpPool::Get().Take(opts.kind, opts.strict_extensions);
       pooled_ = opts.adopt != nullptr;

@@ -293,6 +293,7 @@ void Group::StartLocked() {
     interp_ = std::move(opts_.adopt);
     interp_->set_name(opts_.name);
     state_ = State::kRunning;
+    ShareHostLocked();
     SpawnWorkersLocked();
     cv_.notify_all();
     return;
@@ -319,12 +320,18 @@ void Group::OnInterp(std::shared_ptr<Interp> interp, ErrorInfo err) {
     } else {
       interp_ = interp;
       state_ = State::kRunning;
+      ShareHostLocked();
       SpawnWorkersLocked();
     }
     cv_.notify_all();  // RunHere callers wait for the start
   }
   ErrorInfo why = failure_;
   for (Job* j : aborted) j->Abort(why);
+}
+
+void Group::ShareHostLocked() {
+  // The main interpreter serves many groups: its threads get %{GLOBAL}'s functions only.
+  if (opts_.host && (interp_->kind() != InterpKind::kMain || opts_.name == "%{GLOBAL}")) interp_->set_host(opts_.host);
 }
 
 void Group::SpawnWorkersLocked() {

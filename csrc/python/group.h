@@ -12,6 +12,7 @@
 #include <string>
 #include <vector>
 
+#include "python/host_call.h"
 #include "python/interp.h"
 #include "python/job.h"
 
@@ -54,6 +55,8 @@ struct GroupOptions {
   std::vector<std::string> path;  // this group's own sys.path entries (first), after the engine's
   // Start in this ready interpreter (from the warm pool) instead of creating one.
   std::shared_ptr<Interp> adopt;
+  // Functions the host gave this group (pyhost.host.name): null for none.
+  std::shared_ptr<HostChannel> host;
 };
 
 // Logs `text` (trailing newlines dropped) at error level for the group whose job this thread runs.
@@ -101,6 +104,7 @@ class Group : public std::enable_shared_from_this<Group> {
   void CloseAndWait(std::function<void(bool)> cb);
 
   const std::string& name() const { return opts_.name; }
+  const std::shared_ptr<HostChannel>& host() const { return opts_.host; }
   InterpKind kind() const;
   bool closed() const;
   size_t queued() const;
@@ -118,6 +122,8 @@ class Group : public std::enable_shared_from_this<Group> {
   void OnInterp(std::shared_ptr<Interp> interp, ErrorInfo err);
   std::shared_ptr<Interp> EnsureStarted(ErrorInfo* err);
   void SpawnWorkersLocked();
+  // The interpreter's threads that are not workers reach this group's host functions.
+  void ShareHostLocked();
   void WorkerMain(Worker* w, std::shared_ptr<Interp> interp, int gen);
   void RunJob(Worker* w, Job* job);
   // Starts the job's hard deadline, if it has one (core/deadlines.h).

@@ -15,6 +15,8 @@
 
 namespace pyhost {
 
+class HostChannel;
+
 enum class InterpKind { kMain, kSharedGil, kOwnGil };
 
 struct InterpSpec {
@@ -65,6 +67,17 @@ class Interp : public std::enable_shared_from_this<Interp> {
   // Counts thread states of this interpreter other than the owner's (its GIL held).
   int OtherThreadStates() const;
 
+  // The host functions of the group this interpreter serves, for threads its code starts
+  // (workers use their group's); null for none. Any thread.
+  std::shared_ptr<HostChannel> host() const {
+    std::lock_guard<std::mutex> lock(host_mu_);
+    return host_;
+  }
+  void set_host(std::shared_ptr<HostChannel> host) {
+    std::lock_guard<std::mutex> lock(host_mu_);
+    host_ = std::move(host);
+  }
+
  private:
   Interp() = default;
   bool Bootstrap(const std::vector<std::string>& path, bool strict, ErrorInfo* err);
@@ -80,6 +93,8 @@ class Interp : public std::enable_shared_from_this<Interp> {
   std::atomic<bool> ended_{false};
   std::mutex waiters_mu_;
   std::vector<std::function<void(bool)>> end_waiters_;
+  mutable std::mutex host_mu_;
+  std::shared_ptr<HostChannel> host_;
 };
 
 }  // namespace pyhost

@@ -1,6 +1,7 @@
 #include "python/pyhost_module.h"
 
 #include "python/group.h"
+#include "python/host_call.h"
 #include "python/interp.h"
 #include "python/log.h"
 #include "python/pyref.h"
@@ -74,7 +75,7 @@ PyObject* StopInterrupts(PyObject*, PyObject*) {
   Py_RETURN_NONE;
 }
 
-int AddInterruptTypes(PyObject* module, ModuleState* st) {
+int AddExceptionTypes(PyObject* module, ModuleState* st) {
   st->interrupted = PyErr_NewExceptionWithDoc(
       "pyhost.Interrupted", "The host stopped this call (a BaseException: `except Exception` does not catch it).",
       PyExc_BaseException, nullptr);
@@ -85,7 +86,11 @@ int AddInterruptTypes(PyObject* module, ModuleState* st) {
   if (!st->cancelled) return -1;
   if (PyModule_AddObjectRef(module, "Interrupted", st->interrupted) < 0) return -1;
   if (PyModule_AddObjectRef(module, "CallTimeout", st->call_timeout) < 0) return -1;
-  return PyModule_AddObjectRef(module, "Cancelled", st->cancelled);
+  if (PyModule_AddObjectRef(module, "Cancelled", st->cancelled) < 0) return -1;
+  st->host_error = PyErr_NewExceptionWithDoc("pyhost.HostError", "A host function threw; the message is the host's.",
+                                             PyExc_Exception, nullptr);
+  if (!st->host_error) return -1;
+  return PyModule_AddObjectRef(module, "HostError", st->host_error);
 }
 
 const ModuleExtension* extension = nullptr;
@@ -94,7 +99,7 @@ int ModuleExec(PyObject* module) {
   ModuleState* st = GetModuleState(module);
   st->code_cache = PyDict_New();
   if (!st->code_cache) return -1;
-  if (AddInterruptTypes(module, st) < 0) return -1;
+  if (AddExceptionTypes(module, st) < 0) return -1;
   return extension ? extension->exec(module, &st->extension) : 0;
 }
 
@@ -105,6 +110,7 @@ int ModuleTraverse(PyObject* module, visitproc visit, void* arg) {
   Py_VISIT(st->interrupted);
   Py_VISIT(st->call_timeout);
   Py_VISIT(st->cancelled);
+  Py_VISIT(st->host_error);
   Py_VISIT(st->wake_hook);
   return st->extension ? extension->traverse(st->extension, visit, arg) : 0;
 }
@@ -116,6 +122,7 @@ int ModuleClear(PyObject* module) {
   Py_CLEAR(st->interrupted);
   Py_CLEAR(st->call_timeout);
   Py_CLEAR(st->cancelled);
+  Py_CLEAR(st->host_error);
   Py_CLEAR(st->wake_hook);
   if (st->extension) extension->clear(st->extension);
   return 0;
@@ -137,6 +144,9 @@ PyMethodDef kCoreMethods[] = {
     {"sleep", InterruptibleSleep, METH_O, "sleep(seconds): time.sleep, ended by an interrupt from the host"},
     {"stop_interrupts", StopInterrupts, METH_NOARGS, "stop_interrupts(): the running call takes no more interrupts"},
     {"set_wake_hook", SetWakeHook, METH_O, "set_wake_hook(fn): fn(ident) wakes an interrupted thread's wait"},
+    {"host_call", reinterpret_cast<PyCFunction>(reinterpret_cast<void (*)(void)>(HostCallPy)), METH_FASTCALL,
+     "host_call(name, args): call a function the host gave this group"},
+    {"host_names", HostNamesPy, METH_NOARGS, "host_names(): the host functions this group was given, or None"},
     {"raise_in_thread", reinterpret_cast<PyCFunction>(reinterpret_cast<void (*)(void)>(RaiseInThreadPy)), METH_FASTCALL,
      "raise_in_thread(ident, exc_type): raise exc_type in a thread of this interpreter"},
     {nullptr, nullptr, 0, nullptr}};

@@ -19,6 +19,8 @@ struct ModuleState {
   PyObject* interrupted = nullptr;
   PyObject* call_timeout = nullptr;
   PyObject* cancelled = nullptr;
+  // _pyhost.HostError (an Exception): a host function threw (python/host_call.h).
+  PyObject* host_error = nullptr;
   // Called with a thread ident when that thread is interrupted, to wake it from a wait that the
   // interpreter's own code made interruptible (set by _pyhost.set_wake_hook); may be null.
   PyObject* wake_hook = nullptr;

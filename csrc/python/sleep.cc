@@ -24,11 +24,27 @@ std::unordered_map<unsigned long, Sleeper*> sleepers;
 }  // namespace
 
 void WakeSleeper(unsigned long ident) {
+  SettleWaiter(ident, [] {});
+}
+
+void SettleWaiter(unsigned long ident, const std::function<void()>& settle) {
   std::lock_guard<std::mutex> lock(sleepers_mu);
+  settle();
   auto it = sleepers.find(ident);
   if (it == sleepers.end()) return;
   it->second->woken = true;
   it->second->cv.notify_one();
+}
+
+bool WaitInterruptibly(std::chrono::steady_clock::time_point until, const std::function<bool()>& ready) {
+  const unsigned long ident = PyThread_get_thread_ident();
+  Sleeper self;
+  std::unique_lock<std::mutex> lock(sleepers_mu);
+  if (ready()) return true;
+  sleepers[ident] = &self;
+  self.cv.wait_until(lock, until, [&] { return self.woken || ready(); });
+  sleepers.erase(ident);
+  return ready();
 }
 
 PyObject* InterruptibleSleep(PyObject*, PyObject* arg) {
@@ -47,18 +63,13 @@ PyObject* InterruptibleSleep(PyObject*, PyObject* arg) {
     return nullptr;
   }
   if (seconds > 1e9) seconds = 1e9;  // ~31 years: beyond it the deadline would overflow
-  const unsigned long ident = PyThread_get_thread_ident();
-  Sleeper self;
   Py_BEGIN_ALLOW_THREADS;
   if (seconds == 0) {
     std::this_thread::yield();
   } else {
     const auto until = std::chrono::steady_clock::now() +
                        std::chrono::duration_cast<std::chrono::steady_clock::duration>(std::chrono::duration<double>(seconds));
-    std::unique_lock<std::mutex> lock(sleepers_mu);
-    sleepers[ident] = &self;
-    self.cv.wait_until(lock, until, [&] { return self.woken; });
-    sleepers.erase(ident);
+    WaitInterruptibly(until, [] { return false; });
   }
   Py_END_ALLOW_THREADS;
   Py_RETURN_NONE;

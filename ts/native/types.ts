@@ -48,6 +48,14 @@ export interface NativeGroupOptions {
   path: string[];
   /** Take a warm interpreter from the pool if one is ready. */
   pooled?: boolean;
+  /** Host functions given to the group (ts/native/host-functions.ts). */
+  host?: NativeHostSpec;
+}
+
+/** A group's host functions as the native side knows them: the dispatcher's key and the names. */
+export interface NativeHostSpec {
+  id: number;
+  names: string[];
 }
 
 /** Flags of submitRequest. */
@@ -90,6 +98,10 @@ export type RequestDispatch = (
 export interface NativeAddon {
   /** Takes each batch of call outcomes (ts/native/calls.ts). */
   setCallResults(fn: (ids: number[], outcomes: unknown[], kinds: CallOutcome[]) => void): void;
+  /** Takes each host call from Python (ts/native/host-functions.ts). */
+  setHostDispatcher(fn: (hostId: number, callId: number, name: string, args: unknown[]) => void): void;
+  /** A host call's outcome: a value (ok) or an error message; false if it was no longer open. */
+  settleHostCall(callId: number, ok: boolean, value: unknown): boolean;
   registerApp(target: string, isModule: boolean, callable: string, reload: boolean): number;
   /**
    * `fields`: method, scriptName, pathInfo, query, requestUri, protocol, scheme, serverName,
