@@ -2,10 +2,13 @@
  * In-process microbenchmarks of the native core's call path (issue 2):
  *
  *   1. group.eval("1") round trip, sequential: median and p99 in µs per group kind
- *      (%{GLOBAL}, shared-GIL sub-interpreter, own-GIL sub-interpreter on 3.12+); goal < 30 µs median.
+ *      (%{GLOBAL}, shared-GIL sub-interpreter, own-GIL sub-interpreter on 3.12+); goal < 20 µs median (issue 20).
  *      Benchmark.js (deferred) gives a second opinion on the mean.
- *   2. Calls per second with 1,000 calls in flight, per group kind; goal >= 100,000/s.
+ *   2. Calls per second with 1,000 calls in flight, per group kind; goal >= 250,000/s.
  *   3. RSS added per extra sub-interpreter group (20 created and started, 1 worker each).
+ *   4. Host functions (issue 18): pyhost.host.ping() round trip timed in Python (median, p99), and
+ *      host calls/s with 8 Python threads calling at once.
+ *   5. group.iterate over a generator: values/s with batch 1 and batch 1,000.
  * CPU-bound scaling across groups and daemon processes is bench/micro/scaling.ts.
  *
  * Usage: node --import tsx bench/micro/calls.ts [--python PATH] [--quick] [--wait-idle SEC] [--out FILE]
@@ -83,6 +86,50 @@ async function throughput(g: Group, inFlight: number, seconds: number) {
   return { callsPerSec: perSec, ...rest };
 }
 
+const HOST_BENCH = `
+import threading, time, pyhost
+def host_round_trip(n):
+    ping = pyhost.host.ping
+    for _ in range(200):
+        ping()
+    times = []
+    for _ in range(n):
+        t = time.perf_counter_ns()
+        ping()
+        times.append(time.perf_counter_ns() - t)
+    times.sort()
+    return [times[len(times) // 2] / 1000, times[int(len(times) * 0.99)] / 1000]
+
+def host_threads(threads, seconds):
+    ping = pyhost.host.ping
+    counts = [0] * threads
+    stop = time.monotonic() + seconds
+    def run(i):
+        while time.monotonic() < stop:
+            ping()
+            counts[i] += 1
+    ts = [threading.Thread(target=run, args=(i,)) for i in range(threads)]
+    start = time.monotonic()
+    for t in ts: t.start()
+    for t in ts: t.join()
+    return sum(counts) / (time.monotonic() - start)
+`;
+
+async function hostFunctions(g: Group, samples: number, seconds: number) {
+  await g.exec(HOST_BENCH);
+  const [medianUs, p99Us] = await g.eval<[number, number]>(`host_round_trip(${samples})`);
+  const threadsCallsPerSec = Math.round(await g.eval<number>(`host_threads(8, ${seconds})`));
+  return { medianUs: round(medianUs, 1), p99Us: round(p99Us, 1), threadsCallsPerSec };
+}
+
+async function iteration(g: Group, batch: number, values: number) {
+  await g.exec('import sys\nsys.modules["bench_gens"] = type(sys)("bench_gens")\nsys.modules["bench_gens"].numbers = lambda n: iter(range(n))');
+  const started = performance.now();
+  let count = 0;
+  for await (const _ of g.iterate('bench_gens', 'numbers', [values], { batch })) count++;
+  return Math.round(count / ((performance.now() - started) / 1000));
+}
+
 function rssMiB(): number {
   return process.memoryUsage().rss / 2 ** 20;
 }
@@ -121,6 +168,15 @@ async function main(): Promise<void> {
   const latency: Record<string, unknown> = {};
   const benchjs: Record<string, unknown> = {};
   const tput: Record<string, unknown> = {};
+  const host: Record<string, unknown> = {};
+  const iterate: Record<string, unknown> = {};
+  for (const k of kinds) {
+    log(`host functions: ${k.label}...`);
+    const hg = engine.group(`${k.name}-host`.replace('%{GLOBAL}-host', '%{GLOBAL}'), { ...k.options, threads: 8, host: { ping: () => null } });
+    host[k.id] = await hostFunctions(hg, quick ? 2000 : 20000, quick ? 1 : 3);
+    log(`iteration: ${k.label}...`);
+    iterate[k.id] = { batch1: await iteration(hg, 1, quick ? 5000 : 30000), batch1000: await iteration(hg, 1000, quick ? 200_000 : 2_000_000) };
+  }
   for (const k of kinds) {
     const g = engine.group(k.name, k.options);
     await g.eval('1');
@@ -136,10 +192,12 @@ async function main(): Promise<void> {
   const result = {
     ...resultHeader(engine, hostBusyPctAtStart, quick),
     loadavgAtStart,
-    goals: { roundTripMedianUs: 30, callsPerSec: 100000 },
+    goals: { roundTripMedianUs: 20, callsPerSec: 250000 },
     roundTrip: latency,
     benchmarkJs: benchjs,
     throughput: tput,
+    hostFunctions: host,
+    iterate,
     rssPerGroup: rss,
   };
 
@@ -152,10 +210,15 @@ async function main(): Promise<void> {
     // '*': other processes kept more than a quarter of a core busy meanwhile
     return String(v) + (typeof r?.hostOtherCores === 'number' && r.hostOtherCores > 0.25 ? ' *' : '');
   };
-  rows.push(['eval("1") median µs (goal < 30)', ...kinds.map((k) => pick(latency, k.id, 'medianUs'))]);
+  rows.push(['eval("1") median µs (goal < 20)', ...kinds.map((k) => pick(latency, k.id, 'medianUs'))]);
   rows.push(['eval("1") p99 µs', ...kinds.map((k) => pick(latency, k.id, 'p99Us'))]);
   rows.push(['Benchmark.js mean µs (± rme %)', ...kinds.map((k) => `${pick(benchjs, k.id, 'meanUs')} (±${pick(benchjs, k.id, 'rmePct')}%)`)]);
-  rows.push(['calls/s, 1,000 in flight (goal >= 100,000)', ...kinds.map((k) => pick(tput, k.id, 'callsPerSec'))]);
+  rows.push(['calls/s, 1,000 in flight (goal >= 250,000)', ...kinds.map((k) => pick(tput, k.id, 'callsPerSec'))]);
+  rows.push(['pyhost.host.ping() median µs, timed in Python', ...kinds.map((k) => pick(host, k.id, 'medianUs'))]);
+  rows.push(['pyhost.host.ping() p99 µs', ...kinds.map((k) => pick(host, k.id, 'p99Us'))]);
+  rows.push(['host calls/s, 8 Python threads', ...kinds.map((k) => pick(host, k.id, 'threadsCallsPerSec'))]);
+  rows.push(['iterate values/s, batch 1', ...kinds.map((k) => pick(iterate, k.id, 'batch1'))]);
+  rows.push(['iterate values/s, batch 1,000', ...kinds.map((k) => pick(iterate, k.id, 'batch1000'))]);
   rows.push(['RSS per extra group, MiB (1 worker)', '-', pick(rss, 'shared', 'perGroupMiB'), ...(ownGil ? [pick(rss, 'own', 'perGroupMiB')] : [])]);
   console.log(`\npyhost micro/calls — Python ${engine.pythonVersion}, ${os.cpus().length} cores, ${os.cpus()[0]?.model}; host ${hostBusyPctAtStart}% busy at start`);
   console.log(markdownTable(rows));
