@@ -19,8 +19,10 @@ thread_local Worker* tls_worker = nullptr;
 // Wake-up policy: a worker that is running jobs takes the next one when it finishes, holding
 // the GIL, so a new job does not wake another worker (which could only wait for the same GIL:
 // measured, 5 workers each woken per request ran hello world at 10k requests/s, 1 worker at
-// 17k). One waiting worker stands by: when the running ones take no job for this long (blocked
-// in I/O, or a long job), it takes the next.
+// 17k). While jobs wait behind running ones, one waiting worker stands by: when the running ones
+// take no job for this long (blocked in I/O, or a long job), it takes the next. Nobody stands by
+// while the queue is empty: a caller that awaits each result would otherwise wake two threads per
+// call (measured: eval("1") round trip 22.5 -> 20.3 µs median with 5 workers).
 constexpr auto kStall = std::chrono::microseconds(1000);
 
 // Thread states a RunHere thread holds, one per interpreter it has run jobs in.
@@ -170,7 +172,7 @@ uint64_t Group::Submit(Job* job, bool wake) {
       default:
         queue_.push_back(job);
         if (state_ == State::kIdle) StartLocked();
-        if (wake && hot_ == 0) cv_.notify_one();
+        if (wake) WakeLocked();
         return seq;
     }
   }
@@ -188,7 +190,13 @@ Job* Group::PickLocked(Worker* w) {
 
 void Group::Wake() {
   std::lock_guard<std::mutex> lock(mu_);
-  if (hot_ == 0 && !queue_.empty()) cv_.notify_one();
+  WakeLocked();
+}
+
+void Group::WakeLocked() {
+  if (queue_.empty()) return;
+  // A worker to run the job; or, behind running jobs, one to stand by (kStall).
+  if (hot_ == 0 || (!standby_ && idle_ > 0)) cv_.notify_one();
 }
 
 InterruptKind Job::EndDeadline() {
@@ -386,7 +394,7 @@ void Group::WorkerMain(Worker* w, std::shared_ptr<Interp> interp, int gen) {
       for (;;) {
         if (state_ == State::kClosed || generation_ != gen) break;
         if (!queue_.empty() && (hot_ == 0 || std::chrono::steady_clock::now() - last_pick_ >= kStall)) break;
-        if (hot_ > 0 && (standby || !standby_)) {
+        if (hot_ > 0 && !queue_.empty() && (standby || !standby_)) {
           standby = standby_ = true;
           cv_.wait_for(lock, kStall);
         } else {
@@ -402,8 +410,8 @@ void Group::WorkerMain(Worker* w, std::shared_ptr<Interp> interp, int gen) {
       } else if (!queue_.empty()) {
         job = PickLocked(w);
         hot_++;
-        // Someone must stand by while jobs run (see kStall).
-        if (!standby_ && idle_ > 0) cv_.notify_one();
+        // Jobs still wait: someone must stand by while this one runs (see kStall).
+        if (!queue_.empty() && !standby_ && idle_ > 0) cv_.notify_one();
       } else {
         break;  // closed and drained
       }

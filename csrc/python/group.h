@@ -148,6 +148,8 @@ class Group : public std::enable_shared_from_this<Group> {
   int idle_ = 0;
   bool standby_ = false;
   std::chrono::steady_clock::time_point last_pick_{};
+  // Wakes a worker for queued jobs, or a standby behind running ones (lock held).
+  void WakeLocked();
   // Takes the next job (lock held), updating the wake-up policy state.
   Job* PickLocked(Worker* w);
 };
