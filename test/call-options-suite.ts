@@ -6,8 +6,8 @@
  * and the group goes on serving. Registered by call-options-311/313.test.ts.
  */
 import type { TestFn } from 'ava';
-import { Engine, PyhostError, type Group, type GroupOptions } from '../ts/index.js';
-import { pythonFacts, skipUnlessPython } from './helpers/pythons.js';
+import { PyhostError, type Group } from '../ts/index.js';
+import { pythonSuite, rejection } from './helpers/python-suite.js';
 
 const BUSY_LOOP = `
 import time
@@ -20,31 +20,13 @@ while True:
 `;
 
 export function registerCallOptionsSuite(test: TestFn, python: string, label: string): void {
-  if (skipUnlessPython(test, python, `call options ${label}`)) return;
-  const [major, minor] = pythonFacts(python).versionInfo;
-  const kinds: [string, GroupOptions | undefined][] = [['%{GLOBAL}', undefined], ['opts-shared', undefined]];
-  if (major > 3 || minor >= 12) kinds.push(['opts-own', { gil: 'own' }]);
-  const title = (s: string) => `[${label}] ${s}`;
-
-  let engine: Engine;
-  test.before(async () => {
-    engine = await Engine.start({ python, logger: () => {} });
-  });
-  test.after.always(async () => {
-    await engine?.close();
-  });
-
-  const rejection = async (p: Promise<unknown>): Promise<Error & { code?: string }> => {
-    try {
-      await p;
-    } catch (err) {
-      return err as Error & { code?: string };
-    }
-    throw new Error('the call resolved');
-  };
+  const suite = pythonSuite(test, python, label, 'call options');
+  if (!suite) return;
+  const { title } = suite;
+  const kinds = suite.groupKinds('opts');
 
   for (const [name, options] of kinds) {
-    const group = (): Group => engine.group(name, options);
+    const group = (): Group => suite.engine.group(name, options);
 
     test.serial(title(`${name}: a timeout ends a busy loop inside try/except Exception with ERR_TIMEOUT; the group goes on`), async (t) => {
       const g = group();
@@ -89,7 +71,7 @@ export function registerCallOptionsSuite(test: TestFn, python: string, label: st
   }
 
   test.serial(title('a call still queued when aborted is dropped: it never runs'), async (t) => {
-    const g = engine.group('opts-queue', { threads: 1 });
+    const g = suite.engine.group('opts-queue', { threads: 1 });
     await g.exec('ran = []');
     const ac = new AbortController();
     const first = g.exec('import time\ntime.sleep(0.5)');
@@ -102,14 +84,14 @@ export function registerCallOptionsSuite(test: TestFn, python: string, label: st
   });
 
   test.serial(title('an already aborted signal rejects before anything is sent; bad options are refused'), async (t) => {
-    const g = engine.group('%{GLOBAL}');
+    const g = suite.engine.group('%{GLOBAL}');
     t.is((await rejection(g.eval('1', { signal: AbortSignal.abort() }))).name, 'AbortError');
     t.is((await rejection(g.eval('1', { timeout: -1 }))).code, 'ERR_INVALID_ARGUMENT');
     t.is((await rejection(g.eval('1', { signal: {} as AbortSignal }))).code, 'ERR_INVALID_ARGUMENT');
   });
 
   test.serial(title('time.sleep is the host-interruptible one, and behaves as time.sleep'), async (t) => {
-    const g = engine.group('opts-sleep');
+    const g = suite.engine.group('opts-sleep');
     t.true(await g.eval('__import__("time").sleep is __import__("_pyhost").sleep'));
     t.is(await g.eval('(lambda t: (__import__("time").sleep(0.05), __import__("time").monotonic() - t)[1] >= 0.049)(__import__("time").monotonic())'), true);
     t.is(await g.eval('__import__("time").sleep(0)'), null);

@@ -8,37 +8,19 @@
  */
 import type { TestFn } from 'ava';
 import { threadId } from 'node:worker_threads';
-import { Engine, PythonError, type GroupOptions } from '../ts/index.js';
-import { pythonFacts, skipUnlessPython } from './helpers/pythons.js';
-
-const rejection = async (p: Promise<unknown>): Promise<Error & { code?: string; type?: string }> => {
-  try {
-    await p;
-  } catch (err) {
-    return err as Error & { code?: string; type?: string };
-  }
-  throw new Error('the call resolved');
-};
+import { Engine, PythonError } from '../ts/index.js';
+import { pythonSuite, rejection } from './helpers/python-suite.js';
 
 export function registerHostFunctionsSuite(test: TestFn, python: string, label: string): void {
-  if (skipUnlessPython(test, python, `host functions ${label}`)) return;
-  const [major, minor] = pythonFacts(python).versionInfo;
-  const kinds: [string, GroupOptions][] = [['%{GLOBAL}', {}], ['host-shared', {}]];
-  if (major > 3 || minor >= 12) kinds.push(['host-own', { gil: 'own' }]);
-  const title = (s: string) => `[${label}] ${s}`;
-
-  let engine: Engine;
-  test.before(async () => {
-    engine = await Engine.start({ python, logger: () => {} });
-  });
-  test.after.always(async () => {
-    await engine?.close();
-  });
+  const suite = pythonSuite(test, python, label, 'host functions');
+  if (!suite) return;
+  const { title } = suite;
+  const kinds = suite.groupKinds('host');
 
   for (const [name, options] of kinds) {
     test.serial(title(`${name}: sync and async host functions, plain values both ways, run on the Engine's thread`), async (t) => {
       const seen: unknown[][] = [];
-      const g = engine.group(name, {
+      const g = suite.engine.group(name, {
         ...options,
         host: {
           echo: (...args: unknown[]) => {
@@ -63,7 +45,7 @@ export function registerHostFunctionsSuite(test: TestFn, python: string, label: 
     });
 
     test.serial(title(`${name}: a throw and a rejection are pyhost.HostError (an Exception) with the message`), async (t) => {
-      const g = engine.group(`${name}-errors`.replace('%{GLOBAL}-', 'global-'), {
+      const g = suite.engine.group(`${name}-errors`.replace('%{GLOBAL}-', 'global-'), {
         ...options,
         host: {
           fails: () => {
@@ -93,9 +75,9 @@ def catch(name):
   }
 
   test.serial(title('each group sees only its own host functions; a name not given is an AttributeError naming what was'), async (t) => {
-    const a = engine.group('plugin-a', { host: { name: () => 'A', onlyA: () => 1 } });
-    const b = engine.group('plugin-b', { host: { name: () => 'B' } });
-    const none = engine.group('plugin-none');
+    const a = suite.engine.group('plugin-a', { host: { name: () => 'A', onlyA: () => 1 } });
+    const b = suite.engine.group('plugin-b', { host: { name: () => 'B' } });
+    const none = suite.engine.group('plugin-none');
     t.is(await a.eval('__import__("pyhost").host.name()'), 'A');
     t.is(await b.eval('__import__("pyhost").host.name()'), 'B');
     const err = await rejection(b.eval('__import__("pyhost").host.onlyA()'));
@@ -112,7 +94,7 @@ def catch(name):
     // GIL), calls `release`: that only works if the first thread let go of the GIL.
     let release!: () => void;
     const held = new Promise<void>((r) => (release = r));
-    const g = engine.group('host-gil', {
+    const g = suite.engine.group('host-gil', {
       threads: 2,
       host: { hold: async () => (await held, 'held'), release: () => (release(), 'released') },
     });
@@ -125,7 +107,7 @@ def catch(name):
   });
 
   test.serial(title('threads the application starts reach their group\'s host functions'), async (t) => {
-    const g = engine.group('host-threads', { host: { double: (x: number) => 2 * x } });
+    const g = suite.engine.group('host-threads', { host: { double: (x: number) => 2 * x } });
     await g.exec(`
 import threading, pyhost
 out = []
@@ -137,17 +119,17 @@ for th in ts: th.join()
   });
 
   test.serial(title('a host function calling back into its own group: works with a free worker, ERR_HOST_DEADLOCK when none is'), async (t) => {
-    const one = engine.group('host-loop-1', { threads: 1, host: { again: async () => one.eval('40 + 2') } });
+    const one = suite.engine.group('host-loop-1', { threads: 1, host: { again: async () => one.eval('40 + 2') } });
     const err = await rejection(one.eval('__import__("pyhost").host.again()'));
     t.is(err.type, 'pyhost.HostError');
     t.regex(err.message, /host-loop-1: a call from its own host function 'again' would wait forever/);
     t.is(await one.eval('1 + 1'), 2, 'the group goes on');
-    const two = engine.group('host-loop-2', { threads: 2, host: { again: async () => two.eval('40 + 2') } });
+    const two = suite.engine.group('host-loop-2', { threads: 2, host: { again: async () => two.eval('40 + 2') } });
     t.is(await two.eval('__import__("pyhost").host.again()'), 42);
   });
 
   test.serial(title('a call waiting on a host function that never settles: its timeout ends it; close() does not hang'), async (t) => {
-    const g = engine.group('host-never', { threads: 1, host: { never: () => new Promise(() => {}) } });
+    const g = suite.engine.group('host-never', { threads: 1, host: { never: () => new Promise(() => {}) } });
     const started = Date.now();
     const err = await rejection(g.eval('__import__("pyhost").host.never()', { timeout: 200 }));
     t.is(err.code, 'ERR_TIMEOUT');
@@ -166,8 +148,8 @@ for th in ts: th.join()
   });
 
   test.serial(title('bad host options are refused with a clear error'), (t) => {
-    t.throws(() => engine.group('host-bad-1', { host: { 'not a name': () => 1 } }), { message: /not a Python identifier/ });
-    t.throws(() => engine.group('host-bad-2', { host: { f: 1 as unknown as () => void } }), { message: /host\.f must be a function/ });
-    t.throws(() => engine.group('host-bad-3', { host: [] as unknown as Record<string, () => void> }), { message: /host must be an object/ });
+    t.throws(() => suite.engine.group('host-bad-1', { host: { 'not a name': () => 1 } }), { message: /not a Python identifier/ });
+    t.throws(() => suite.engine.group('host-bad-2', { host: { f: 1 as unknown as () => void } }), { message: /host\.f must be a function/ });
+    t.throws(() => suite.engine.group('host-bad-3', { host: [] as unknown as Record<string, () => void> }), { message: /host must be an object/ });
   });
 }

@@ -5,8 +5,8 @@
  * pass in constant memory. Registered by iterate-311/313.test.ts.
  */
 import type { TestFn } from 'ava';
-import { Engine, PythonError } from '../ts/index.js';
-import { skipUnlessPython } from './helpers/pythons.js';
+import { PythonError } from '../ts/index.js';
+import { pythonSuite } from './helpers/python-suite.js';
 
 const GENERATORS = `
 import sys
@@ -37,19 +37,12 @@ sys.modules['gens'] = mod
 `;
 
 export function registerIterateSuite(test: TestFn, python: string, label: string): void {
-  if (skipUnlessPython(test, python, `iterate ${label}`)) return;
-  const title = (s: string) => `[${label}] ${s}`;
-
-  let engine: Engine;
-  test.before(async () => {
-    engine = await Engine.start({ python, logger: () => {} });
-  });
-  test.after.always(async () => {
-    await engine?.close();
-  });
+  const suite = pythonSuite(test, python, label, 'iterate');
+  if (!suite) return;
+  const { title } = suite;
 
   const fresh = async (name: string) => {
-    const g = engine.group(name);
+    const g = suite.engine.group(name);
     await g.exec(GENERATORS);
     return g;
   };
