@@ -1,6 +1,6 @@
 // The WSGI server of a daemon process (the default mode): the front's request channel and
 // connections on its UNIX socket (wire/protocol.h), served by a pool of threads; the thread that
-// holds the listener role (listener_role.h) waits for the next request and runs the application
+// holds the listener role (http/listener_role.h) waits for the next request and runs the application
 // itself. The front supervises (starts, recycles, restarts); the server only executes.
 #pragma once
 #include <atomic>
@@ -13,7 +13,7 @@
 
 #include "daemon/config.h"
 #include "daemon/connection_poller.h"
-#include "daemon/listener_role.h"
+#include "http/listener_role.h"
 #include "python/group.h"
 
 namespace pyhost {

@@ -10,6 +10,7 @@
 #include "front/request_channel.h"
 #include "napi/js_call.h"
 #include "napi/latin1.h"
+#include "napi/listen_binding.h"
 #include "napi/port.h"
 
 namespace pyhost {
@@ -151,6 +152,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("ack", Napi::Function::New(env, Ack, "ack"));
   exports.Set("close", Napi::Function::New(env, Close, "close"));
   exports.Set("setDispatch", Napi::Function::New(env, SetDispatch, "setDispatch"));
+  InitListenBinding(env, exports);
   return exports;
 }
 

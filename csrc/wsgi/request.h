@@ -145,6 +145,11 @@ class WsgiRequest : public Job {
   // the deadlines thread for `stuck`): the host takes it there (the daemon writes it to its
   // socket) or posts to its own loop (the Node addon).
   virtual void Notify() = 0;
+  // A host that writes the response from the worker thread itself (the native HTTP front) takes
+  // body bytes here, straight from the application's buffer, instead of a copy queued for
+  // TakeOutput; false once the client is gone. Only with set_direct_body().
+  virtual bool WriteBodyNow(const char* data, size_t len) { return false; }
+  void set_direct_body() { direct_body_ = true; }
 
  private:
   void NotifyLocked(std::unique_lock<std::mutex>& lock);
@@ -175,6 +180,7 @@ class WsgiRequest : public Job {
   std::atomic<unsigned long> running_thread_{0};
   bool head_sent_ = false;
   bool defer_notify_ = false;  // worker-only
+  bool direct_body_ = false;   // set by the host before the request runs
   int64_t content_length_ = -1;
   int64_t body_sent_ = 0;
 };

@@ -5,11 +5,9 @@
 import type { ChildProcess } from 'node:child_process';
 import type { Logger } from '../logger.js';
 import { LinkConnection, type OutboundRequest } from './connection.js';
-import { movedWarning, refusedAdvice } from '../scheduler/index.js';
+import { refusalEvent, refusalLogLine } from '../scheduler/index.js';
 import { exitReason, processRss, spawnDaemon, type DaemonLogLine, type SpawnSpec } from './spawn.js';
 const STACK_DUMP_MARK = 'Python stacks of process ';
-/** csrc/daemon/server.cc: an extension module refused a sub-interpreter; the group moved, or not. */
-const REFUSED_EVENT = /^@refused (\S+) (moved|kept)(?: ([^]*))?$/;
 
 export interface ProcessSpec extends SpawnSpec {
   group: string;
@@ -97,15 +95,13 @@ export class DaemonProcess {
       this.logger.error(`(${this.describe}) ${line.message}`, this.spec.group);
       return;
     }
-    const refused = REFUSED_EVENT.exec(line.message);
+    const refused = refusalEvent(line.message);
     if (refused) {
       // The process reports a refused extension; the words are the scheduler's.
       const group = line.group || this.spec.group;
-      if (refused[2] === 'moved') {
-        this.logger.warn(movedWarning(group, refused[1]), group);
-        this.events.onFellBack(group);
-      }
-      else this.logger.error(`${refused[3] ?? `extension module ${refused[1]} refused`} ${refusedAdvice(group, refused[1])}`, group);
+      const { level, message } = refusalLogLine(group, refused);
+      this.logger.log(level, message, group);
+      if (refused.moved) this.events.onFellBack(group);
       return;
     }
     if (line.message.startsWith(STACK_DUMP_MARK) && this.stackWaiters.length) {

@@ -1,4 +1,4 @@
-#include "daemon/listener_role.h"
+#include "http/listener_role.h"
 
 namespace pyhost {
 

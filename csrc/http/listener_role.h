@@ -1,4 +1,5 @@
-// Which of a daemon process's threads waits for the next request (leader/followers). The
+// Which of the serving threads (a daemon process's, or the native HTTP front's) waits for the
+// next request (leader/followers). The
 // listener takes a request, serves it itself and comes back to listen: under load one thread
 // serves request after request with no thread woken and no GIL handed over (measured on hello
 // world: 1.23x the throughput of a thread per connection, side by side; a poller thread handing
