@@ -114,6 +114,9 @@ class HttpServerHandle : public Napi::ObjectWrap<HttpServerHandle> {
       server_ = nullptr;
       throw Napi::Error::New(info.Env(), "native HTTP front: " + err);
     }
+    // A listening server keeps Node's event loop alive, as a node:http server does, until shutdown.
+    port_ = Data(info.Env())->port;
+    port_->Hold();
   }
 
  private:
@@ -138,6 +141,10 @@ class HttpServerHandle : public Napi::ObjectWrap<HttpServerHandle> {
     Napi::Promise p = op->promise();
     HttpServer* server = server_;
     server_ = nullptr;
+    if (port_) {
+      port_->Release();  // the pending promise keeps the loop alive until it settles
+      port_ = nullptr;
+    }
     if (!server) {
       op->Post([](Napi::Env env, Napi::Promise::Deferred& d) { d.Resolve(Napi::Boolean::New(env, true)); });
       return p;
@@ -152,6 +159,7 @@ class HttpServerHandle : public Napi::ObjectWrap<HttpServerHandle> {
   }
 
   HttpServer* server_ = nullptr;
+  CompletionPort* port_ = nullptr;
 };
 
 }  // namespace

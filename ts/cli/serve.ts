@@ -37,7 +37,7 @@ export interface RunningServers {
 }
 
 /** The kernel's cap on a listen backlog, if it can be read. */
-function somaxconn(): number | undefined {
+export function somaxconn(): number | undefined {
   try {
     return Number(fs.readFileSync('/proc/sys/net/core/somaxconn', 'utf8').trim()) || undefined;
   } catch {

@@ -14,6 +14,7 @@ import { CliError, formatHelp, parseArgs, type OptionSpec } from './args.js';
 import { isReloaderChild, RELOAD_EXIT_CODE, superviseReloads, watchModules } from './reloader.js';
 import { DEFAULT_LISTEN_OPTIONS, listenAll, onTerminate, serverUrl, type Listener, type ListenOptions } from './serve.js';
 import { metricsListener, withOpsEndpoints, type OpsPaths } from '../http/ops-endpoints.js';
+import { chooseFront, listenNative } from '../front/serve-native.js';
 
 export const START_SERVER_OPTIONS: Record<string, OptionSpec> = {
   host: { type: 'string', help: 'interface to listen on (default: all)', metavar: 'HOST' },
@@ -44,6 +45,7 @@ export const START_SERVER_OPTIONS: Record<string, OptionSpec> = {
   metrics: { type: 'string', help: 'answer Prometheus metrics on this path of the serving port (off by default)', metavar: 'PATH' },
   'metrics-port': { type: 'int', min: 1, max: 65535, help: 'answer Prometheus metrics on a port of its own (127.0.0.1; /health there too)', metavar: 'PORT' },
   health: { type: 'string', help: 'answer 200 on this path while every group can take work, 503 otherwise', metavar: 'PATH' },
+  front: { type: 'string', choices: ['native', 'node'], help: "who parses HTTP: 'native' (C++, off the JavaScript thread; the default where the options allow) or 'node' (node:http)", metavar: 'native|node' },
   processes: { type: 'int', min: 1, max: 256, help: 'daemon mode: this many processes (x --threads)' },
   user: { type: 'string', help: 'daemon mode: run the processes as this user (front must be root)', metavar: 'USER' },
   group: { type: 'string', help: 'daemon mode: ... and this group', metavar: 'GROUP' },
@@ -163,6 +165,7 @@ export async function startServer(argv: string[]): Promise<void> {
   }
   const logger = (r: LogRecord) => process.stderr.write(formatLogRecord(r) + '\n');
   const metrics = wantsMetrics(o);
+  const front = daemonMode ? 'node' : chooseFront(o, (m) => logger({ level: 'info', message: m }));
   const engine = daemonMode
     ? await Engine.start({ restrictEmbedded: true, logLevel: level, logger, metrics })
     : await Engine.start({
@@ -221,29 +224,46 @@ export async function startServer(argv: string[]): Promise<void> {
     bodyTimeout: secondsOr(o['body-timeout'], DEFAULT_HEAD_AND_BODY_TIMEOUT_MS),
     queueTimeout: seconds(o['queue-timeout']),
     requestTimeout: seconds(o['request-timeout']),
-    accessLog: o['access-log'] ? (line) => process.stdout.write(line + '\n') : undefined,
+    // The native front writes access log lines to stdout itself.
+    accessLog: o['access-log'] && front === 'node' ? (line) => process.stdout.write(line + '\n') : undefined,
   });
   const routes: Route[] = [{ prefix: handler.mountPoint, handler }];
+  const aliases: [string, string][] = [];
   for (const [url, target] of (o['url-alias'] as [string, string][] | undefined) ?? []) {
     if (!fs.existsSync(target)) throw new CliError(`--url-alias ${url} ${target}: ${target} does not exist`);
     const s = staticAlias(url, target);
     routes.push({ prefix: s.urlPrefix, handler: s });
+    aliases.push([url, target]);
   }
   let running;
+  let url: string;
   try {
-    running = await listenAll(
-      withMetricsPort(o, engine, [{ host, port, handler: withOpsEndpoints(engine, opsPaths(o), createRouter(routes)) }]),
-      listenOptions(o, (m) => engine.logger.info(m)),
-    );
+    const listen = listenOptions(o, (m) => engine.logger.info(m));
+    if (front === 'native') {
+      const native = await listenNative(engine, [{ host, port, routes: [{ prefix: handler.mountPoint, mount: handler }, ...aliases.map(([prefix, staticRoot]) => ({ prefix, staticRoot }))] }], {
+        ...listen,
+        bodyTimeout: secondsOr(o['body-timeout'], DEFAULT_HEAD_AND_BODY_TIMEOUT_MS),
+        accessLogFd: o['access-log'] ? 1 : undefined,
+      });
+      running = native;
+      url = native.url(0, handler.mountPoint);
+    } else {
+      const node = await listenAll(
+        withMetricsPort(o, engine, [{ host, port, handler: withOpsEndpoints(engine, opsPaths(o), createRouter(routes)) }]),
+        listen,
+      );
+      running = node;
+      url = serverUrl(node.servers[0], handler.mountPoint);
+    }
   } catch (err) {
     await engine.close();
     throw err;
   }
-  const url = serverUrl(running.servers[0], handler.mountPoint).replace('//0.0.0.0:', '//localhost:');
+  url = url.replace('//0.0.0.0:', '//localhost:');
   const what = script ?? `module ${entryPoint}`;
   const mode = daemonMode
     ? `daemon mode, ${o.processes} process(es) x ${threads} threads`
-    : `embedded mode, ${threads} threads`;
+    : `embedded mode, ${threads} threads, ${front} front`;
   process.stdout.write(`pyhost: serving ${what} at ${url} (${mode}, Python ${pythonVersion}, application group ${group})\n`);
   const graceMs = o['graceful-timeout'] !== undefined ? seconds(o['graceful-timeout']) : 15000;
   const stop = async () => {
