@@ -28,7 +28,16 @@ bool DaemonServer::Start() {
     std::fflush(stdout);
     return false;
   }
-  serving_threads_ = std::max(cfg_.threads, 1);
+  if (!cfg_.http_config.empty()) {
+    http_ = std::make_unique<DaemonHttpFront>();
+    auto make_group = [this](const std::string& name, InterpKind kind, bool strict) { return GroupNamed(name, kind, strict); };
+    if (!http_->Start(cfg_.http_config, make_group, &why)) {
+      std::printf("FAILED %s\n", why.c_str());
+      std::fflush(stdout);
+      return false;
+    }
+  }
+  serving_threads_ = http_ ? 0 : std::max(cfg_.threads, 1);  // HTTP: the front's threads serve
   for (int i = 0; i < serving_threads_; i++) std::thread([this] { ServeLoop(); }).detach();
   return true;
 }
@@ -57,15 +66,20 @@ std::vector<std::shared_ptr<Interp>> DaemonServer::Interpreters() {
 }
 
 std::shared_ptr<Group> DaemonServer::GroupFor(const std::vector<std::string>& f) {
+  const std::string& kind = f[wire::kGroupKind];
+  return GroupNamed(f[wire::kGroupName],
+                    kind == "main" ? InterpKind::kMain : kind == "own" ? InterpKind::kOwnGil : InterpKind::kSharedGil,
+                    f[wire::kGroupStrict] == "1");
+}
+
+std::shared_ptr<Group> DaemonServer::GroupNamed(const std::string& name, InterpKind kind, bool strict) {
   std::lock_guard<std::mutex> lock(mu_);
-  const std::string& name = f[wire::kGroupName];
   auto it = groups_.find(name);
   if (it != groups_.end()) return it->second;
   GroupOptions o;
   o.name = name;
-  const std::string& kind = f[wire::kGroupKind];
-  o.kind = kind == "main" ? InterpKind::kMain : kind == "own" ? InterpKind::kOwnGil : InterpKind::kSharedGil;
-  o.strict_extensions = f[wire::kGroupStrict] == "1";
+  o.kind = kind;
+  o.strict_extensions = strict;
   o.threads = 0;  // the serving threads run the jobs
   auto g = Group::Create(o);
   groups_.emplace(name, g);
@@ -143,6 +157,7 @@ void DaemonServer::Stop() {
   ::close(listen_fd_);
   ::unlink(cfg_.socket_path.c_str());
   auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(cfg_.shutdown_timeout);
+  if (http_) http_->Stop(deadline);
   {
     // Requests in flight finish first; then every connection is shut down (idle ones close,
     // busy ones close as their request ends).

@@ -14,7 +14,10 @@ import { CliError, formatHelp, parseArgs, type OptionSpec } from './args.js';
 import { isReloaderChild, RELOAD_EXIT_CODE, superviseReloads, watchModules } from './reloader.js';
 import { DEFAULT_LISTEN_OPTIONS, listenAll, onTerminate, serverUrl, type Listener, type ListenOptions } from './serve.js';
 import { metricsListener, withOpsEndpoints, type OpsPaths } from '../http/ops-endpoints.js';
-import { chooseFront, listenNative } from '../front/serve-native.js';
+import { chooseFront, frontUrl, listenCliError, listenNative } from '../front/serve-native.js';
+import { openDaemonHttp, type DaemonHttp } from '../front/daemon-front.js';
+import { resolveGroupName } from '../http/app-groups.js';
+import { movesToGlobal } from '../scheduler/index.js';
 
 export const START_SERVER_OPTIONS: Record<string, OptionSpec> = {
   host: { type: 'string', help: 'interface to listen on (default: all)', metavar: 'HOST' },
@@ -165,7 +168,10 @@ export async function startServer(argv: string[]): Promise<void> {
   }
   const logger = (r: LogRecord) => process.stderr.write(formatLogRecord(r) + '\n');
   const metrics = wantsMetrics(o);
-  const front = daemonMode ? 'node' : chooseFront(o, (m) => logger({ level: 'info', message: m }));
+  const front = chooseFront(o, (m) => logger({ level: 'info', message: m }));
+  const mountPoint = (o['mount-point'] as string | undefined) ?? '/';
+  const callable = (o['callable-object'] as string | undefined) ?? 'application';
+  const moduleEntry = isModule ? (entryPoint!.includes(':') ? entryPoint : `${entryPoint}:${callable}`) : undefined;
   const engine = daemonMode
     ? await Engine.start({ restrictEmbedded: true, logLevel: level, logger, metrics })
     : await Engine.start({
@@ -179,9 +185,39 @@ export async function startServer(argv: string[]): Promise<void> {
       });
   let daemonName: string | undefined;
   let pythonVersion = engine.pythonVersion;
+  let daemonHttp: DaemonHttp | undefined;
   if (daemonMode) {
     daemonName = `${(o['server-name'] as string | undefined) ?? 'localhost'}:${port}`;
+    if (front === 'native') {
+      // The daemon processes accept and parse HTTP on this socket themselves.
+      try {
+        daemonHttp = await openDaemonHttp({
+          host,
+          port,
+          listenBacklog: listenOptions(o, () => {}).listenBacklog,
+          mountPoint,
+          app: { target: moduleEntry ?? script!, isModule, callable, reload: false },
+          groupName: resolveGroupName(group, { host: '', port: 0, scriptName: mountPoint }),
+          gil: gil ?? 'shared',
+          strictExtensions: false,  // as asked: only an own GIL makes them strict (the scheduler's rule)
+          processGroup: daemonName,
+          passAuthorization: false,
+          multiprocess: true,
+          threads,
+          limitRequestBody: (o['limit-request-body'] as number | undefined) ?? 0,
+          bodyTimeout: secondsOr(o['body-timeout'], DEFAULT_HEAD_AND_BODY_TIMEOUT_MS),
+          headerTimeout: listenOptions(o, () => {}).headerTimeout,
+          fallbackGlobal: movesToGlobal('global'),  // start-server's daemon group keeps the default fallback
+          aliases: ((o['url-alias'] as [string, string][] | undefined) ?? []).map(([u, t]) => [u, path.resolve(t)]),
+          accessLogFd: o['access-log'] ? 1 : undefined,
+        });
+      } catch (err) {
+        await engine.close();
+        throw listenCliError(err, host, port);
+      }
+    }
     const dg = engine.daemonGroup(daemonName, fromModWsgiUnits(daemonName, {
+      ...(daemonHttp ? { nativeHttp: daemonHttp.nativeHttp } : {}),
       processes: o.processes as number,
       threads,
       python: o.python as string | undefined,
@@ -206,16 +242,16 @@ export async function startServer(argv: string[]): Promise<void> {
     try {
       await dg.start();
     } catch (err) {
+      daemonHttp?.close();
       await engine.close();
       throw new CliError((err as Error).message);
     }
   }
-  const mountPoint = (o['mount-point'] as string | undefined) ?? '/';
   const handler = engine.mount(script, {
     processGroup: daemonName,
     mountPoint,
-    entryPoint: isModule ? (entryPoint!.includes(':') ? entryPoint : `${entryPoint}:${(o['callable-object'] as string | undefined) ?? 'application'}`) : undefined,
-    callable: (o['callable-object'] as string | undefined) ?? 'application',
+    entryPoint: moduleEntry,
+    callable,
     group,
     groupOptions: { threads, ...(gil ? { gil } : {}) },
     serverName: o['server-name'] as string | undefined,
@@ -239,7 +275,10 @@ export async function startServer(argv: string[]): Promise<void> {
   let url: string;
   try {
     const listen = listenOptions(o, (m) => engine.logger.info(m));
-    if (front === 'native') {
+    if (daemonHttp) {
+      running = daemonFrontRunning(engine, daemonHttp);
+      url = frontUrl(daemonHttp.address, daemonHttp.port, handler.mountPoint);
+    } else if (front === 'native') {
       const native = await listenNative(engine, [{ host, port, routes: [{ prefix: handler.mountPoint, mount: handler }, ...aliases.map(([prefix, staticRoot]) => ({ prefix, staticRoot }))] }], {
         ...listen,
         bodyTimeout: secondsOr(o['body-timeout'], DEFAULT_HEAD_AND_BODY_TIMEOUT_MS),
@@ -262,7 +301,7 @@ export async function startServer(argv: string[]): Promise<void> {
   url = url.replace('//0.0.0.0:', '//localhost:');
   const what = script ?? `module ${entryPoint}`;
   const mode = daemonMode
-    ? `daemon mode, ${o.processes} process(es) x ${threads} threads`
+    ? `daemon mode, ${o.processes} process(es) x ${threads} threads, ${front} front`
     : `embedded mode, ${threads} threads, ${front} front`;
   process.stdout.write(`pyhost: serving ${what} at ${url} (${mode}, Python ${pythonVersion}, application group ${group})\n`);
   const graceMs = o['graceful-timeout'] !== undefined ? seconds(o['graceful-timeout']) : 15000;
@@ -286,6 +325,19 @@ export async function startServer(argv: string[]): Promise<void> {
     process.stderr.write(formatLogRecord({ level: 'info', message: `${signal}: finishing ${running.inflight()} request(s), then stopping` }) + '\n');
     await stop();
   });
+}
+
+/** Daemon processes that serve HTTP themselves: requests in flight as they report them; shutdown waits for them. */
+function daemonFrontRunning(engine: Engine, http: DaemonHttp): { inflight(): number; shutdown(graceMs: number): Promise<void> } {
+  const inflight = () => engine.listDaemonGroups().reduce((n, g) => n + [...g.processes].reduce((m, p) => m + p.busy, 0), 0);
+  return {
+    inflight,
+    async shutdown(graceMs: number) {
+      http.close();
+      const deadline = Date.now() + graceMs;
+      while (inflight() > 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
+    },
+  };
 }
 
 const CONFIG_COMPATIBLE = [

@@ -48,14 +48,19 @@ export class DaemonProcess {
       onStopped(p: DaemonProcess): void;
       /** An application group in the process moved to %{GLOBAL}. */
       onFellBack(group: string): void;
+      /** A process serving HTTP itself reported its count of requests. */
+      onServed?(p: DaemonProcess): void;
     },
   ) {
     this.exited = new Promise((r) => (this.resolveExited = r));
   }
 
+  /** Requests in flight, as a process serving HTTP itself last reported them. */
+  httpInflight = 0;
+
   /** Connections not idle: requests on this process now (an abandoned one counts until it closes). */
   get busy(): number {
-    return this.connections.size - this.idle.length;
+    return this.connections.size - this.idle.length + this.httpInflight;
   }
 
   get describe(): string {
@@ -79,11 +84,23 @@ export class DaemonProcess {
         if (was !== 'starting' && was !== 'stopping') this.events.onExit(this, code, signal);
         else this.events.onStopped(this);
       },
+      (line) => this.onStatus(line),
     );
     this.child = spawned.child;
     this.pid = spawned.child?.pid;
     await spawned.ready;
     if (this.state === 'starting') this.state = 'ready';
+  }
+
+  /** `SERVED <requests> <in flight>`: a process serving HTTP itself counts its requests. */
+  private onStatus(line: string): void {
+    const m = /^SERVED (\d+) (\d+)$/.exec(line);
+    if (!m) return;
+    const served = Number(m[1]);
+    if (served !== this.served) this.lastActive = Date.now();
+    this.served = served;
+    this.httpInflight = Number(m[2]);
+    this.events.onServed?.(this);
   }
 
   exitReason(): string {

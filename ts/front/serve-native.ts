@@ -40,6 +40,20 @@ export function chooseFront(o: ParsedOptions, notice: (message: string) => void)
   return 'native';
 }
 
+/** A listen error as the CLI says it (as listenAll does). */
+export function listenCliError(err: unknown, host: string, port: number): unknown {
+  const code = (err as PyhostError).code;
+  if (code === 'EADDRINUSE') return new CliError(`port ${port} on ${host} is already in use`);
+  if (code === 'EACCES') return new CliError(`no permission to listen on ${host}:${port}`);
+  if (code === 'EADDRNOTAVAIL' || code === 'ERR_LISTEN') return new CliError(`cannot listen on ${host}: address not available`);
+  return err;
+}
+
+/** http://address:port/mountPoint */
+export function frontUrl(address: string, port: number, mountPoint = ''): string {
+  return `http://${address.includes(':') ? `[${address}]` : address}:${port}${mountPoint || '/'}`;
+}
+
 export interface NativeListener {
   host: string;
   port: number;
@@ -83,10 +97,7 @@ export async function listenNative(engine: Engine, listeners: NativeListener[], 
           accessLogFd: options.accessLogFd,
           threads: options.threads,
         }).catch((err: PyhostError) => {
-          if (err.code === 'EADDRINUSE') throw new CliError(`port ${l.port} on ${l.host} is already in use`);
-          if (err.code === 'EACCES') throw new CliError(`no permission to listen on ${l.host}:${l.port}`);
-          if (err.code === 'EADDRNOTAVAIL' || err.code === 'ERR_LISTEN') throw new CliError(`cannot listen on ${l.host}: address not available`);
-          throw err;
+          throw listenCliError(err, l.host, l.port);
         }),
       );
     }
@@ -96,11 +107,7 @@ export async function listenNative(engine: Engine, listeners: NativeListener[], 
   }
   return {
     fronts,
-    url: (i, mountPoint = '') => {
-      const f = fronts[i]!;
-      const host = f.address.includes(':') ? `[${f.address}]` : f.address;
-      return `http://${host}:${f.port}${mountPoint || '/'}`;
-    },
+    url: (i, mountPoint = '') => frontUrl(fronts[i]!.address, fronts[i]!.port, mountPoint),
     inflight: () => fronts.reduce((n, f) => n + f.inflight(), 0),
     async shutdown(graceMs: number) {
       await Promise.all(fronts.map((f) => f.close(graceMs)));
