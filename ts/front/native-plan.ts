@@ -43,6 +43,8 @@ function unsupportedReason(opts: ResolvedMountOptions): string {
   if (isPerRequestGroup(opts.group)) return `application group ${opts.group} is named per request`;
   if (opts.queueTimeout > 0) return 'a queue timeout needs the Node front';
   if (opts.requestTimeout > 0) return 'a request timeout needs the Node front';
+  // The native front has no queue: requests beyond its serving threads wait in the kernel.
+  if (opts.groupOptions?.queueLimit !== undefined) return 'a group queue limit needs the Node front';
   if (opts.accessLog) return 'an access log callback runs JavaScript per request (the native front writes its log to a descriptor)';
   return '';
 }
