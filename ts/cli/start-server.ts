@@ -41,6 +41,8 @@ export const START_SERVER_OPTIONS: Record<string, OptionSpec> = {
   'header-timeout': { type: 'float', min: 0, help: 'seconds a client may take to send a request head (408 past it; default 20, 0: none)', metavar: 'SECONDS' },
   'body-timeout': { type: 'float', min: 0, help: 'seconds a request body may stall (408 past it; default 20, 0: none)', metavar: 'SECONDS' },
   'listen-backlog': { type: 'int', min: 1, max: 65535, help: 'pending connections the kernel may queue (default 2048)', metavar: 'N' },
+  'keep-alive-timeout': { type: 'float', min: 0, help: 'seconds an idle keep-alive connection stays open (default 5)', metavar: 'SECONDS' },
+  'max-keep-alive-requests': { type: 'int', min: 0, help: 'requests per connection, the last one gets Connection: close (default 0: no limit)', metavar: 'N' },
   'queue-timeout': { type: 'float', min: 0, help: 'seconds a request may wait for a worker (503 past it)', metavar: 'SECONDS' },
   'request-timeout': { type: 'float', min: 0, help: 'seconds a request may run (504 past it, stack logged)', metavar: 'SECONDS' },
   'graceful-timeout': { type: 'float', min: 0, help: 'seconds in-flight requests get at shutdown (default 15)', metavar: 'SECONDS' },
@@ -116,6 +118,8 @@ function listenOptions(o: ReturnType<typeof parseArgs>['options'], notice: (mess
   return {
     headerTimeout: secondsOr(o['header-timeout'], DEFAULT_HEAD_AND_BODY_TIMEOUT_MS),
     listenBacklog: (o['listen-backlog'] as number | undefined) ?? DEFAULT_LISTEN_OPTIONS.listenBacklog,
+    keepAliveTimeout: secondsOr(o['keep-alive-timeout'], 5000),
+    maxKeepAliveRequests: (o['max-keep-alive-requests'] as number | undefined) ?? 0,
     notice,
   };
 }
@@ -207,6 +211,8 @@ export async function startServer(argv: string[]): Promise<void> {
           limitRequestBody: (o['limit-request-body'] as number | undefined) ?? 0,
           bodyTimeout: secondsOr(o['body-timeout'], DEFAULT_HEAD_AND_BODY_TIMEOUT_MS),
           headerTimeout: listenOptions(o, () => {}).headerTimeout,
+          keepAliveTimeout: listenOptions(o, () => {}).keepAliveTimeout,
+          maxKeepAliveRequests: listenOptions(o, () => {}).maxKeepAliveRequests,
           fallbackGlobal: movesToGlobal('global'),  // start-server's daemon group keeps the default fallback
           aliases: ((o['url-alias'] as [string, string][] | undefined) ?? []).map(([u, t]) => [u, path.resolve(t)]),
           accessLogFd: o['access-log'] ? 1 : undefined,
@@ -342,6 +348,7 @@ function daemonFrontRunning(engine: Engine, http: DaemonHttp): { inflight(): num
 
 const CONFIG_COMPATIBLE = [
   'config', 'define', 'python', 'host', 'access-log', 'log-level', 'graceful-timeout', 'header-timeout', 'body-timeout', 'listen-backlog',
+  'keep-alive-timeout', 'max-keep-alive-requests', 'front',
   'allow-unenforced', 'metrics', 'metrics-port', 'health', 'help',
 ];
 
@@ -349,6 +356,7 @@ const CONFIG_COMPATIBLE = [
 async function serveConfig(o: ReturnType<typeof parseArgs>['options']): Promise<void> {
   const extra = Object.keys(o).filter((k) => !CONFIG_COMPATIBLE.includes(k));
   if (extra.length) throw new CliError(`--${extra[0]} cannot be combined with --config (the configuration file says it)`);
+  chooseFront(o, () => {}); // --front native is refused here: a configuration is served by the Node front
   const { loadConfig } = await import('../config/index.js');
   const { Site } = await import('../site/site.js');
   const { ConfigError } = await import('../errors.js');

@@ -64,6 +64,8 @@ export interface NativeListenOptions {
   headerTimeout: number;
   bodyTimeout: number;
   listenBacklog: number;
+  keepAliveTimeout?: number;
+  maxKeepAliveRequests?: number;
   accessLogFd?: number;
   threads?: number;
   notice(message: string): void;
@@ -94,6 +96,8 @@ export async function listenNative(engine: Engine, listeners: NativeListener[], 
           listenBacklog: options.listenBacklog,
           headerTimeout: options.headerTimeout,
           bodyTimeout: options.bodyTimeout,
+          keepAliveTimeout: options.keepAliveTimeout,
+          maxKeepAliveRequests: options.maxKeepAliveRequests,
           accessLogFd: options.accessLogFd,
           threads: options.threads,
         }).catch((err: PyhostError) => {
