@@ -1,11 +1,16 @@
 // The native front inside a daemon process (`pyhost-daemon --http-config FILE`): the process
 // accepts and parses HTTP on the listening socket its supervisor passed down, as uWSGI and
 // gunicorn workers do, and runs the requests on its serving threads; the supervisor sees no
-// request. Once a second that anything changed it prints `SERVED <requests> <in flight>` on
-// stdout, which the supervisor reads for recycling (maximum-requests, inactivity).
+// request. Every 100 ms in which anything changed, and as soon as the last request in flight
+// ends (at most every 5 ms), it prints `SERVED <requests> <in flight>` on stdout, which the
+// supervisor reads for recycling (maximum-requests, inactivity) and for the requests in flight at
+// shutdown; `RECYCLE <why>` once it has served its maximum-requests (it
+// then accepts no more connections, and the supervisor starts its successor).
 #pragma once
 #include <atomic>
 #include <chrono>
+#include <condition_variable>
+#include <mutex>
 #include <memory>
 #include <string>
 
@@ -26,6 +31,9 @@ class DaemonHttpFront {
 
   std::unique_ptr<HttpServer> server_;
   std::atomic<bool> stopping_{false};
+  std::mutex mu_;
+  std::condition_variable wake_;  // the last request in flight ended: report at once
+  int64_t maximum_requests_ = 0;  // as configured (each process adds up to 10%)
 };
 
 }  // namespace pyhost

@@ -254,8 +254,8 @@ void HttpServer::Sweep(Clock::time_point now) {
       if (c->owned) continue;
       auto idle = std::chrono::duration_cast<std::chrono::milliseconds>(now - c->since).count();
       bool head_due = c->head_started || c->requests == 0;
-      if (!accepting_) {
-        expired.emplace_back(c, false);
+      if (!accepting_ && !head_due) {
+        expired.emplace_back(c, false);  // idle between requests: nothing is lost
       } else if (head_due) {
         if (opts_.header_timeout_ms > 0 && idle >= opts_.header_timeout_ms) expired.emplace_back(c, true);
       } else if (opts_.keepalive_timeout_ms > 0 && idle >= opts_.keepalive_timeout_ms) {
@@ -278,7 +278,9 @@ void HttpServer::Sweep(Clock::time_point now) {
 void HttpServer::Rearm(ClientConnection* c) {
   std::lock_guard<std::mutex> lock(mu_);
   c->owned = false;
-  if (!accepting_ || stopping_) {
+  // Stopping, or no longer accepting and idle between requests (a connection that has not sent
+  // its first request yet, or only part of it, is still served).
+  if (stopping_ || (!accepting_ && c->requests > 0 && !c->head_started)) {
     CloseLocked(c);
     return;
   }
@@ -364,8 +366,12 @@ bool HttpServer::HandleRequest(ClientConnection* c) {
   struct Done {
     HttpServer* s;
     ~Done() {
-      s->inflight_.fetch_sub(1, std::memory_order_relaxed);
-      s->requests_.fetch_add(1, std::memory_order_relaxed);
+      uint64_t n = s->requests_.fetch_add(1, std::memory_order_relaxed) + 1;
+      bool idle = s->inflight_.fetch_sub(1, std::memory_order_relaxed) == 1;
+      // The process has served its share (maximum-requests): it takes no new connection; the
+      // supervisor replaces it.
+      if (s->opts_.max_requests > 0 && n == static_cast<uint64_t>(s->opts_.max_requests)) s->StopAccepting();
+      if (idle && s->on_idle_) s->on_idle_();
     }
   } done{this};
   bool keep_alive;
@@ -471,8 +477,9 @@ void HttpServer::StopAccepting() {
     ::close(fd);
   }
   opts_.listen_fds.clear();
+  // Idle between requests: closed now. One whose (first) request is still coming is served.
   for (auto& [serial, c] : conns_)
-    if (!c->owned) idle.push_back(c);
+    if (!c->owned && c->requests > 0 && !c->head_started) idle.push_back(c);
   for (ClientConnection* c : idle) CloseLocked(c);
 }
 
@@ -495,6 +502,7 @@ HttpServer::Stats HttpServer::stats() {
   Stats s;
   s.requests = requests_.load(std::memory_order_relaxed);
   s.inflight = inflight_.load(std::memory_order_relaxed);
+  s.exhausted = opts_.max_requests > 0 && s.requests >= static_cast<uint64_t>(opts_.max_requests);
   std::lock_guard<std::mutex> lock(mu_);
   s.connections = static_cast<int>(conns_.size());
   return s;

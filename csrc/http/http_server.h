@@ -12,6 +12,7 @@
 #include <condition_variable>
 #include <cstdint>
 #include <deque>
+#include <functional>
 #include <mutex>
 #include <string>
 #include <unordered_map>
@@ -35,8 +36,9 @@ class HttpServer {
 
   // Starts the serving threads. False (and why) if epoll or a thread is not to be had.
   bool Start(std::string* err);
-  // Graceful stop, first step: no new connections (the listening sockets close), idle ones close,
-  // requests in flight finish and their connections close after them.
+  // Graceful stop, first step: no new connections (the listening sockets close), connections idle
+  // between requests close, requests in flight (and ones still arriving on connections accepted
+  // already) are served and their connections close after them.
   void StopAccepting();
   // Every connection is cut and the serving threads end; waits for them until `deadline`. True
   // if they all ended (a thread still in Python past it is left behind).
@@ -46,8 +48,11 @@ class HttpServer {
     uint64_t requests = 0;  // answered since the start
     int inflight = 0;       // being served now
     int connections = 0;    // open now
+    bool exhausted = false;  // max_requests reached: no longer accepting
   };
   Stats stats();
+  // Called (on a serving thread) whenever the last request in flight ends. Set before Start.
+  void set_on_idle(std::function<void()> fn) { on_idle_ = std::move(fn); }
 
  private:
   void ServeLoop();
@@ -87,6 +92,7 @@ class HttpServer {
   std::chrono::milliseconds sweep_every_;
   std::atomic<int> inflight_{0};
   std::atomic<uint64_t> requests_{0};
+  std::function<void()> on_idle_;
 };
 
 }  // namespace pyhost

@@ -84,7 +84,10 @@ int RequestParser::OnUrl(llhttp_t* p, const char* at, size_t len) {
 
 int RequestParser::OnHeaderField(llhttp_t* p, const char* at, size_t len) {
   RequestParser* self = Self(p);
-  if (self->in_value_) self->EndHeader();
+  if (self->in_value_) {
+    self->EndHeader();
+    if (self->error_status_) return -1;
+  }
   for (size_t i = 0; i < len; i++) {
     if (!IsTokenChar(static_cast<unsigned char>(at[i]))) {
       self->Fail(400, "invalid character in a header name");
@@ -115,6 +118,10 @@ int RequestParser::OnHeaderValueComplete(llhttp_t* p) {
 }
 
 void RequestParser::EndHeader() {
+  if (field_.empty()) {
+    Fail(400, "a header without a name");
+    return;
+  }
   while (!value_.empty() && (value_.back() == ' ' || value_.back() == '\t')) value_.pop_back();
   if (NameIs(field_, "host")) {
     head_.host = value_;
@@ -132,6 +139,23 @@ void RequestParser::EndHeader() {
 int RequestParser::OnHeadersComplete(llhttp_t* p) {
   RequestParser* self = Self(p);
   if (self->in_value_ || !self->field_.empty()) self->EndHeader();
+  if (self->error_status_) return -1;
+  // RFC 9112 6.3: a request whose Transfer-Encoding does not end in chunked cannot be framed
+  // (llhttp 8 says so only after the head; Node's llhttp 9 at once).
+  if ((p->flags & F_TRANSFER_ENCODING) && !(p->flags & F_CHUNKED)) {
+    self->Fail(400, "Transfer-Encoding without chunked as the last coding");
+    return -1;
+  }
+  // RFC 9112 3.2: an HTTP/1.1 request without a Host header is answered 400 (as Node does).
+  if (p->http_major == 1 && p->http_minor >= 1 && !self->head_.has_host) {
+    self->Fail(400, "an HTTP/1.1 request without a Host header");
+    return -1;
+  }
+  // CONNECT asks for a tunnel: not an origin server's business (Node refuses it too).
+  if (p->method == HTTP_CONNECT) {
+    self->Fail(400, "CONNECT is not served");
+    return -1;
+  }
   ParsedHead& h = self->head_;
   if (!h.headers.empty()) h.headers.pop_back();  // no newline after the last value
   h.method = llhttp_method_name(static_cast<llhttp_method_t>(p->method));
@@ -172,6 +196,7 @@ RequestParser::Status RequestParser::ParseHead(const char* data, size_t len, siz
   }
   if (err != HPE_OK) {
     if (err == HPE_CB_URL_COMPLETE) return Fail(400, "request line without an HTTP version");
+    if (error_status_) return Status::kError;  // a check of ours, reason set
     return Fail(400, llhttp_get_error_reason(&parser_) ? llhttp_get_error_reason(&parser_) : llhttp_errno_name(err));
   }
   if (head_bytes_ > max_head_bytes_) return Fail(431, "request head too large");

@@ -50,6 +50,7 @@ struct HttpServerOptions {
   int keepalive_timeout_ms = 5000;  // an idle keep-alive connection closes after this
   int send_timeout_ms = 60000;      // a client that takes no response byte for this long is cut
   int max_keepalive_requests = 0;   // requests per connection (0: no limit)
+  int64_t max_requests = 0;         // after this many requests the server stops accepting (0: never)
   size_t max_head_bytes = 16384;    // a longer request head: 431 (Node's default)
   int access_log_fd = -1;           // Apache combined format lines, or -1 for none
   std::string log_group;            // names the front in its own log lines

@@ -113,6 +113,8 @@ bool ReadTextOptions(const std::string& text, const GroupMaker& make_group, Http
       opts->keepalive_timeout_ms = static_cast<int>(n);
     } else if (key == "max_keepalive_requests") {
       opts->max_keepalive_requests = static_cast<int>(n);
+    } else if (key == "max_requests") {
+      opts->max_requests = n;
     } else if (key == "max_head_bytes") {
       opts->max_head_bytes = static_cast<size_t>(n);
     } else {

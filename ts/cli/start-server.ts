@@ -213,6 +213,7 @@ export async function startServer(argv: string[]): Promise<void> {
           headerTimeout: listenOptions(o, () => {}).headerTimeout,
           keepAliveTimeout: listenOptions(o, () => {}).keepAliveTimeout,
           maxKeepAliveRequests: listenOptions(o, () => {}).maxKeepAliveRequests,
+          maximumRequests: o['maximum-requests'] as number | undefined,
           fallbackGlobal: movesToGlobal('global'),  // start-server's daemon group keeps the default fallback
           aliases: ((o['url-alias'] as [string, string][] | undefined) ?? []).map(([u, t]) => [u, path.resolve(t)]),
           accessLogFd: o['access-log'] ? 1 : undefined,

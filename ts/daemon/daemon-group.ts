@@ -123,9 +123,7 @@ export class DaemonGroup implements RequestPlacement {
       onExit: (p, code, signal) => this.onExit(p, code, signal),
       onStopped: (p) => this.processes.delete(p),
       onFellBack: (group) => this.events.fellBack(group, this.name),
-      onServed: (p) => {
-        if (p.served >= p.limit) this.recycle(p, `maximum-requests ${this.settings.maximumRequests} reached`);
-      },
+      onRecycle: (p, reason) => this.recycle(p, reason),
     });
     if (s.maximumRequests > 0) {
       // Jitter (up to 10%) so processes started together are not all recycled at once.

@@ -48,8 +48,8 @@ export class DaemonProcess {
       onStopped(p: DaemonProcess): void;
       /** An application group in the process moved to %{GLOBAL}. */
       onFellBack(group: string): void;
-      /** A process serving HTTP itself reported its count of requests. */
-      onServed?(p: DaemonProcess): void;
+      /** A process serving HTTP itself asks to be replaced (it served its maximum-requests). */
+      onRecycle?(p: DaemonProcess, reason: string): void;
     },
   ) {
     this.exited = new Promise((r) => (this.resolveExited = r));
@@ -92,15 +92,22 @@ export class DaemonProcess {
     if (this.state === 'starting') this.state = 'ready';
   }
 
-  /** `SERVED <requests> <in flight>`: a process serving HTTP itself counts its requests. */
+  /**
+   * A process serving HTTP itself: `SERVED <requests> <in flight>` counts its requests,
+   * `RECYCLE <why>` asks for its replacement.
+   */
   private onStatus(line: string): void {
+    const recycle = /^RECYCLE (.*)$/.exec(line);
+    if (recycle) {
+      this.events.onRecycle?.(this, recycle[1]!);
+      return;
+    }
     const m = /^SERVED (\d+) (\d+)$/.exec(line);
     if (!m) return;
     const served = Number(m[1]);
     if (served !== this.served) this.lastActive = Date.now();
     this.served = served;
     this.httpInflight = Number(m[2]);
-    this.events.onServed?.(this);
   }
 
   exitReason(): string {

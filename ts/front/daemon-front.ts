@@ -34,6 +34,8 @@ export interface DaemonHttpSpec {
   headerTimeout: number;
   keepAliveTimeout?: number;
   maxKeepAliveRequests?: number;
+  /** Requests a process serves before it is replaced (0: no limit). */
+  maximumRequests?: number;
   fallbackGlobal: boolean;
   /** `--url-alias URL DIR` pairs. */
   aliases: [string, string][];
@@ -71,6 +73,7 @@ export function daemonHttpConfig(spec: DaemonHttpSpec): string {
     `body_timeout ${spec.bodyTimeout}`,
     `keepalive_timeout ${spec.keepAliveTimeout ?? 5000}`,
     `max_keepalive_requests ${spec.maxKeepAliveRequests ?? 0}`,
+    `max_requests ${spec.maximumRequests ?? 0}`,
     'app',
     `app.target ${field('the application', spec.app.target)}`,
     `app.callable ${field('the callable', spec.app.callable)}`,
