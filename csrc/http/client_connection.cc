@@ -79,11 +79,14 @@ ClientConnection::ReadResult ClientConnection::ReadSome() {
     }
   }
   for (;;) {
-    ssize_t n = ::recv(fd_, buf_.get() + end_, cap_ - end_, MSG_DONTWAIT);
+    size_t space = cap_ - end_;
+    ssize_t n = ::recv(fd_, buf_.get() + end_, space, MSG_DONTWAIT);
     if (n > 0) {
       end_ += static_cast<size_t>(n);
+      maybe_more_ = static_cast<size_t>(n) == space;
       return ReadResult::kData;
     }
+    maybe_more_ = false;
     if (n < 0 && errno == EINTR) continue;
     if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) return ReadResult::kWouldBlock;
     broken_ = true;

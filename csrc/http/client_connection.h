@@ -36,6 +36,9 @@ class ClientConnection {
   enum class ReadResult { kData, kWouldBlock, kClosed };
   // Reads what the socket has (up to kReadSize) after the unconsumed bytes; never blocks.
   ReadResult ReadSome();
+  // The last read filled the space it had: the socket may hold more (edge-triggered epoll will
+  // not say so again).
+  bool maybe_more() const { return maybe_more_; }
   // Waits until the socket is readable; false on timeout (timeout_ms <= 0: no limit).
   bool WaitReadable(int timeout_ms);
 
@@ -58,6 +61,7 @@ class ClientConnection {
   Clock::time_point since;         // accepted, or the last response ended, or its head started
   bool head_started = false;       // bytes of the next request arrived (its head is partial)
   bool owned = false;              // a thread serves it, or it waits in the ready queue (server lock)
+  bool pending = false;            // an edge came while owned (server lock)
   bool closing = false;            // the server is stopping: close once idle (server lock)
 
  private:
@@ -66,6 +70,7 @@ class ClientConnection {
   std::unique_ptr<char[]> buf_;
   size_t cap_ = 0, begin_ = 0, end_ = 0;
   bool broken_ = false;
+  bool maybe_more_ = false;
 };
 
 }  // namespace pyhost

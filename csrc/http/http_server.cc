@@ -28,8 +28,9 @@ namespace {
 // epoll tags: 0 is the stop eventfd, listening sockets have the top bit, connections their serial.
 constexpr uint64_t kStopTag = 0;
 constexpr uint64_t kListenTag = 1ull << 63;
-// A connection waits for bytes (one event, then a thread owns it until it is re-armed).
-constexpr uint32_t kConnEvents = EPOLLIN | EPOLLRDHUP | EPOLLONESHOT;
+// A connection is watched for new bytes, edge-triggered: an edge while a thread owns it is noted
+// (pending) and taken by that thread before it lets go; so a request costs no epoll_ctl.
+constexpr uint32_t kConnEvents = EPOLLIN | EPOLLRDHUP | EPOLLET;
 constexpr int kMaxEvents = 64;
 
 const char* ReasonFor(int status) {
@@ -209,8 +210,10 @@ ClientConnection* HttpServer::NextConnection() {
       }
       std::lock_guard<std::mutex> lock(mu_);
       auto it = conns_.find(tag);
-      // Owned: the sweep is closing it.
-      if (it != conns_.end() && !it->second->owned) {
+      if (it == conns_.end()) continue;
+      if (it->second->owned) {
+        it->second->pending = true;  // its owner reads again before it lets go
+      } else {
         it->second->owned = true;
         ready_.push_back(tag);
       }
@@ -275,19 +278,20 @@ void HttpServer::Sweep(Clock::time_point now) {
   }
 }
 
-void HttpServer::Rearm(ClientConnection* c) {
+bool HttpServer::Release(ClientConnection* c) {
   std::lock_guard<std::mutex> lock(mu_);
-  c->owned = false;
   // Stopping, or no longer accepting and idle between requests (a connection that has not sent
   // its first request yet, or only part of it, is still served).
   if (stopping_ || (!accepting_ && c->requests > 0 && !c->head_started)) {
     CloseLocked(c);
-    return;
+    return true;
   }
-  struct epoll_event ev = {};
-  ev.events = kConnEvents;
-  ev.data.u64 = c->serial();
-  if (::epoll_ctl(epfd_, EPOLL_CTL_MOD, c->fd(), &ev) != 0) CloseLocked(c);
+  if (c->pending) {
+    c->pending = false;  // bytes came while it was served
+    return false;
+  }
+  c->owned = false;
+  return true;
 }
 
 void HttpServer::Close(ClientConnection* c) {
@@ -297,8 +301,7 @@ void HttpServer::Close(ClientConnection* c) {
 
 void HttpServer::CloseLocked(ClientConnection* c) {
   conns_.erase(c->serial());
-  ::epoll_ctl(epfd_, EPOLL_CTL_DEL, c->fd(), nullptr);
-  delete c;
+  delete c;  // closing its descriptor takes it out of the epoll set
   cv_.notify_all();
 }
 
@@ -336,11 +339,10 @@ void HttpServer::Serve(ClientConnection* c) {
         c->parser.Reset();
         c->head_started = false;
         c->since = Clock::now();
-        if (c->size() == 0) {
-          // Nothing pipelined: wait for the next request in the epoll set (no read that would
-          // only find the socket empty).
-          Rearm(c);
-          return;
+        // Nothing pipelined, and the last read emptied the socket: wait for the next request's
+        // edge (no read that would only find the socket empty).
+        if (c->size() == 0 && !c->maybe_more()) {
+          if (Release(c)) return;
         }
         continue;
       }
@@ -355,8 +357,7 @@ void HttpServer::Serve(ClientConnection* c) {
       Close(c);
       return;
     }
-    Rearm(c);
-    return;
+    if (Release(c)) return;
   }
 }
 

@@ -5,7 +5,8 @@
 // request holding the GIL, and another takes over only when it is away for long. With
 // `eager` (own-GIL replicas) every thread waits for work at once, so requests run in parallel.
 // Keep-alive and pipelining are served in order per connection; idle connections are swept for
-// the head and keep-alive timeouts.
+// the head and keep-alive timeouts. Per request: one recv, one sendmsg, and an epoll_wait shared
+// by the connections ready at once.
 #pragma once
 #include <atomic>
 #include <chrono>
@@ -67,7 +68,9 @@ class HttpServer {
   bool HandleRequest(ClientConnection* c);
   bool RunApp(ClientConnection* c, const HttpRoute& route, const std::string& host, const std::string& script_name,
               const std::string& path_info, const std::string& query, bool keep_alive, int* status, int64_t* bytes);
-  void Rearm(ClientConnection* c);
+  // The owner lets go of an idle connection (it goes back to waiting for an edge); false if bytes
+  // came meanwhile and the owner must go on reading.
+  bool Release(ClientConnection* c);
   void Close(ClientConnection* c);
   void CloseLocked(ClientConnection* c);
   // A whole response of the front itself; false if it could not be written.
