@@ -11,6 +11,8 @@ export const PEERS: Peer[] = [
   node.peer,
   pyhost.embedded,
   pyhost.daemon,
+  pyhost.embeddedNode,
+  pyhost.daemonNode,
   apache.embedded,
   apache.daemon,
   gunicorn.sync,
