@@ -18,6 +18,7 @@
 #include "python/group.h"
 #include "python/log.h"
 #include "http/access_log.h"
+#include "http/allocator_tuning.h"
 #include "http/paths.h"
 #include "http/response_head.h"
 #include "http/static_files.h"
@@ -116,6 +117,7 @@ HttpServer::~HttpServer() {
 }
 
 bool HttpServer::Start(std::string* err) {
+  TuneAllocatorForServing();
   epfd_ = ::epoll_create1(EPOLL_CLOEXEC);
   stop_fd_ = ::eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
   if (epfd_ < 0 || stop_fd_ < 0) {
