@@ -94,6 +94,21 @@ ClientConnection::ReadResult ClientConnection::ReadSome() {
   }
 }
 
+ClientConnection::ReadResult ClientConnection::ReadInto(char* dst, size_t len, size_t* got) {
+  for (;;) {
+    ssize_t n = ::recv(fd_, dst, len, MSG_DONTWAIT);
+    if (n > 0) {
+      *got = static_cast<size_t>(n);
+      maybe_more_ = true;  // the socket may hold more than was asked for
+      return ReadResult::kData;
+    }
+    if (n < 0 && errno == EINTR) continue;
+    if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) return ReadResult::kWouldBlock;
+    broken_ = true;
+    return ReadResult::kClosed;
+  }
+}
+
 bool ClientConnection::WaitReadable(int timeout_ms) { return PollFor(fd_, POLLIN | POLLRDHUP, timeout_ms); }
 
 bool ClientConnection::WriteAll(struct iovec* iov, size_t count, int timeout_ms, const std::function<void()>& before_wait) {

@@ -39,6 +39,9 @@ class ClientConnection {
   // The last read filled the space it had: the socket may hold more (edge-triggered epoll will
   // not say so again).
   bool maybe_more() const { return maybe_more_; }
+  // Reads up to `len` bytes straight into `dst` (after the unconsumed ones are taken: call only
+  // with size() == 0); never blocks. `*got` is the count for kData.
+  ReadResult ReadInto(char* dst, size_t len, size_t* got);
   // Waits until the socket is readable; false on timeout (timeout_ms <= 0: no limit).
   bool WaitReadable(int timeout_ms);
 

@@ -46,6 +46,7 @@ HttpRequest::HttpRequest(ClientConnection* conn, const HttpServerOptions& opts, 
       opts_(opts),
       app_(app),
       http10_(parsed.version_minor == 0),
+      chunked_(parsed.chunked),
       head_method_(parsed.method == "HEAD"),
       expect_continue_(parsed.expect_continue && parsed.version_minor >= 1),
       request_keep_alive_(parsed.keep_alive),
@@ -68,6 +69,65 @@ void HttpRequest::Answer(int status, const char* reason) {
 
 bool HttpRequest::MoreBody() {
   return !conn_->parser.body_done();
+}
+
+bool HttpRequest::SendContinue() {
+  if (!expect_continue_ || continue_sent_ || head_composed_) return true;
+  continue_sent_ = true;
+  static const char kContinue[] = "HTTP/1.1 100 Continue\r\n\r\n";
+  struct iovec iov = {const_cast<char*>(kContinue), sizeof kContinue - 1};
+  if (conn_->WriteAll(&iov, 1, opts_.send_timeout_ms, nullptr)) return true;
+  Cancel();
+  return false;
+}
+
+bool HttpRequest::OverLimit() {
+  if (app_.limit_request_body <= 0 || body_received_ <= app_.limit_request_body) return false;
+  Answer(413, "Request Entity Too Large");
+  return true;
+}
+
+int64_t HttpRequest::ReadInputInto(char* buf, size_t len) {
+  RequestParser& parser = conn_->parser;
+  if (body_off_ < body_.size()) {
+    // Left over from a readline.
+    size_t n = std::min(len, body_.size() - body_off_);
+    std::memcpy(buf, body_.data() + body_off_, n);
+    body_off_ += n;
+    if (body_off_ == body_.size()) {
+      body_.clear();
+      body_off_ = 0;
+    }
+    return static_cast<int64_t>(n);
+  }
+  for (;;) {
+    if (answered_ || conn_->broken() || !MoreBody()) return 0;
+    size_t want = static_cast<size_t>(std::min<int64_t>(static_cast<int64_t>(len), parser.body_left()));
+    size_t n = 0;
+    if (conn_->size() > 0) {
+      n = std::min(want, conn_->size());
+      std::memcpy(buf, conn_->data(), n);
+      conn_->Consume(n);
+    } else {
+      if (!SendContinue()) return 0;
+      ClientConnection::ReadResult r = conn_->ReadInto(buf, want, &n);
+      if (r == ClientConnection::ReadResult::kClosed) {
+        Cancel();  // the client went away mid-body
+        return 0;
+      }
+      if (r == ClientConnection::ReadResult::kWouldBlock) {
+        if (!conn_->WaitReadable(app_.body_timeout_ms)) {
+          Answer(408, "Request Timeout");
+          return 0;
+        }
+        continue;
+      }
+    }
+    parser.CountBody(n);
+    body_received_ += static_cast<int64_t>(n);
+    if (OverLimit()) return 0;
+    return static_cast<int64_t>(n);
+  }
 }
 
 bool HttpRequest::ReadInput(std::string* out, int64_t max, bool line) {
@@ -105,23 +165,14 @@ bool HttpRequest::ReadInput(std::string* out, int64_t max, bool line) {
         Answer(400, "Bad Request");
         return false;
       }
-      if (app_.limit_request_body > 0 && body_received_ > app_.limit_request_body) {
+      if (OverLimit()) {
         if (direct) out->resize(before);
-        Answer(413, "Request Entity Too Large");
         return false;
       }
       if (direct && target->size() > before) return true;
       continue;
     }
-    if (expect_continue_ && !continue_sent_ && !head_composed_) {
-      continue_sent_ = true;
-      static const char kContinue[] = "HTTP/1.1 100 Continue\r\n\r\n";
-      struct iovec iov = {const_cast<char*>(kContinue), sizeof kContinue - 1};
-      if (!conn_->WriteAll(&iov, 1, opts_.send_timeout_ms, nullptr)) {
-        Cancel();
-        return false;
-      }
-    }
+    if (!SendContinue()) return false;
     ClientConnection::ReadResult r = conn_->ReadSome();
     if (r == ClientConnection::ReadResult::kData) continue;
     if (r == ClientConnection::ReadResult::kClosed) {

@@ -20,6 +20,9 @@ class HttpRequest : public WsgiRequest {
               const ParsedHead& parsed, bool keep_alive);
 
   bool ReadInput(std::string* out, int64_t max, bool line) override;
+  // A Content-Length body goes from the socket straight into the caller's buffer.
+  bool can_read_into() const override { return !chunked_; }
+  int64_t ReadInputInto(char* buf, size_t len) override;
   // After the application: reads and drops what it left of the body (bounded), so the next
   // request on the connection can be parsed. True if the connection may carry another request.
   bool FinishExchange();
@@ -43,11 +46,16 @@ class HttpRequest : public WsgiRequest {
   // The front answers for the application (408, 413, 400): its output is dropped from now on.
   void Answer(int status, const char* reason);
   bool MoreBody();
+  // Before a read that may wait: 100 Continue if the client waits for it. False: the client is gone.
+  bool SendContinue();
+  // The body is over the application's limit: 413. True if it is.
+  bool OverLimit();
 
   ClientConnection* conn_;
   const HttpServerOptions& opts_;
   const HttpApp& app_;
   bool http10_;
+  bool chunked_;
   bool head_method_;
   bool expect_continue_;
   bool request_keep_alive_;

@@ -49,6 +49,11 @@ class RequestParser {
   bool body_done() const { return body_done_; }
   // Body bytes not received yet (Content-Length bodies), -1 if unknown (chunked).
   int64_t body_left() const { return head_.chunked ? -1 : body_left_; }
+  // A Content-Length body's bytes were taken by the caller (read straight from the socket).
+  void CountBody(size_t n) {
+    body_left_ -= static_cast<int64_t>(n);
+    body_done_ = body_left_ <= 0;
+  }
 
   // Ready for the next request on the connection.
   void Reset();

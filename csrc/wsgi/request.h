@@ -113,6 +113,11 @@ class WsgiRequest : public Job {
   // Returns false at end of input (nothing appended). Hosts that own the input source (the
   // daemon reads its socket) override it.
   virtual bool ReadInput(std::string* out, int64_t max, bool line);
+  // Hosts that read the body from the client themselves may read it straight into the caller's
+  // buffer (wsgi.input.read(n) fills a bytes object with no copy in between): up to `len` bytes,
+  // blocking like ReadInput; returns the count, 0 at the end (or when the client went away).
+  virtual bool can_read_into() const { return false; }
+  virtual int64_t ReadInputInto(char* buf, size_t len) { return 0; }
   // Head, then body. Body bytes beyond the head's Content-Length are dropped (as mod_wsgi).
   void SendHead(int status, std::string reason, HeaderList headers);
   bool head_sent() const { return head_sent_; }
