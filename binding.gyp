@@ -71,7 +71,7 @@
           "target_name": "pyhost_front",
           "include_dirs": ["<!(node -p \"require('node-addon-api').include_dir\")"],
           "defines": ["<@(napi_defines)"],
-          "sources": ["csrc/front/daemon_link.cc", "csrc/front/request_channel.cc", "csrc/front/daemon_socket.cc", "csrc/front/front_addon.cc", "csrc/napi/port.cc", "csrc/napi/js_call.cc", "csrc/wire/protocol.cc", "csrc/http/listen_socket.cc", "csrc/napi/listen_binding.cc"]
+          "sources": ["csrc/front/daemon_link.cc", "csrc/front/request_channel.cc", "csrc/front/daemon_socket.cc", "csrc/front/front_addon.cc", "csrc/napi/port.cc", "csrc/napi/js_call.cc", "csrc/wire/protocol.cc", "csrc/http/listen_socket.cc", "csrc/http/allocator_tuning.cc", "csrc/napi/listen_binding.cc"]
         }
       ]
     }],

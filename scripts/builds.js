@@ -26,7 +26,7 @@ export const PARTS = {
     base: (tag) => `pyhost.${tag}`,
     sources: ['csrc/python', 'csrc/wsgi', 'csrc/addon', 'csrc/napi', 'csrc/daemon', 'csrc/wire', 'csrc/http', 'scripts/embed-python.cjs', ...EMBEDDED_PYTHON],
   },
-  front: { base: () => 'pyhost_front', sources: ['csrc/front', 'csrc/napi', 'csrc/wire', 'csrc/http/listen_socket.cc', 'csrc/http/listen_socket.h'] },
+  front: { base: () => 'pyhost_front', sources: ['csrc/front', 'csrc/napi', 'csrc/wire', 'csrc/http/listen_socket.cc', 'csrc/http/listen_socket.h', 'csrc/http/allocator_tuning.cc', 'csrc/http/allocator_tuning.h'] },
   preload: { base: () => 'pyhost_preload', sources: ['csrc/preload'] },
 };
 const SHARED_SOURCES = ['binding.gyp', 'scripts/gyp_python.cjs', 'scripts/gyp_llhttp.cjs'];

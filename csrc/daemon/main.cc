@@ -28,6 +28,7 @@
 #include "daemon/server.h"
 #include "daemon/tenant_host.h"
 #include "daemon/watchdog.h"
+#include "http/allocator_tuning.h"
 #include "python/runtime.h"
 
 namespace pyhost {
@@ -105,6 +106,7 @@ int main(int argc, char** argv) {
   if (getppid() != parent) return 0;
   pyhost::DaemonConfig cfg = pyhost::ParseDaemonArgs(argc, argv);
   pyhost::BlockSignals();
+  pyhost::TuneAllocatorForServing();
   if (!pyhost::StartPython(cfg)) return 1;
   int fd = pyhost::ListenUnix(cfg.socket_path);
   if (fd < 0) return 1;
