@@ -3,6 +3,7 @@ import * as apache from './apache.js';
 import * as gunicorn from './gunicorn.js';
 import * as node from './node.js';
 import * as pyhost from './pyhost.js';
+import * as pyhostNewest from './pyhost-newest.js';
 import * as uwsgi from './uwsgi.js';
 import * as waitress from './waitress.js';
 import type { Peer } from './types.js';
@@ -13,6 +14,8 @@ export const PEERS: Peer[] = [
   pyhost.daemon,
   pyhost.embeddedNode,
   pyhost.daemonNode,
+  pyhostNewest.embedded,
+  pyhostNewest.daemon,
   apache.embedded,
   apache.daemon,
   gunicorn.sync,
