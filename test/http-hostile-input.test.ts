@@ -5,8 +5,8 @@
  * header names that are not tokens, bare LF line ends, oversized heads, control characters, a
  * missing Host. Each gets the answer node:http gives (400, or 431 for an oversized head), the
  * connection closes, the bytes smuggled behind it are never served as a request, and the
- * application is never called for a bad head (a bad chunk is found when the application reads
- * the body: its read fails).
+ * native front never calls the application for a bad head (a bad chunk is found when the body
+ * is read: the application's read fails).
  */
 import test from 'ava';
 import { parseResponse, rawRequest } from './helpers/http.js';
@@ -25,10 +25,10 @@ const CASES: [string, string, number][] = [
   ['duplicate Content-Length, two values', 'POST /echo HTTP/1.1\r\nHost: x\r\nContent-Length: 3\r\nContent-Length: 40\r\n\r\nabc' + SMUGGLED, 400],
   ['Transfer-Encoding not ending in chunked', 'POST /echo HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: gzip\r\n\r\n' + SMUGGLED, 400],
   ['Transfer-Encoding chunked, gzip', 'POST /echo HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked, gzip\r\n\r\n0\r\n\r\n', 400],
-  ['a chunk size that is not hex', 'POST /echo HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\nabc\r\n0\r\n\r\n' + SMUGGLED, 400],
-  ['a chunk size followed by a space', 'POST /echo HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n3 \r\nabc\r\n0\r\n\r\n', 400],
-  ['a chunk size past 64 bits', 'POST /echo HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\nffffffffffffffffff\r\nabc\r\n', 400],
-  ['chunk data not followed by CRLF', 'POST /echo HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n3\r\nabcX0\r\n\r\n', 400],
+  ['a chunk size that is not hex', 'POST /echo/chunk HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\nabc\r\n0\r\n\r\n' + SMUGGLED, 400],
+  ['a chunk size followed by a space', 'POST /echo/chunk HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n3 \r\nabc\r\n0\r\n\r\n', 400],
+  ['a chunk size past 64 bits', 'POST /echo/chunk HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\nffffffffffffffffff\r\nabc\r\n', 400],
+  ['chunk data not followed by CRLF', 'POST /echo/chunk HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n3\r\nabcX0\r\n\r\n', 400],
   ['obs-fold', 'GET / HTTP/1.1\r\nHost: x\r\nX-A: a\r\n b\r\n\r\n', 400],
   ['a space in a header name', 'GET / HTTP/1.1\r\nHost: x\r\nX A: a\r\n\r\n', 400],
   ['a space before the colon', 'GET / HTTP/1.1\r\nHost : x\r\n\r\n', 400],
@@ -60,10 +60,15 @@ for (const front of ['native', 'node'] as const) {
         // One answer only: what followed the hostile request was not taken for a request.
         t.false(r.data.toString('latin1').slice(4).includes('HTTP/1.1 '), `${name}: more than one response: ${r.data.toString('latin1').slice(0, 300)}`);
       }
-      const hits = await rawRequest(server.port, 'GET /hits HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n');
-      const chunkCases = CASES.filter(([name]) => /^(a chunk|chunk data)/.test(name)).length;
-      t.deepEqual(JSON.parse(parseResponse(hits.data, { closed: true }).body.toString()), Array(chunkCases).fill('/echo'),
-        'the application was called only for the bad chunks (which it found reading the body)');
+      const hitsResponse = await rawRequest(server.port, 'GET /hits HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n');
+      // A bad chunk is found when the body is read: the native front has called the application
+      // by then, and never for a bad head. node:http may or may not have run a request whose
+      // socket it failed (for some heads too, as llhttp reports some errors after the head): its
+      // calls are only logged.
+      const hits = JSON.parse(parseResponse(hitsResponse.data, { closed: true }).body.toString()) as string[];
+      const chunkCases = CASES.filter(([, payload]) => payload.startsWith('POST /echo/chunk ')).length;
+      if (front === 'native') t.deepEqual(hits, Array(chunkCases).fill('/echo/chunk'));
+      else t.log(`node:http ran the application for: ${JSON.stringify(hits)}`);
     } finally {
       server.kill();
     }

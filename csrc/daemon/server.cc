@@ -12,6 +12,7 @@
 #include "daemon/process.h"
 #include "python/log.h"
 #include "python/runtime.h"
+#include "wsgi/inline_run.h"
 #include "wire/protocol.h"
 
 namespace pyhost {
@@ -133,21 +134,7 @@ bool DaemonServer::Serve(ChannelRequest r) {
   head.multithread = cfg_.threads > 1;  // mod_wsgi: threads=1 reports False
   auto group = GroupFor(f);  // reads the group fields, which were not moved from
   DaemonRequest req(r.conn, std::move(r.channel), std::move(app), std::move(head));
-  group->RunHere(&req);
-  if (req.refused()) {
-    // The front decided (--fallback) and words it: the event "@refused MODULE moved" or
-    // "@refused MODULE kept IMPORTERROR" is read by ts/daemon/process.ts (the words are in
-    // ts/scheduler/fallback.ts).
-    if (cfg_.fallback_global) {
-      Log(LogLevel::kWarn, group->name(), "@refused " + req.refused_module() + " moved");
-      group->Rehome();
-      req.ClearRefused();
-      group->RunHere(&req);
-    } else {
-      Log(LogLevel::kWarn, group->name(), "@refused " + req.refused_module() + " kept " + req.refused_message());
-      req.Abort(ErrorInfo::Make("ERR_EXTENSION_REFUSED", ""));  // logged by the front, with advice
-    }
-  }
+  RunHereWithFallback(*group, &req, req.refusal(), cfg_.fallback_global);
   return !req.failed() && req.DrainBody();
 }
 

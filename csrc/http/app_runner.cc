@@ -1,7 +1,6 @@
 #include "http/app_runner.h"
 
 #include "python/group.h"
-#include "python/log.h"
 
 namespace pyhost {
 
@@ -23,21 +22,7 @@ void AppRunner::Run(int app_index, HttpRequest* req) {
   }
   Group& group = *app.groups[pick];
   running[pick].fetch_add(1, std::memory_order_relaxed);
-  group.RunHere(req);
-  if (req->refused()) {
-    // TypeScript decided (fallbackGlobal, from ts/scheduler/fallback.ts) and words it: the
-    // event "@refused MODULE moved" or "@refused MODULE kept IMPORTERROR" is read by the
-    // engine's log handler (ts/engine.ts), as a daemon process's is by ts/daemon/process.ts.
-    if (app.fallback_global) {
-      Log(LogLevel::kWarn, group.name(), "@refused " + req->refused_module() + " moved", group.owner());
-      group.Rehome();
-      req->ClearRefused();
-      group.RunHere(req);
-    } else {
-      Log(LogLevel::kWarn, group.name(), "@refused " + req->refused_module() + " kept " + req->refused_message(), group.owner());
-      req->Abort(ErrorInfo::Make("ERR_EXTENSION_REFUSED", ""));  // logged by TypeScript, with advice
-    }
-  }
+  RunHereWithFallback(group, req, req->refusal(), app.fallback_global);
   running[pick].fetch_sub(1, std::memory_order_relaxed);
 }
 

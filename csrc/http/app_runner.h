@@ -1,8 +1,6 @@
 // Runs a request of the native front on the calling thread, in its application's group (the
 // least busy replica when there are several), with the group's own thread state (no hand-off
-// to a worker), and carries out the application's fallback when an extension module refuses the
-// group's sub-interpreter: the group moves to %{GLOBAL} and the request runs again, or it gets
-// a 500 (TypeScript logs why and how to fix it).
+// to a worker), and the application's %{GLOBAL} fallback (wsgi/inline_run.h).
 #pragma once
 #include <atomic>
 #include <memory>

@@ -245,11 +245,7 @@ bool HttpRequest::WriteBodyNow(const char* data, size_t len) {
 
 void HttpRequest::Notify() {
   RequestOutput out = TakeOutput();
-  if (!out.refused_module.empty()) {
-    refused_module_ = out.refused_module;
-    refused_message_ = out.refused_message;
-    return;
-  }
+  if (refusal_.Take(out)) return;
   if (answered_) {
     if (out.sendfile) SendfileDone();
     return;

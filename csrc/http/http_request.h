@@ -10,6 +10,7 @@
 #include "http/client_connection.h"
 #include "http/response_head.h"
 #include "http/server_options.h"
+#include "wsgi/inline_run.h"
 #include "wsgi/request.h"
 
 namespace pyhost {
@@ -30,10 +31,7 @@ class HttpRequest : public WsgiRequest {
   int status() const { return status_; }
   int64_t bytes_out() const { return bytes_out_; }
   // The application refused to load here (an extension refused sub-interpreters).
-  bool refused() const { return !refused_module_.empty(); }
-  const std::string& refused_module() const { return refused_module_; }
-  const std::string& refused_message() const { return refused_message_; }
-  void ClearRefused() { refused_module_.clear(); }
+  Refusal* refusal() { return &refusal_; }
 
  protected:
   void Notify() override;
@@ -71,7 +69,7 @@ class HttpRequest : public WsgiRequest {
   int64_t body_received_ = 0;
   int status_ = 0;
   int64_t bytes_out_ = 0;
-  std::string refused_module_, refused_message_;
+  Refusal refusal_;
 };
 
 }  // namespace pyhost
