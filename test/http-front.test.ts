@@ -4,8 +4,9 @@
  * in order, a request behind a body), keep-alive limits (--max-keep-alive-requests,
  * --keep-alive-timeout), slow clients (a head and a body trickling in, a reader that pauses, while
  * other clients are served), a client that leaves mid-body (the application's read fails, the
- * server goes on), and files (wsgi.file_wrapper and --url-alias, sent with sendfile on the native
- * front: exact bytes, offsets, a shorter Content-Length, HEAD, 304).
+ * server goes on), files (wsgi.file_wrapper and --url-alias, sent with sendfile on the native
+ * front: exact bytes, offsets, a shorter Content-Length, HEAD, 304), and the access log (written
+ * by the native front itself, in embedded and daemon mode).
  */
 import test from 'ava';
 import crypto from 'node:crypto';
@@ -261,6 +262,32 @@ for (const front of FRONTS) {
       t.is(page.text(), '<p>hi</p>');
       t.is((await request(`${cli.url}/static/missing`)).status, 404);
       t.is((await request(`${cli.url}/static/page.html`, { method: 'POST', body: 'x' })).status, 405);
+    } finally {
+      cli.kill();
+    }
+  });
+}
+
+for (const [name, args] of [
+  ['native, embedded', ['--front', 'native']],
+  ['native, daemon', ['--front', 'native', '--processes', '1', '--threads', '2']],
+  ['node, embedded', ['--front', 'node']],
+] as [string, string[]][]) {
+  test(`${name}: --access-log writes one Apache combined line per request to stdout`, async (t) => {
+    const cli = await startCli([APP, ...args, '--access-log']);
+    try {
+      await request(`${cli.url}/conn?x=1`, { headers: { 'User-Agent': 'test "agent"', Referer: 'http://r/' } });
+      await request(`${cli.url}/echo`, { method: 'POST', body: 'hello' });
+      await request(`${cli.url}/chunked`);
+      const lines = await poll(() => {
+        const l = cli.stdout().split('\n').filter((x) => /^127\.0\.0\.1 - - \[/.test(x));
+        return l.length >= 3 ? l : undefined;
+      }, 10_000);
+      t.truthy(lines, cli.stdout());
+      const [first, second, third] = lines!;
+      t.regex(first!, /^127\.0\.0\.1 - - \[\d\d\/\w{3}\/\d{4}:\d\d:\d\d:\d\d [+-]\d{4}\] "GET \/conn\?x=1 HTTP\/1\.1" 200 \d+ "http:\/\/r\/" "test \\"agent\\""$/);
+      t.regex(second!, /"POST \/echo HTTP\/1\.1" 200 5 "-" "-"$/);
+      t.regex(third!, /"GET \/chunked HTTP\/1\.1" 200 13 "-" "-"$/);
     } finally {
       cli.kill();
     }

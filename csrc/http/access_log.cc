@@ -1,5 +1,7 @@
 #include "http/access_log.h"
 
+#include <errno.h>
+#include <poll.h>
 #include <unistd.h>
 
 #include <ctime>
@@ -47,7 +49,21 @@ std::string CombinedLogLine(const std::string& remote_addr, const ParsedHead& he
 void WriteLogLine(int fd, std::string line) {
   if (fd < 0) return;
   line.push_back('\n');
-  (void)!::write(fd, line.data(), line.size());
+  // Node makes its stdout pipe non-blocking: a full pipe is waited for, not a line lost.
+  size_t off = 0;
+  while (off < line.size()) {
+    ssize_t n = ::write(fd, line.data() + off, line.size() - off);
+    if (n > 0) {
+      off += static_cast<size_t>(n);
+    } else if (n < 0 && errno == EINTR) {
+      continue;
+    } else if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
+      struct pollfd p = {fd, POLLOUT, 0};
+      ::poll(&p, 1, 1000);
+    } else {
+      return;  // the log is gone (closed): nothing to do but go on serving
+    }
+  }
 }
 
 }  // namespace pyhost

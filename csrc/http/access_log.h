@@ -10,7 +10,7 @@ namespace pyhost {
 
 // `%h %l %u %t "%r" %>s %b "%{Referer}i" "%{User-Agent}i"`
 std::string CombinedLogLine(const std::string& remote_addr, const ParsedHead& head, int status, int64_t bytes);
-// Writes the line and a newline (a short write on a pipe of lines this size does not happen).
+// Writes the line and a newline, waiting while the descriptor is full.
 void WriteLogLine(int fd, std::string line);
 
 }  // namespace pyhost
