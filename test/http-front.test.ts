@@ -14,7 +14,8 @@ import fs from 'node:fs';
 import net from 'node:net';
 import path from 'node:path';
 import { parseResponse, rawRequest, request, type ParsedResponse } from './helpers/http.js';
-import { startCli, within, type CliServer } from './helpers/daemon.js';
+import { startCli, within } from './helpers/daemon.js';
+import { PY313, skipUnlessPython } from './helpers/pythons.js';
 import { fixture, poll, sleep, tempDir, writeDataFile } from './helpers/wsgi-server.js';
 
 const APP = fixture('front_app.wsgi');
@@ -288,6 +289,25 @@ for (const [name, args] of [
       t.regex(first!, /^127\.0\.0\.1 - - \[\d\d\/\w{3}\/\d{4}:\d\d:\d\d:\d\d [+-]\d{4}\] "GET \/conn\?x=1 HTTP\/1\.1" 200 \d+ "http:\/\/r\/" "test \\"agent\\""$/);
       t.regex(second!, /"POST \/echo HTTP\/1\.1" 200 5 "-" "-"$/);
       t.regex(third!, /"GET \/chunked HTTP\/1\.1" 200 13 "-" "-"$/);
+    } finally {
+      cli.kill();
+    }
+  });
+}
+
+const py313Missing = skipUnlessPython(test, PY313, 'own-GIL replicas on the native front');
+if (!py313Missing) {
+  test('native: own-GIL replicas (--replicas 2 --gil own) serve requests in parallel, from both interpreters', async (t) => {
+    const cli = await startCli([APP, '--front', 'native', '--python', PY313, '--application-group', 'front', '--gil', 'own', '--replicas', '2', '--threads', '2']);
+    try {
+      // Warm both interpreters up (the first requests import the script).
+      await Promise.all([request(`${cli.url}/interp`), request(`${cli.url}/interp`)]);
+      const started = Date.now();
+      const answers = await Promise.all(Array.from({ length: 8 }, () => request(`${cli.url}/interp?ms=150`, { timeoutMs: 30_000 })));
+      const elapsed = Date.now() - started;
+      const interps = new Set(answers.map((r) => r.text()));
+      t.is(interps.size, 2, `answered by ${[...interps].join(', ')}`);
+      t.log(`8 requests of 150 ms CPU: ${elapsed} ms`);
     } finally {
       cli.kill();
     }
