@@ -236,13 +236,13 @@ void HttpServer::Accept(int listen_fd) {
     }
     int one = 1;
     ::setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+    auto* c = new ClientConnection(fd, next_serial_.fetch_add(1, std::memory_order_relaxed), opts_.max_head_bytes);
+    c->ReadAddresses();
     std::lock_guard<std::mutex> lock(mu_);
     if (!accepting_ || stopping_) {
-      ::close(fd);
+      delete c;
       return;
     }
-    auto* c = new ClientConnection(fd, next_serial_++, opts_.max_head_bytes);
-    c->ReadAddresses();
     conns_.emplace(c->serial(), c);
     struct epoll_event ev = {};
     ev.events = kConnEvents;

@@ -87,7 +87,7 @@ class HttpServer {
   std::condition_variable cv_;
   std::unordered_map<uint64_t, ClientConnection*> conns_;  // by serial (epoll names them so)
   std::deque<uint64_t> ready_;  // connections with an event, waiting for a thread
-  uint64_t next_serial_ = 1;
+  std::atomic<uint64_t> next_serial_{1};
   bool accepting_ = true;
   bool stopping_ = false;
   int threads_alive_ = 0;
