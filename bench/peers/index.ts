@@ -16,6 +16,8 @@ export const PEERS: Peer[] = [
   pyhost.daemonNode,
   pyhostNewest.embedded,
   pyhostNewest.daemon,
+  // Only with $PYHOST_BENCH_BASE_CLI (before/after figures).
+  ...(pyhost.baseEmbedded && pyhost.baseDaemon ? [pyhost.baseEmbedded, pyhost.baseDaemon] : []),
   apache.embedded,
   apache.daemon,
   gunicorn.sync,

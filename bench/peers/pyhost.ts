@@ -7,7 +7,10 @@
  *    (daemon mode, the same shape as the mod_wsgi daemon peer; on the native front the daemon
  *    processes accept and parse HTTP themselves).
  *  - pyhost-embedded-node, pyhost-daemon-node: the same with `--front node` (node:http parses,
- *    requests cross to Python through the addon or the daemon link): the path of issue 19's "before".
+ *    requests cross to Python through the addon or the daemon link).
+ *  - pyhost-embedded-base, pyhost-daemon-base: only with $PYHOST_BENCH_BASE_CLI, another build of
+ *    pyhost (e.g. the commit before a change; $PYHOST_BENCH_BASE_LABEL names it) run the same way,
+ *    for before/after figures taken side by side in one run.
  *
  * Both get `--python /usr/bin/python3.11` when the CLI has that option (and $PYHOST_PYTHON is not
  * set), so pyhost runs the apps on the same Debian CPython build as gunicorn, uWSGI, waitress and
@@ -43,8 +46,11 @@ let samePython = false;
 /** Set by prepare(): the CLI has --front (without it, the -node peers are skipped). */
 let hasFront = false;
 
-export function commandLine(mode: PyhostMode, app: AppSpec, opts: StartOptions, front?: PyhostFront): string[] {
-  const args = [CLI, 'start-server', app.file, '--port', String(opts.port), '--host', '127.0.0.1'];
+/** Another CLI to compare with (before/after), or undefined. */
+export const BASE_CLI = process.env.PYHOST_BENCH_BASE_CLI ? path.resolve(process.env.PYHOST_BENCH_BASE_CLI) : undefined;
+
+export function commandLine(mode: PyhostMode, app: AppSpec, opts: StartOptions, front?: PyhostFront, cli = CLI): string[] {
+  const args = [cli, 'start-server', app.file, '--port', String(opts.port), '--host', '127.0.0.1'];
   if (samePython) args.push('--python', DEBIAN_PYTHON);
   if (mode === 'daemon') args.push('--processes', String(opts.processes ?? 2));
   args.push('--threads', String(opts.threads ?? 8));
@@ -52,8 +58,8 @@ export function commandLine(mode: PyhostMode, app: AppSpec, opts: StartOptions, 
   return args;
 }
 
-export function start(mode: PyhostMode, app: AppSpec, opts: StartOptions, front?: PyhostFront): Promise<RunningPeer> {
-  return startProcess(`pyhost ${mode}`, process.execPath, commandLine(mode, app, opts, front), opts, pythonEnv(), app.dir);
+export function start(mode: PyhostMode, app: AppSpec, opts: StartOptions, front?: PyhostFront, cli = CLI): Promise<RunningPeer> {
+  return startProcess(`pyhost ${mode}`, process.execPath, commandLine(mode, app, opts, front, cli), opts, pythonEnv(), app.dir);
 }
 
 /** `front` undefined: the CLI's default front (native); 'node': --front node. */
@@ -99,3 +105,23 @@ export const embedded = makePeer('embedded');
 export const daemon = makePeer('daemon');
 export const embeddedNode = makePeer('embedded', 'node');
 export const daemonNode = makePeer('daemon', 'node');
+
+/** `mode` with BASE_CLI (its own default front), labelled $PYHOST_BENCH_BASE_LABEL or with its directory. */
+function makeBasePeer(mode: PyhostMode, cli: string): Peer {
+  const where = process.env.PYHOST_BENCH_BASE_LABEL ?? path.basename(path.dirname(path.dirname(cli)));
+  return {
+    id: `pyhost-${mode}-base`,
+    label: `${mode === 'embedded' ? 'pyhost embedded' : 'pyhost daemon (2x8)'}, before (${where})`,
+    setup: `the same command with ${cli} ($PYHOST_BENCH_BASE_CLI): before/after in one run`,
+    supports: () => true,
+    prepare: async () => {
+      if (!fileExists(cli)) return { ok: false, reason: `$PYHOST_BENCH_BASE_CLI ${cli} does not exist` };
+      return { ok: true };
+    },
+    start: (app, opts) => start(mode, app, opts, undefined, cli),
+    versions: async () => ({ pyhost: cli }),
+  };
+}
+
+export const baseEmbedded = BASE_CLI ? makeBasePeer('embedded', BASE_CLI) : undefined;
+export const baseDaemon = BASE_CLI ? makeBasePeer('daemon', BASE_CLI) : undefined;
