@@ -50,7 +50,7 @@ interface NativeHttpServer {
   shutdown(timeoutMs: number): Promise<boolean>;
 }
 
-/** What the addons add for the native front (csrc/http_node). */
+/** What the addons add for the native front (csrc/addon/http_server_binding.cc, csrc/napi/listen_binding.cc). */
 export interface NativeFrontAddon {
   listenSocket(host: string, port: number, backlog: number): { fd: number; port: number };
   closeSocket(fd: number): void;
