@@ -117,7 +117,13 @@ class HttpServerHandle : public Napi::ObjectWrap<HttpServerHandle> {
     // A listening server keeps Node's event loop alive, as a node:http server does, until shutdown.
     port_ = Data(info.Env())->port;
     port_->Hold();
+    // A Worker that ends without shutdown(): the server stops before the environment's groups
+    // close (hooks run in reverse order of registration, so before ReleaseEnvironment's).
+    napi_add_env_cleanup_hook(info.Env(), StopOnTeardown, this);
+    hooked_ = true;
   }
+
+  ~HttpServerHandle() override { Unhook(); }
 
  private:
   Napi::Value Stats(const Napi::CallbackInfo& info) {
@@ -137,6 +143,7 @@ class HttpServerHandle : public Napi::ObjectWrap<HttpServerHandle> {
   // shutdown(timeoutMs) -> Promise<boolean>: true once every serving thread ended. The wait runs
   // off the loop thread. A server whose threads did not end is left alive (never freed under them).
   Napi::Value Shutdown(const Napi::CallbackInfo& info) {
+    Unhook();
     auto* op = new PromiseOp(info.Env());
     Napi::Promise p = op->promise();
     HttpServer* server = server_;
@@ -158,8 +165,32 @@ class HttpServerHandle : public Napi::ObjectWrap<HttpServerHandle> {
     return p;
   }
 
+  static void StopOnTeardown(void* arg) {
+    auto* self = static_cast<HttpServerHandle*>(arg);
+    self->hooked_ = false;
+    HttpServer* server = self->server_;
+    self->server_ = nullptr;
+    self->port_ = nullptr;  // closed with the environment
+    if (!server) return;
+    // Connections are cut; requests still running end when ReleaseEnvironment interrupts their
+    // groups. The server (and the groups it holds) goes once its threads have ended.
+    if (server->Shutdown(std::chrono::steady_clock::now())) {
+      delete server;
+      return;
+    }
+    std::thread([server] {
+      if (server->Shutdown(std::chrono::steady_clock::now() + std::chrono::hours(24 * 365))) delete server;
+    }).detach();
+  }
+
+  void Unhook() {
+    if (hooked_) napi_remove_env_cleanup_hook(Env(), StopOnTeardown, this);
+    hooked_ = false;
+  }
+
   HttpServer* server_ = nullptr;
   CompletionPort* port_ = nullptr;
+  bool hooked_ = false;
 };
 
 }  // namespace
