@@ -12,9 +12,11 @@ import test from 'ava';
 import crypto from 'node:crypto';
 import fs from 'node:fs';
 import net from 'node:net';
+import { spawnSync } from 'node:child_process';
 import path from 'node:path';
 import { parseResponse, rawRequest, request, type ParsedResponse } from './helpers/http.js';
 import { startCli, within } from './helpers/daemon.js';
+import { REPO_ROOT } from './helpers/child.js';
 import { PY313, skipUnlessPython } from './helpers/pythons.js';
 import { fixture, poll, sleep, tempDir, writeDataFile } from './helpers/wsgi-server.js';
 
@@ -313,3 +315,33 @@ if (!py313Missing) {
     }
   });
 }
+
+test('which front: native by default; --request-timeout, --metrics and --health choose the Node front with a notice; --front native refuses them', async (t) => {
+  const byDefault = await startCli([APP]);
+  try {
+    t.regex(byDefault.stdout(), /embedded mode, 5 threads, native front/);
+  } finally {
+    byDefault.kill();
+  }
+  for (const args of [['--request-timeout', '30'], ['--metrics', '/metrics', '--health', '/healthz']]) {
+    const cli = await startCli([APP, ...args], { env: { ...process.env, PYHOST_TEST_FRONT: '' } });
+    try {
+      t.regex(cli.stdout(), /node front/, args.join(' '));
+      t.regex(cli.stderr(), new RegExp(`serving with the Node front: ${args[0]} needs it`));
+      t.is((await request(`${cli.url}/hello`)).status, 200);
+      if (args[0] === '--metrics') {
+        t.regex((await request(`${cli.url}/metrics`)).text(), /pyhost_requests_total/);
+        t.is((await request(`${cli.url}/healthz`)).status, 200);
+      }
+    } finally {
+      cli.kill();
+    }
+  }
+  const refused = spawnSync(process.execPath, ['--import', 'tsx', path.join(REPO_ROOT, 'ts', 'cli.ts'), 'start-server', APP, '--front', 'native', '--metrics-port', '9'], {
+    cwd: REPO_ROOT,
+    encoding: 'utf8',
+    timeout: 60_000,
+  });
+  t.is(refused.status, 2, refused.stderr);
+  t.regex(refused.stderr, /--front native cannot serve --metrics-port; use --front node/);
+});
