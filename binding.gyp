@@ -6,7 +6,7 @@
   #   preload  pyhost_preload.node (no Python): puts a libpython in the global symbol scope
   "variables": {
     "pyhost_part": "<!(node scripts/gyp_python.cjs part)",
-    "core_sources": ["<!@(node -p \"['python', 'wsgi'].flatMap(d => require('fs').readdirSync('csrc/' + d).filter(f => f.endsWith('.cc')).map(f => 'csrc/' + d + '/' + f)).join(' ')\")"],
+    "core_sources": ["<!@(node -p \"['python', 'wsgi', 'http'].flatMap(d => require('fs').readdirSync('csrc/' + d).filter(f => f.endsWith('.cc')).map(f => 'csrc/' + d + '/' + f)).join(' ')\")"],
     "python_include": ["<!@(node scripts/gyp_python.cjs include)"],
     "python_libs": ["<!@(node scripts/gyp_python.cjs libs)"],
     "napi_defines": ["NAPI_VERSION=8", "NAPI_CPP_EXCEPTIONS", "NODE_ADDON_API_DISABLE_DEPRECATED"]
@@ -26,9 +26,13 @@
           # The core and the WSGI gateway, compiled once for both the addon and the daemon.
           "target_name": "pyhost_core",
           "type": "static_library",
-          "cflags": ["-fPIC"],
-          "include_dirs": ["<@(python_include)", "<(SHARED_INTERMEDIATE_DIR)"],
-          "sources": ["<@(core_sources)"],
+          # Hidden: llhttp's symbols must bind inside the addon, not to the llhttp (another
+          # version) that the node executable exports.
+          "cflags": ["-fPIC", "-fvisibility=hidden"],
+          # The native HTTP front (csrc/http) parses with llhttp, compiled in from its C sources.
+          "include_dirs": ["<@(python_include)", "<(SHARED_INTERMEDIATE_DIR)", "<!@(node scripts/gyp_llhttp.cjs include)"],
+          "direct_dependent_settings": {"include_dirs": ["<!@(node scripts/gyp_llhttp.cjs include)"]},
+          "sources": ["<@(core_sources)", "csrc/http/llhttp_api.c", "csrc/http/llhttp_http.c", "csrc/http/llhttp_parser.c"],
           "actions": [
             {
               # python/*.py that the core runs, compiled in as raw strings (embedded_python.h).
@@ -67,7 +71,7 @@
           "target_name": "pyhost_front",
           "include_dirs": ["<!(node -p \"require('node-addon-api').include_dir\")"],
           "defines": ["<@(napi_defines)"],
-          "sources": ["csrc/front/daemon_link.cc", "csrc/front/request_channel.cc", "csrc/front/daemon_socket.cc", "csrc/front/front_addon.cc", "csrc/napi/port.cc", "csrc/napi/js_call.cc", "csrc/wire/protocol.cc"]
+          "sources": ["csrc/front/daemon_link.cc", "csrc/front/request_channel.cc", "csrc/front/daemon_socket.cc", "csrc/front/front_addon.cc", "csrc/napi/port.cc", "csrc/napi/js_call.cc", "csrc/wire/protocol.cc", "csrc/http/listen_socket.cc", "csrc/http/allocator_tuning.cc", "csrc/napi/listen_binding.cc"]
         }
       ]
     }],

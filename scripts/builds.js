@@ -24,12 +24,12 @@ const { EMBEDDED: EMBEDDED_PYTHON } = createRequire(import.meta.url)('./embed-py
 export const PARTS = {
   python: {
     base: (tag) => `pyhost.${tag}`,
-    sources: ['csrc/python', 'csrc/wsgi', 'csrc/addon', 'csrc/napi', 'csrc/daemon', 'csrc/wire', 'scripts/embed-python.cjs', ...EMBEDDED_PYTHON],
+    sources: ['csrc/python', 'csrc/wsgi', 'csrc/addon', 'csrc/napi', 'csrc/daemon', 'csrc/wire', 'csrc/http', 'scripts/embed-python.cjs', ...EMBEDDED_PYTHON],
   },
-  front: { base: () => 'pyhost_front', sources: ['csrc/front', 'csrc/napi', 'csrc/wire'] },
+  front: { base: () => 'pyhost_front', sources: ['csrc/front', 'csrc/napi', 'csrc/wire', 'csrc/http/listen_socket.cc', 'csrc/http/listen_socket.h', 'csrc/http/allocator_tuning.cc', 'csrc/http/allocator_tuning.h'] },
   preload: { base: () => 'pyhost_preload', sources: ['csrc/preload'] },
 };
-const SHARED_SOURCES = ['binding.gyp', 'scripts/gyp_python.cjs'];
+const SHARED_SOURCES = ['binding.gyp', 'scripts/gyp_python.cjs', 'scripts/gyp_llhttp.cjs'];
 
 /** The libc tag, by node-gyp-build's rule (it does not export it). */
 export function libcTag() {

@@ -8,7 +8,7 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
-const DEBIAN_PACKAGES = ['python3-flask', 'python3-django', 'python3-numpy', 'apache2', 'libapache2-mod-wsgi-py3', 'libpython3.11-dev', 'python3.11-venv', 'wrk'];
+const DEBIAN_PACKAGES = ['python3-flask', 'python3-django', 'python3-numpy', 'apache2', 'libapache2-mod-wsgi-py3', 'libpython3.11-dev', 'python3.11-venv', 'wrk', 'node-llhttp'];
 
 function log(msg) {
   process.stderr.write(`[pyhost test] ${msg}\n`);

@@ -31,9 +31,18 @@ function onPath(command) {
   return (process.env.PATH || '').split(path.delimiter).some((dir) => dir && fs.existsSync(path.join(dir, command)));
 }
 
+/** Whether llhttp's C sources (the native HTTP front's parser) are where scripts/gyp_llhttp.cjs looks. */
+function llhttpPresent() {
+  const dir = process.env.PYHOST_LLHTTP;
+  const files = dir
+    ? ['llhttp.h', 'api.c', 'http.c', 'llhttp.c'].map((f) => path.join(dir, f))
+    : ['/usr/share/include/llhttp/llhttp.h', ...['api.c', 'http.c', 'llhttp.c'].map((f) => path.join('/usr/share/llhttp', f))];
+  return files.every((f) => fs.existsSync(f));
+}
+
 /**
- * Why this machine cannot compile pyhost (no C++ compiler, no make, no node-gyp), as one
- * sentence naming what to install; undefined when it can.
+ * Why this machine cannot compile pyhost (no C++ compiler, no make, no node-gyp, no llhttp
+ * sources), as one sentence naming what to install; undefined when it can.
  */
 export function missingToolchain() {
   const missing = [];
@@ -41,8 +50,12 @@ export function missingToolchain() {
   if (!cxx.some(onPath)) missing.push(process.env.CXX ? `the C++ compiler $CXX (${process.env.CXX})` : 'a C++ compiler (g++ or clang++)');
   if (!onPath('make')) missing.push('make');
   if (!findNodeGyp()) missing.push('node-gyp (it ships with npm: run this through npm)');
-  if (!missing.length) return undefined;
-  return `${missing.join(' and ')} not found on PATH; on Debian/Ubuntu: apt-get install build-essential`;
+  const llhttp = llhttpPresent();
+  if (!missing.length && llhttp) return undefined;
+  const tools = missing.length ? `${missing.join(' and ')} not found on PATH; ` : '';
+  const parser = llhttp ? '' : `llhttp's C sources not found (${process.env.PYHOST_LLHTTP ? `$PYHOST_LLHTTP ${process.env.PYHOST_LLHTTP}` : '/usr/share/llhttp'}); `;
+  const packages = [...(missing.length ? ['build-essential'] : []), ...(llhttp ? [] : ['node-llhttp'])];
+  return `${tools}${parser}on Debian/Ubuntu: apt-get install ${packages.join(' ')}`;
 }
 
 /** The environment node-gyp (directly or through prebuildify) builds `part` with. */

@@ -108,27 +108,27 @@ test('ratios come from the medians, and the tables show each peer’s min–max'
   t.is(pyhost.vsModWsgi, 12_000 / 5_000);
 
   const text = renderText(report(results, 3), ['node', 'pyhost-embedded', 'apache-embedded']);
-  t.regex(text, /^ {2}peer +req\/s +min–max \(3 rounds\) +p50 +p99 +errors +vs mod_wsgi +vs Node$/m);
-  t.regex(text, /^ {2}pyhost embedded +12,000 +9,000–18,000 +2\.0 ms +4\.0 ms +0 +2\.40x +0\.50x$/m);
+  t.regex(text, /^ {2}peer +req\/s +min–max \(3 rounds\) +p50 +p99 +errors +vs mod_wsgi +vs uWSGI +vs Node$/m);
+  t.regex(text, /^ {2}pyhost embedded +12,000 +9,000–18,000 +2\.0 ms +4\.0 ms +0 +2\.40x +– +0\.50x$/m);
   const md = renderMarkdown(report(results, 3), ['node', 'pyhost-embedded', 'apache-embedded']);
-  t.regex(md, /^\| peer \| requests\/s \| min–max \| p50 \| p99 \| errors \| vs mod_wsgi \| vs Node \|$/m);
-  t.regex(md, /^\| pyhost embedded \| 12,000 \| 9,000–18,000 \| 2\.0 ms \| 4\.0 ms \| 0 \| 2\.40x \| 0\.50x \|$/m);
+  t.regex(md, /^\| peer \| requests\/s \| min–max \| p50 \| p99 \| errors \| vs mod_wsgi \| vs uWSGI \| vs Node \|$/m);
+  t.regex(md, /^\| pyhost embedded \| 12,000 \| 9,000–18,000 \| 2\.0 ms \| 4\.0 ms \| 0 \| 2\.40x \| – \| 0\.50x \|$/m);
   t.regex(md, /Each peer ran 3 rounds/);
   // A failed peer's row keeps the column count of the header.
   const failedRow = renderMarkdown(report([...results, { peer: 'apache-embedded', scenario: 'hello', status: 'failed', reason: 'wrong body' }], 3), []);
   const row = failedRow.split('\n').find((l) => l.includes('**FAILED**'))!;
-  t.is(row.split('|').length, '| peer | requests/s | min–max | p50 | p99 | errors | vs mod_wsgi | vs Node |'.split('|').length, row);
+  t.is(row.split('|').length, '| peer | requests/s | min–max | p50 | p99 | errors | vs mod_wsgi | vs uWSGI | vs Node |'.split('|').length, row);
 });
 
 test('with one round the tables are those of a bench without --rounds (no min–max column)', (t) => {
   const results = [combineRounds([ok('node', 24_000, 1)])!, combineRounds([ok('pyhost-embedded', 12_000, 2)])!];
   computeRatios(results);
   const text = renderText(report(results, 1), ['node', 'pyhost-embedded']);
-  t.regex(text, /^ {2}peer +req\/s +p50 +p99 +errors +vs mod_wsgi +vs Node$/m);
+  t.regex(text, /^ {2}peer +req\/s +p50 +p99 +errors +vs mod_wsgi +vs uWSGI +vs Node$/m);
   t.notRegex(text, /min–max|rounds/);
   const md = renderMarkdown(report(results, 1), ['node', 'pyhost-embedded']);
-  t.regex(md, /^\| peer \| requests\/s \| p50 \| p99 \| errors \| vs mod_wsgi \| vs Node \|$/m);
-  t.regex(md, /^\| pyhost embedded \| 12,000 \| 2\.0 ms \| 4\.0 ms \| 0 \| – \| 0\.50x \|$/m);
+  t.regex(md, /^\| peer \| requests\/s \| p50 \| p99 \| errors \| vs mod_wsgi \| vs uWSGI \| vs Node \|$/m);
+  t.regex(md, /^\| pyhost embedded \| 12,000 \| 2\.0 ms \| 4\.0 ms \| 0 \| – \| – \| 0\.50x \|$/m);
   t.notRegex(md, /min–max|rounds/);
 });
 

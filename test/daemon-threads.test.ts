@@ -1,5 +1,5 @@
 /**
- * The serving threads of a daemon process (csrc/daemon/listener_role.*, connection_poller.*):
+ * The serving threads of a daemon process (csrc/http/listener_role.*, connection_poller.*):
  * one thread waits on every connection and serves the request it gets itself; while it is away
  * serving, a standby takes its role over, so a long request never holds up the other
  * connections. Stopping a process lets each thread drop its interpreter states, so Python

@@ -12,7 +12,8 @@ import type http from 'node:http';
 import path from 'node:path';
 import type { Engine, MountHandler } from '../ts/index.js';
 import { parseResponse, rawHead, rawRequest, request } from './helpers/http.js';
-import { fixture, LogCapture, poll, resourceGroup, serve, startEngine, tempDir, writeDataFile, writeScript, type TestServer } from './helpers/wsgi-server.js';
+import { nativeUnsupported } from '../ts/front/native-front.js';
+import { fixture, LogCapture, poll, resourceGroup, serve, serveMounts as serveMountsOnFront, startEngine, tempDir, TEST_FRONT, writeDataFile, writeScript, type TestServer } from './helpers/wsgi-server.js';
 
 let engine: Engine;
 let logs: LogCapture;
@@ -37,6 +38,11 @@ async function serveTracked(listener: http.RequestListener): Promise<TestServer>
 
 /** Serves mounts, each tried in turn by URL prefix (the longest first). */
 async function serveMounts(mounts: Record<string, MountHandler>): Promise<TestServer> {
+  if (TEST_FRONT === 'native' && Object.values(mounts).every((m) => !nativeUnsupported(m))) {
+    const s = await serveMountsOnFront(Object.values(mounts));
+    servers.push(s);
+    return s;
+  }
   const prefixes = Object.keys(mounts).sort((a, b) => b.length - a.length);
   return serveTracked((req, res) => {
     const url = req.url ?? '/';

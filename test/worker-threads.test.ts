@@ -130,6 +130,40 @@ if (!skip313) {
     }
   });
 
+  test.serial('worker.terminate() while its native HTTP front serves: connections cut, the port closed, its groups released, the process unharmed', async (t) => {
+    const before = interpreters();
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'pyhost-worker-front-'));
+    const script = path.join(dir, 'app.wsgi');
+    fs.writeFileSync(
+      script,
+      'import os, time\n' +
+        'def application(environ, start_response):\n' +
+        "    if environ['PATH_INFO'] == '/slow':\n" +
+        `        open(${JSON.stringify(path.join(dir, 'slow'))}, 'w').close()\n` +
+        '        time.sleep(600)\n' +
+        "    start_response('200 OK', [('Content-Type', 'text/plain')])\n" +
+        "    return [b'served by the worker']\n",
+    );
+    const w = new EngineWorker();
+    await w.ready;
+    await w.must('start');
+    const port = (await w.must('serve', { script, group: 'front' })) as number;
+    const hello = await fetch(`http://127.0.0.1:${port}/`);
+    t.is(await hello.text(), 'served by the worker');
+    t.is(interpreters(), before + 1);
+    const slow = fetch(`http://127.0.0.1:${port}/slow`).then(
+      (r) => `status ${r.status}`,
+      (err: Error) => `failed: ${err.message}`,
+    );
+    await waitFor('the slow request to run', () => fs.existsSync(path.join(dir, 'slow')));
+    await w.worker.terminate();
+    t.is(await w.exited, 1);
+    t.regex(await slow, /^failed/, 'the request in flight lost its connection instead of hanging');
+    await t.throwsAsync(fetch(`http://127.0.0.1:${port}/`), undefined, 'nothing listens on the port any more');
+    await waitFor("the Worker's interpreter to end", () => interpreters() === before);
+    t.is(await engine.group('%{GLOBAL}').eval('"still here"'), 'still here');
+  });
+
   test.serial('a Worker that exits without closing its Engine releases its groups', async (t) => {
     const before = interpreters();
     const w = new EngineWorker();

@@ -6,7 +6,7 @@
 import test from 'ava';
 import type { Engine } from '../ts/index.js';
 import { parseResponse, rawHead, rawRequest, request } from './helpers/http.js';
-import { fixture, LogCapture, serve, startEngine, type TestServer } from './helpers/wsgi-server.js';
+import { fixture, LogCapture, serve, serveMounts, startEngine, type TestServer } from './helpers/wsgi-server.js';
 
 let engine: Engine;
 let logs: LogCapture;
@@ -21,13 +21,7 @@ test.before(async () => {
   const auth = engine.mount(APP, { mountPoint: '/auth', group: 'env', passAuthorization: true });
   const single = engine.mount(APP, { mountPoint: '/single', group: 'single', groupOptions: { threads: 1 } });
   const global = engine.mount(APP, { mountPoint: '/global', group: '%{GLOBAL}' });
-  server = await serve((req, res) => {
-    const u = req.url ?? '';
-    if (u.startsWith('/auth')) return auth(req, res);
-    if (u.startsWith('/single')) return single(req, res);
-    if (u.startsWith('/global')) return global(req, res);
-    return app(req, res);
-  });
+  server = await serveMounts([app, auth, single, global]);
   rootServer = await serve(engine.mount(APP, { group: 'env-root' }));
   // Load the script in each group before tests run concurrently.
   for (const p of ['/app', '/single', '/global']) {

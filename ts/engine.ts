@@ -16,8 +16,10 @@ import { DaemonGroup } from './daemon/daemon-group.js';
 import { resolveDaemonGroup, type DaemonGroupOptions } from './daemon/options.js';
 import { EmbeddedBackend } from './http/embedded.js';
 import { createMountHandler, resolveMountOptions, type MountHandler, type MountOptions } from './http/mount.js';
+import { closeNativeFronts } from './front/native-front.js';
+import { attachDaemonPlan, attachEmbeddedPlan } from './front/native-plan.js';
 import { checkKnownKeys, enumOption, intOption, invalid, stringArrayOption, stringOption } from './options.js';
-import { extensionsFor, leastLoaded, schedulerPolicy } from './scheduler/index.js';
+import { extensionsFor, leastLoaded, refusalEvent, refusalLogLine, schedulerPolicy } from './scheduler/index.js';
 import { NO_EVENTS, type SchedulerEvents } from './scheduler/events.js';
 import { EngineMetrics } from './metrics/engine-metrics.js';
 
@@ -264,6 +266,7 @@ export class Engine {
       const handler = createMountHandler(opts, () => {
         throw new PyhostError('ERR_INTERNAL', 'daemon mounts have no embedded groups');
       }, new DaemonBackend(daemon, app, opts.groupOptions), this.logger, async () => {}, this.events);
+      attachDaemonPlan(handler, opts, app);
       this.mounts.add(handler);
       return handler;
     }
@@ -290,6 +293,7 @@ export class Engine {
       for (const n of opts.replicas > 1 ? replicaNames(name) : [name]) await backend.preload(groupByName(n));
     };
     const handler = createMountHandler(opts, groupByName, backend, this.logger, preload, this.events);
+    attachEmbeddedPlan(handler, opts, app, groupByName, replicaNames);
     this.mounts.add(handler);
     return handler;
   }
@@ -373,6 +377,7 @@ export class Engine {
   }
 
   private async doClose(): Promise<void> {
+    await closeNativeFronts(this);
     for (const m of this.mounts) m.close();
     await Promise.all([...this.daemonGroups.values()].map((g) => g.close()));
     const runtime = this.runtime;
@@ -394,6 +399,14 @@ export class Engine {
 
 function dispatchLog(level: number, group: string, line: string): void {
   const engine = Engine.ownerOf(group);
+  const refused = refusalEvent(line);
+  if (engine && refused) {
+    // The native front reports a refused extension (as a daemon process does); the words are the scheduler's.
+    const words = refusalLogLine(group, refused);
+    engine.logger.log(words.level, words.message, group);
+    if (refused.moved) engine.events.fellBack(group, '');
+    return;
+  }
   const lvl = NATIVE_LEVELS[level] ?? 'info';
   if (engine) engine.logger.log(lvl, line, group);
   else stderrSink({ level: lvl, group, message: line });

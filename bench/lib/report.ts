@@ -30,8 +30,9 @@ export interface RunResult {
   cpu?: { serverPct: number; benchPct: number; othersPct: number };
   /** CPU busy % of the whole machine in the 300 ms before this run's server started (should be ~0). */
   hostBusyBeforePct?: number;
-  /** requests/s divided by mod_wsgi embedded's / bare Node's in the same scenario. */
+  /** requests/s divided by mod_wsgi embedded's / uWSGI's / bare Node's in the same scenario. */
   vsModWsgi?: number;
+  vsUwsgi?: number;
   vsNode?: number;
   /** p50 / p99 latency divided by mod_wsgi embedded's (lower is better). */
   latencyVsModWsgi?: { p50: number; p99: number };
@@ -70,14 +71,16 @@ export interface BenchReport {
   elapsedSec: number;
 }
 
-/** Fill vsModWsgi / vsNode / latencyVsModWsgi for every ok result (from the medians, with --rounds). */
+/** Fill vsModWsgi / vsUwsgi / vsNode / latencyVsModWsgi for every ok result (from the medians, with --rounds). */
 export function computeRatios(results: RunResult[]): void {
   const base = (peer: string, scenario: ScenarioId) => results.find((r) => r.peer === peer && r.scenario === scenario && r.status === 'ok');
   for (const r of results) {
     if (r.status !== 'ok' || r.requestsPerSec === undefined) continue;
     const m = base('apache-embedded', r.scenario);
     const n = base('node', r.scenario);
+    const u = base('uwsgi', r.scenario);
     if (m?.requestsPerSec) r.vsModWsgi = r.requestsPerSec / m.requestsPerSec;
+    if (u?.requestsPerSec) r.vsUwsgi = r.requestsPerSec / u.requestsPerSec;
     if (n?.requestsPerSec) r.vsNode = r.requestsPerSec / n.requestsPerSec;
     if (m?.latencyMs && r.latencyMs) r.latencyVsModWsgi = { p50: r.latencyMs.p50 / m.latencyMs.p50, p99: r.latencyMs.p99 / m.latencyMs.p99 };
   }
@@ -133,7 +136,7 @@ export function renderMarkdown(report: BenchReport, peerOrder: string[]): string
       : '';
   out.push(
     `Load: wrk, ${c.connections} connections, ${c.wrkThreads} threads, ${c.warmupSec} s warm-up + ${c.durationSec} s measured per run${c.quick ? ' (--quick)' : ''}; ` +
-      `every response checked (status + exact body). Ratios are requests/s divided by mod_wsgi embedded's and bare Node's.${rounds}`,
+      `every response checked (status + exact body). Ratios are requests/s divided by mod_wsgi embedded's, uWSGI's and bare Node's.${rounds}`,
     '',
   );
   for (const s of report.scenarios) {
@@ -142,19 +145,19 @@ export function renderMarkdown(report: BenchReport, peerOrder: string[]): string
       out.push(`Skipped: ${s.skipped}`, '');
       continue;
     }
-    if (spreadCol) out.push('| peer | requests/s | min–max | p50 | p99 | errors | vs mod_wsgi | vs Node |', '|---|---:|---:|---:|---:|---:|---:|---:|');
-    else out.push('| peer | requests/s | p50 | p99 | errors | vs mod_wsgi | vs Node |', '|---|---:|---:|---:|---:|---:|---:|');
+    if (spreadCol) out.push('| peer | requests/s | min–max | p50 | p99 | errors | vs mod_wsgi | vs uWSGI | vs Node |', '|---|---:|---:|---:|---:|---:|---:|---:|---:|');
+    else out.push('| peer | requests/s | p50 | p99 | errors | vs mod_wsgi | vs uWSGI | vs Node |', '|---|---:|---:|---:|---:|---:|---:|---:|');
     const rows = report.results.filter((r) => r.scenario === s.id);
     rows.sort((a, b) => peerOrder.indexOf(a.peer) - peerOrder.indexOf(b.peer));
     for (const r of rows) {
       if (r.status === 'ok') {
         const range = spreadCol ? ` ${roundSpread(r)} |` : '';
         out.push(
-          `| ${label(r.peer)} | ${fmtRps(r.requestsPerSec ?? 0)} |${range} ${fmtMs(r.latencyMs?.p50)} | ${fmtMs(r.latencyMs?.p99)} | ${errorCount(r)} | ${fmtRatio(r.vsModWsgi)} | ${fmtRatio(r.vsNode)} |`,
+          `| ${label(r.peer)} | ${fmtRps(r.requestsPerSec ?? 0)} |${range} ${fmtMs(r.latencyMs?.p50)} | ${fmtMs(r.latencyMs?.p99)} | ${errorCount(r)} | ${fmtRatio(r.vsModWsgi)} | ${fmtRatio(r.vsUwsgi)} | ${fmtRatio(r.vsNode)} |`,
         );
       } else {
         const what = r.status === 'failed' ? '**FAILED**' : r.status;
-        out.push(`| ${label(r.peer)} | ${what} |${spreadCol ? ' |' : ''} | | ${r.status === 'failed' ? '**yes**' : ''} | | ${oneLine(r.reason)} |`);
+        out.push(`| ${label(r.peer)} | ${what} |${spreadCol ? ' |' : ''} | | ${r.status === 'failed' ? '**yes**' : ''} | | | ${oneLine(r.reason)} |`);
       }
     }
     const starving = rows.filter((r) => r.status === 'ok' && r.effectiveConcurrency !== undefined && r.effectiveConcurrency < 0.5 * c.connections);
@@ -178,13 +181,13 @@ export function renderText(report: BenchReport, peerOrder: string[]): string {
     if (s.skipped) continue;
     // The min–max column (second) only when some peer ran several rounds.
     const withSpread = (row: string[], range: string) => (spreadCol ? [row[0]!, row[1]!, range, ...row.slice(2)] : row);
-    const rows: string[][] = [withSpread(['peer', 'req/s', 'p50', 'p99', 'errors', 'vs mod_wsgi', 'vs Node'], `min–max (${report.config.rounds} rounds)`)];
+    const rows: string[][] = [withSpread(['peer', 'req/s', 'p50', 'p99', 'errors', 'vs mod_wsgi', 'vs uWSGI', 'vs Node'], `min–max (${report.config.rounds} rounds)`)];
     const rs = report.results.filter((r) => r.scenario === s.id).sort((a, b) => peerOrder.indexOf(a.peer) - peerOrder.indexOf(b.peer));
     for (const r of rs) {
       if (r.status === 'ok') {
-        rows.push(withSpread([label(r.peer), fmtRps(r.requestsPerSec ?? 0), fmtMs(r.latencyMs?.p50), fmtMs(r.latencyMs?.p99), String(errorCount(r)), fmtRatio(r.vsModWsgi), fmtRatio(r.vsNode)], roundSpread(r)));
+        rows.push(withSpread([label(r.peer), fmtRps(r.requestsPerSec ?? 0), fmtMs(r.latencyMs?.p50), fmtMs(r.latencyMs?.p99), String(errorCount(r)), fmtRatio(r.vsModWsgi), fmtRatio(r.vsUwsgi), fmtRatio(r.vsNode)], roundSpread(r)));
       } else {
-        rows.push(withSpread([label(r.peer), r.status === 'failed' ? 'FAILED' : r.status, '', '', '', '', oneLine(r.reason, 60)], ''));
+        rows.push(withSpread([label(r.peer), r.status === 'failed' ? 'FAILED' : r.status, '', '', '', '', '', oneLine(r.reason, 60)], ''));
       }
     }
     const widths = rows[0]!.map((_, i) => Math.max(...rows.map((row) => row[i]!.length)));

@@ -2,9 +2,15 @@
  * pyhost itself, through its CLI (issue 3), as a child process like every other peer:
  *
  *  - pyhost-embedded: `node bin/pyhost.js start-server APP.py --port P --host 127.0.0.1 --threads 8`
- *    (one Node process, Python embedded in it, %{GLOBAL} by default).
+ *    (one Node process, Python embedded in it, %{GLOBAL} by default; the native front, its default).
  *  - pyhost-daemon:   `node bin/pyhost.js start-server APP.py --port P --host 127.0.0.1 --processes 2 --threads 8`
- *    (daemon mode, the same shape as the mod_wsgi daemon peer).
+ *    (daemon mode, the same shape as the mod_wsgi daemon peer; on the native front the daemon
+ *    processes accept and parse HTTP themselves).
+ *  - pyhost-embedded-node, pyhost-daemon-node: the same with `--front node` (node:http parses,
+ *    requests cross to Python through the addon or the daemon link).
+ *  - pyhost-embedded-base, pyhost-daemon-base: only with $PYHOST_BENCH_BASE_CLI, another build of
+ *    pyhost (e.g. the commit before a change; $PYHOST_BENCH_BASE_LABEL names it) run the same way,
+ *    for before/after figures taken side by side in one run.
  *
  * Both get `--python /usr/bin/python3.11` when the CLI has that option (and $PYHOST_PYTHON is not
  * set), so pyhost runs the apps on the same Debian CPython build as gunicorn, uWSGI, waitress and
@@ -25,6 +31,7 @@ import type { Peer, RunningPeer, StartOptions } from './types.js';
 export const CLI = process.env.PYHOST_BENCH_CLI ? path.resolve(process.env.PYHOST_BENCH_CLI) : path.join(REPO_DIR, 'bin', 'pyhost.js');
 
 export type PyhostMode = 'embedded' | 'daemon';
+export type PyhostFront = 'native' | 'node';
 
 let helpText: Promise<{ code: number; output: string }> | undefined;
 /** `pyhost start-server --help`, once: tells whether the CLI runs at all and which options it has. */
@@ -36,26 +43,37 @@ function cliHelp(): Promise<{ code: number; output: string }> {
 /** Set by prepare(): the CLI accepts --python, so pyhost runs on the same Debian Python as every other peer. */
 let samePython = false;
 
-export function commandLine(mode: PyhostMode, app: AppSpec, opts: StartOptions): string[] {
-  const args = [CLI, 'start-server', app.file, '--port', String(opts.port), '--host', '127.0.0.1'];
+/** Set by prepare(): the CLI has --front (without it, the -node peers are skipped). */
+let hasFront = false;
+
+/** Another CLI to compare with (before/after), or undefined. */
+export const BASE_CLI = process.env.PYHOST_BENCH_BASE_CLI ? path.resolve(process.env.PYHOST_BENCH_BASE_CLI) : undefined;
+
+export function commandLine(mode: PyhostMode, app: AppSpec, opts: StartOptions, front?: PyhostFront, cli = CLI): string[] {
+  const args = [cli, 'start-server', app.file, '--port', String(opts.port), '--host', '127.0.0.1'];
   if (samePython) args.push('--python', DEBIAN_PYTHON);
   if (mode === 'daemon') args.push('--processes', String(opts.processes ?? 2));
   args.push('--threads', String(opts.threads ?? 8));
+  if (front) args.push('--front', front);
   return args;
 }
 
-export function start(mode: PyhostMode, app: AppSpec, opts: StartOptions): Promise<RunningPeer> {
-  return startProcess(`pyhost ${mode}`, process.execPath, commandLine(mode, app, opts), opts, pythonEnv(), app.dir);
+export function start(mode: PyhostMode, app: AppSpec, opts: StartOptions, front?: PyhostFront, cli = CLI): Promise<RunningPeer> {
+  return startProcess(`pyhost ${mode}`, process.execPath, commandLine(mode, app, opts, front, cli), opts, pythonEnv(), app.dir);
 }
 
-function makePeer(mode: PyhostMode): Peer {
+/** `front` undefined: the CLI's default front (native); 'node': --front node. */
+function makePeer(mode: PyhostMode, front?: 'node'): Peer {
+  const nodeFront = front === 'node';
   return {
-    id: `pyhost-${mode}`,
-    label: mode === 'embedded' ? 'pyhost embedded' : 'pyhost daemon (2x8)',
+    id: `pyhost-${mode}${nodeFront ? '-node' : ''}`,
+    label: (mode === 'embedded' ? 'pyhost embedded' : 'pyhost daemon (2x8)') + (nodeFront ? ', Node front' : ''),
     setup:
       mode === 'embedded'
-        ? 'pyhost start-server --threads 8: one Node process, CPython embedded, %{GLOBAL}'
-        : 'pyhost start-server --processes 2 --threads 8: daemon process group behind the Node front',
+        ? `pyhost start-server --threads 8${nodeFront ? ' --front node' : ''}: one Node process, CPython embedded, %{GLOBAL}, ` +
+          (nodeFront ? 'node:http parses, requests cross the addon' : 'native front (HTTP parsed in C++ by the thread that runs the request)')
+        : `pyhost start-server --processes 2 --threads 8${nodeFront ? ' --front node' : ''}: daemon process group, ` +
+          (nodeFront ? 'behind the Node front' : 'the daemon processes accept and parse HTTP themselves on one listening socket'),
     supports: () => true,
     prepare: async () => {
       if (!fileExists(CLI)) return { ok: false, reason: `pyhost: CLI not built (${path.relative(process.cwd(), CLI) || CLI} is missing; build it first)` };
@@ -67,10 +85,12 @@ function makePeer(mode: PyhostMode): Peer {
       if (mode === 'daemon' && !/--processes\b/.test(help.output)) {
         return { ok: false, reason: 'pyhost: this CLI has no --processes option yet (daemon mode not built)' };
       }
+      hasFront = /--front\b/.test(help.output);
+      if (nodeFront && !hasFront) return { ok: false, reason: 'pyhost: this CLI has no --front option (one front only)' };
       samePython = /--python\b/.test(help.output) && !process.env.PYHOST_PYTHON;
       return { ok: true };
     },
-    start: (app, opts) => start(mode, app, opts),
+    start: (app, opts) => start(mode, app, opts, front),
     versions: async () => {
       const r = fileExists(CLI) ? await run(process.execPath, [CLI, '--version'], { timeoutMs: 10000 }) : undefined;
       return {
@@ -83,3 +103,25 @@ function makePeer(mode: PyhostMode): Peer {
 
 export const embedded = makePeer('embedded');
 export const daemon = makePeer('daemon');
+export const embeddedNode = makePeer('embedded', 'node');
+export const daemonNode = makePeer('daemon', 'node');
+
+/** `mode` with BASE_CLI (its own default front), labelled $PYHOST_BENCH_BASE_LABEL or with its directory. */
+function makeBasePeer(mode: PyhostMode, cli: string): Peer {
+  const where = process.env.PYHOST_BENCH_BASE_LABEL ?? path.basename(path.dirname(path.dirname(cli)));
+  return {
+    id: `pyhost-${mode}-base`,
+    label: `${mode === 'embedded' ? 'pyhost embedded' : 'pyhost daemon (2x8)'}, before (${where})`,
+    setup: `the same command with ${cli} ($PYHOST_BENCH_BASE_CLI): before/after in one run`,
+    supports: () => true,
+    prepare: async () => {
+      if (!fileExists(cli)) return { ok: false, reason: `$PYHOST_BENCH_BASE_CLI ${cli} does not exist` };
+      return { ok: true };
+    },
+    start: (app, opts) => start(mode, app, opts, undefined, cli),
+    versions: async () => ({ pyhost: cli }),
+  };
+}
+
+export const baseEmbedded = BASE_CLI ? makeBasePeer('embedded', BASE_CLI) : undefined;
+export const baseDaemon = BASE_CLI ? makeBasePeer('daemon', BASE_CLI) : undefined;

@@ -9,6 +9,7 @@
 #include "python/runtime.h"
 #include "addon/addon_data.h"
 #include "addon/host_binding.h"
+#include "napi/listen_binding.h"
 
 namespace pyhost {
 namespace {
@@ -75,6 +76,8 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   InitGroupBinding(env, exports);
   InitRequestBinding(env, exports);
   InitHostBinding(env, exports);
+  InitListenBinding(env, exports);
+  InitHttpServerBinding(env, exports);
   exports.Set("pythonVersionBuilt", Napi::String::New(env, PY_VERSION));
   return exports;
 }

@@ -32,6 +32,8 @@ inline AddonData* Data(Napi::Env env) { return env.GetInstanceData<AddonData>();
 void InitRuntimeBinding(Napi::Env env, Napi::Object exports);
 void InitGroupBinding(Napi::Env env, Napi::Object exports);
 void InitRequestBinding(Napi::Env env, Napi::Object exports);
+// HttpServer: the native HTTP front, running requests in this process's groups.
+void InitHttpServerBinding(Napi::Env env, Napi::Object exports);
 
 // Environment teardown (a Worker that ends or is terminated, with or without Engine.close()):
 // its groups stop (running calls interrupted, queued ones dropped), its requests are cancelled,

@@ -4,6 +4,7 @@
 
 #include "python/log.h"
 #include "python/runtime.h"
+#include "http/allocator_tuning.h"
 #include "addon/addon_data.h"
 #include "addon/js_value.h"
 #include "addon/promise_op.h"
@@ -78,6 +79,9 @@ Napi::Value StartRuntime(const Napi::CallbackInfo& info) {
   CompletionPort* none = nullptr;
   g_runtime_port.compare_exchange_strong(none, port);  // the first environment's logger takes group-less lines
   SetLogSink(&NodeLogSink);
+  // Response and body buffers cross threads in 64 KiB pieces: keep freed memory for reuse (as the
+  // native front does) instead of giving it back to the kernel on every request.
+  TuneAllocatorForServing();
   Runtime::Get().Start(opts, [op](ErrorInfo err, bool attached) {
     op->Post([err, attached](Napi::Env env, Napi::Promise::Deferred& d) {
       if (!err.empty()) {

@@ -34,6 +34,7 @@ DaemonConfig ParseDaemonArgs(int argc, char** argv) {
     else if (a == "--allocator") c.runtime.allocator = next();
     else if (a == "--tenant-host") c.tenant_host = true;
     else if (a == "--memory-limit") c.memory_limit = std::atoll(next().c_str());
+    else if (a == "--http-config") c.http_config = next();
     else if (a == "--error-status") {
       std::string v = next();
       size_t eq = v.find('=');

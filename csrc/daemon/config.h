@@ -18,6 +18,7 @@ struct DaemonConfig {
   int shutdown_timeout = 5;    // seconds
   bool tenant_host = false;
   long long memory_limit = 0;  // bytes of address space (tenant hosts); 0: none
+  std::string http_config;     // --http-config: serve HTTP on the inherited listening socket
   std::vector<std::pair<std::string, int>> error_statuses;  // the front's table (--error-status)
 };
 

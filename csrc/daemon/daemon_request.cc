@@ -108,11 +108,7 @@ bool DaemonRequest::SendfileFrames(int file_fd, int64_t offset, int64_t length) 
 
 void DaemonRequest::Notify() {
   RequestOutput out = TakeOutput();
-  if (!out.refused_module.empty()) {
-    refused_module_ = out.refused_module;
-    refused_message_ = out.refused_message;
-    return;
-  }
+  if (refusal_.Take(out)) return;
   bool ok = !failed_;
   PyThreadState* ts = nullptr;  // set while the GIL is released for blocking I/O
   // Head, data and (unless a file follows) the end go out in one writev.

@@ -7,6 +7,7 @@
 #include <vector>
 
 #include "daemon/connection_poller.h"
+#include "wsgi/inline_run.h"
 #include "wsgi/request.h"
 
 namespace pyhost {
@@ -28,10 +29,7 @@ class DaemonRequest : public WsgiRequest {
   // The connection broke (the client went away, or the front closed it).
   bool failed() const { return failed_; }
   // The application refused to load here (an extension refused sub-interpreters).
-  bool refused() const { return !refused_module_.empty(); }
-  const std::string& refused_module() const { return refused_module_; }
-  const std::string& refused_message() const { return refused_message_; }
-  void ClearRefused() { refused_module_.clear(); }
+  Refusal* refusal() { return &refusal_; }
 
  protected:
   void Notify() override;
@@ -47,7 +45,7 @@ class DaemonRequest : public WsgiRequest {
   size_t inoff_ = 0;
   bool in_eof_;
   bool failed_ = false;
-  std::string refused_module_, refused_message_;
+  Refusal refusal_;
 };
 
 }  // namespace pyhost

@@ -5,11 +5,13 @@
 //   pyhost-daemon --socket PATH --name GROUP [--threads N] [--program PYTHON] [--home PREFIX]
 //                 [--path DIR]... [--optimize N] [--fallback global|error]
 //                 [--deadlock-timeout S] [--shutdown-timeout S] [--allocator malloc|pymalloc]
-//                 [--tenant-host [--memory-limit BYTES]]
+//                 [--tenant-host [--memory-limit BYTES]] [--http-config FILE]
 // Prints "READY <pid>" on stdout once it accepts connections ("FAILED <why>" if it cannot).
 // SIGTERM/SIGINT/SIGHUP: finish requests in flight, finalise Python, exit. SIGUSR2: log the
 // Python stacks of every thread. A tenant host serves one connection, from the harness that
 // started it, and ends when it closes; --memory-limit caps its address space (RLIMIT_AS).
+// With --http-config the process serves HTTP itself on the listening socket the supervisor passed
+// (http/daemon_http_front.h) instead of requests from the front.
 #include <sys/prctl.h>
 #include <sys/resource.h>
 #include <sys/socket.h>
@@ -26,6 +28,7 @@
 #include "daemon/server.h"
 #include "daemon/tenant_host.h"
 #include "daemon/watchdog.h"
+#include "http/allocator_tuning.h"
 #include "python/runtime.h"
 
 namespace pyhost {
@@ -103,6 +106,7 @@ int main(int argc, char** argv) {
   if (getppid() != parent) return 0;
   pyhost::DaemonConfig cfg = pyhost::ParseDaemonArgs(argc, argv);
   pyhost::BlockSignals();
+  pyhost::TuneAllocatorForServing();
   if (!pyhost::StartPython(cfg)) return 1;
   int fd = pyhost::ListenUnix(cfg.socket_path);
   if (fd < 0) return 1;

@@ -12,6 +12,7 @@
 #include "daemon/process.h"
 #include "python/log.h"
 #include "python/runtime.h"
+#include "wsgi/inline_run.h"
 #include "wire/protocol.h"
 
 namespace pyhost {
@@ -28,7 +29,16 @@ bool DaemonServer::Start() {
     std::fflush(stdout);
     return false;
   }
-  serving_threads_ = std::max(cfg_.threads, 1);
+  if (!cfg_.http_config.empty()) {
+    http_ = std::make_unique<DaemonHttpFront>();
+    auto make_group = [this](const std::string& name, InterpKind kind, bool strict) { return GroupNamed(name, kind, strict); };
+    if (!http_->Start(cfg_.http_config, make_group, &why)) {
+      std::printf("FAILED %s\n", why.c_str());
+      std::fflush(stdout);
+      return false;
+    }
+  }
+  serving_threads_ = http_ ? 0 : std::max(cfg_.threads, 1);  // HTTP: the front's threads serve
   for (int i = 0; i < serving_threads_; i++) std::thread([this] { ServeLoop(); }).detach();
   return true;
 }
@@ -57,15 +67,20 @@ std::vector<std::shared_ptr<Interp>> DaemonServer::Interpreters() {
 }
 
 std::shared_ptr<Group> DaemonServer::GroupFor(const std::vector<std::string>& f) {
+  const std::string& kind = f[wire::kGroupKind];
+  return GroupNamed(f[wire::kGroupName],
+                    kind == "main" ? InterpKind::kMain : kind == "own" ? InterpKind::kOwnGil : InterpKind::kSharedGil,
+                    f[wire::kGroupStrict] == "1");
+}
+
+std::shared_ptr<Group> DaemonServer::GroupNamed(const std::string& name, InterpKind kind, bool strict) {
   std::lock_guard<std::mutex> lock(mu_);
-  const std::string& name = f[wire::kGroupName];
   auto it = groups_.find(name);
   if (it != groups_.end()) return it->second;
   GroupOptions o;
   o.name = name;
-  const std::string& kind = f[wire::kGroupKind];
-  o.kind = kind == "main" ? InterpKind::kMain : kind == "own" ? InterpKind::kOwnGil : InterpKind::kSharedGil;
-  o.strict_extensions = f[wire::kGroupStrict] == "1";
+  o.kind = kind;
+  o.strict_extensions = strict;
   o.threads = 0;  // the serving threads run the jobs
   auto g = Group::Create(o);
   groups_.emplace(name, g);
@@ -119,21 +134,7 @@ bool DaemonServer::Serve(ChannelRequest r) {
   head.multithread = cfg_.threads > 1;  // mod_wsgi: threads=1 reports False
   auto group = GroupFor(f);  // reads the group fields, which were not moved from
   DaemonRequest req(r.conn, std::move(r.channel), std::move(app), std::move(head));
-  group->RunHere(&req);
-  if (req.refused()) {
-    // The front decided (--fallback) and words it: the event "@refused MODULE moved" or
-    // "@refused MODULE kept IMPORTERROR" is read by ts/daemon/process.ts (the words are in
-    // ts/scheduler/fallback.ts).
-    if (cfg_.fallback_global) {
-      Log(LogLevel::kWarn, group->name(), "@refused " + req.refused_module() + " moved");
-      group->Rehome();
-      req.ClearRefused();
-      group->RunHere(&req);
-    } else {
-      Log(LogLevel::kWarn, group->name(), "@refused " + req.refused_module() + " kept " + req.refused_message());
-      req.Abort(ErrorInfo::Make("ERR_EXTENSION_REFUSED", ""));  // logged by the front, with advice
-    }
-  }
+  RunHereWithFallback(*group, &req, req.refusal(), cfg_.fallback_global);
   return !req.failed() && req.DrainBody();
 }
 
@@ -143,6 +144,7 @@ void DaemonServer::Stop() {
   ::close(listen_fd_);
   ::unlink(cfg_.socket_path.c_str());
   auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(cfg_.shutdown_timeout);
+  if (http_) http_->Stop(deadline);
   {
     // Requests in flight finish first; then every connection is shut down (idle ones close,
     // busy ones close as their request ends).

@@ -1,7 +1,9 @@
 // The WSGI server of a daemon process (the default mode): the front's request channel and
 // connections on its UNIX socket (wire/protocol.h), served by a pool of threads; the thread that
-// holds the listener role (listener_role.h) waits for the next request and runs the application
-// itself. The front supervises (starts, recycles, restarts); the server only executes.
+// holds the listener role (http/listener_role.h) waits for the next request and runs the application
+// itself. The front supervises (starts, recycles, restarts); the server only executes. With
+// --http-config the process's own HTTP front (http/daemon_http_front.h) serves instead, from the
+// groups kept here.
 #pragma once
 #include <atomic>
 #include <condition_variable>
@@ -13,7 +15,8 @@
 
 #include "daemon/config.h"
 #include "daemon/connection_poller.h"
-#include "daemon/listener_role.h"
+#include "http/daemon_http_front.h"
+#include "http/listener_role.h"
 #include "python/group.h"
 
 namespace pyhost {
@@ -35,6 +38,7 @@ class DaemonServer {
 
  private:
   std::shared_ptr<Group> GroupFor(const std::vector<std::string>& f);
+  std::shared_ptr<Group> GroupNamed(const std::string& name, InterpKind kind, bool strict);
   // One of the serving threads.
   void ServeLoop();
   // Serves a request; false if its connection cannot carry another one.
@@ -44,6 +48,7 @@ class DaemonServer {
   int listen_fd_;
   ConnectionPoller poller_;
   ListenerRole listener_;
+  std::unique_ptr<DaemonHttpFront> http_;  // --http-config: its threads serve instead
   std::atomic<bool> stopping_{false};
   std::mutex mu_;
   std::condition_variable cv_;

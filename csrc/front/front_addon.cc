@@ -8,8 +8,10 @@
 
 #include "front/daemon_link.h"
 #include "front/request_channel.h"
+#include "http/allocator_tuning.h"
 #include "napi/js_call.h"
 #include "napi/latin1.h"
+#include "napi/listen_binding.h"
 #include "napi/port.h"
 
 namespace pyhost {
@@ -151,6 +153,9 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("ack", Napi::Function::New(env, Ack, "ack"));
   exports.Set("close", Napi::Function::New(env, Close, "close"));
   exports.Set("setDispatch", Napi::Function::New(env, SetDispatch, "setDispatch"));
+  InitListenBinding(env, exports);
+  // Request bodies and responses pass through in 64 KiB buffers (http/allocator_tuning.h).
+  TuneAllocatorForServing();
   return exports;
 }
 

@@ -2,6 +2,7 @@
 
 #include <pythread.h>
 
+#include <algorithm>
 #include <system_error>
 #include <thread>
 
@@ -90,6 +91,7 @@ void Group::RunHere(Job* job) {
   {
     std::lock_guard<std::mutex> lock(mu_);
     inline_busy_++;
+    inline_workers_.push_back(&w);
   }
   PyEval_RestoreThread(w.ts_);
   job->Run(w);
@@ -97,6 +99,7 @@ void Group::RunHere(Job* job) {
   {
     std::lock_guard<std::mutex> lock(mu_);
     inline_busy_--;
+    inline_workers_.erase(std::find(inline_workers_.begin(), inline_workers_.end(), &w));
   }
   tls_worker = saved;
 }
@@ -231,12 +234,14 @@ void Group::InterruptAll(PyObject* exc) {
   auto self = shared_from_this();
   VisitInterp(interp(), [self, exc] {
     std::lock_guard<std::mutex> lock(self->mu_);
-    for (auto& w : self->workers_) {
+    auto raise = [exc](Worker* w) {
       if (w->busy_ && w->ts_) {
         RaiseInThread(w->ident_, exc);
         w->interrupted_ = true;
       }
-    }
+    };
+    for (auto& w : self->workers_) raise(w.get());
+    for (Worker* w : self->inline_workers_) raise(w);
   });
 }
 

@@ -87,7 +87,7 @@ class Group : public std::enable_shared_from_this<Group> {
   // interpreter's wake hook. Returns false if no visit could start; else `done` is called on the
   // visiting thread once it is over (never, if the GIL is never released).
   bool InterruptHard(uint64_t seq, bool cancelled, std::function<void()> done);
-  // Raises `exc` in every busy worker (shutdown), from a visiting thread.
+  // Raises `exc` in every busy worker, RunHere's included (shutdown), from a visiting thread.
   void InterruptAll(PyObject* exc);
   // Runs a job on the calling thread (no GIL held), with this thread's own thread state of the
   // group's interpreter; starts the interpreter first if needed (waiting for it).
@@ -141,6 +141,8 @@ class Group : public std::enable_shared_from_this<Group> {
   int generation_ = 0;
   std::vector<std::unique_ptr<Worker>> workers_;
   int inline_busy_ = 0;
+  // RunHere's workers while they run a job: InterruptAll reaches them too.
+  std::vector<Worker*> inline_workers_;
   uint64_t next_seq_ = 0;
   // Wake-up policy state (group.cc): workers running a batch of jobs now, workers waiting, the
   // one waiting worker that watches for a stalled batch, and when a job was last taken.

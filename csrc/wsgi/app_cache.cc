@@ -1,7 +1,9 @@
 // Finds the WSGI callable of a mount in this interpreter: a script file loaded as a module (as
 // mod_wsgi's WSGIScriptAlias does, reloaded when its mtime changes if asked) or an importable
 // "pkg.module:callable". A script that fails to load is tried again on the next request.
+#include <fcntl.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include <chrono>
 #include <cstdio>
@@ -84,14 +86,31 @@ PyObject* ImportEntryPoint(const std::string& target, const std::string& fallbac
 
 }  // namespace
 
+ScriptHandle::~ScriptHandle() {
+  if (fd >= 0) ::close(fd);
+}
+
+void ScriptHandle::Reset(int new_fd) {
+  if (fd >= 0) ::close(fd);
+  fd = new_fd;
+}
+
 PyObject* GetApplication(WsgiState* st, const AppSpec& spec, ErrorInfo* err) {
   std::string key = (spec.is_module ? "m:" : "s:") + spec.target + "|" + spec.callable;
   double mtime = 0;
   if (!spec.is_module) {
+    // As mod_wsgi, the script is looked at on every request (gone: 404; newer: reloaded when
+    // asked). A loaded script is looked at through its descriptor; only when it has no link left
+    // (removed, or replaced by a rename) does its path decide.
     struct stat sb;
-    if (stat(spec.target.c_str(), &sb) != 0) {
-      *err = ErrorInfo::Make("ERR_SCRIPT_NOT_FOUND", "WSGI script " + spec.target + " does not exist");
-      return nullptr;
+    auto loaded = st->apps.find(key);
+    ScriptHandle* handle = loaded == st->apps.end() ? nullptr : &loaded->second.script;
+    if (!handle || handle->fd < 0 || fstat(handle->fd, &sb) != 0 || sb.st_nlink == 0) {
+      if (stat(spec.target.c_str(), &sb) != 0) {
+        *err = ErrorInfo::Make("ERR_SCRIPT_NOT_FOUND", "WSGI script " + spec.target + " does not exist");
+        return nullptr;
+      }
+      if (handle && handle->fd >= 0) handle->Reset(::open(spec.target.c_str(), O_PATH | O_CLOEXEC));
     }
     mtime = static_cast<double>(sb.st_mtim.tv_sec) + sb.st_mtim.tv_nsec / 1e9;
   }
@@ -152,6 +171,7 @@ PyObject* GetApplication(WsgiState* st, const AppSpec& spec, ErrorInfo* err) {
   e.mtime = mtime;
   e.app = app.release();
   e.module = module.release();
+  if (!spec.is_module) e.script.Reset(::open(spec.target.c_str(), O_PATH | O_CLOEXEC));
   return e.app;
 }
 

@@ -36,6 +36,30 @@ PyObject* ReadBytes(WsgiRequest* req, int64_t limit, bool line) {
   return PyBytes_FromStringAndSize(buf.data(), buf.size());
 }
 
+// read(n) on a host that reads into the caller's buffer: the bytes object is filled in place.
+constexpr int64_t kReadIntoMax = 16 << 20;
+
+PyObject* ReadInto(WsgiRequest* req, int64_t size) {
+  PyObject* bytes = PyBytes_FromStringAndSize(nullptr, static_cast<Py_ssize_t>(size));
+  if (!bytes) return nullptr;
+  char* buf = PyBytes_AS_STRING(bytes);
+  int64_t got = 0;
+  while (got < size) {
+    int64_t n;
+    Py_BEGIN_ALLOW_THREADS n = req->ReadInputInto(buf + got, static_cast<size_t>(size - got));
+    Py_END_ALLOW_THREADS
+    if (n <= 0) break;
+    got += n;
+  }
+  if (got < size && req->cancelled()) {
+    Py_DECREF(bytes);
+    PyErr_SetString(PyExc_OSError, "request body read error: the client closed the connection");
+    return nullptr;
+  }
+  if (got < size && _PyBytes_Resize(&bytes, static_cast<Py_ssize_t>(got)) < 0) return nullptr;
+  return bytes;
+}
+
 bool SizeArg(PyObject* const* args, Py_ssize_t nargs, const char* fn, int64_t* out) {
   *out = -1;
   if (nargs > 1) {
@@ -55,6 +79,7 @@ PyObject* Read(PyObject* self, PyObject* const* args, Py_ssize_t nargs) {
   WsgiRequest* req = Req(self);
   if (!req || !SizeArg(args, nargs, "read", &size)) return nullptr;
   if (size == 0) return PyBytes_FromStringAndSize("", 0);
+  if (size > 0 && size <= kReadIntoMax && req->can_read_into()) return ReadInto(req, size);
   return ReadBytes(req, size, false);
 }
 

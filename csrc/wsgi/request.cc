@@ -151,6 +151,7 @@ bool WsgiRequest::WriteBody(const char* data, size_t len) {
   }
   body_sent_ += len;
   if (len == 0) return true;
+  if (direct_body_) return is_head_ || WriteBodyNow(data, len);  // HEAD: counted, never sent
   std::unique_lock<std::mutex> lock(mu_);
   if (cancelled_) return false;
   if (is_head_) return true;  // HEAD: counted for Content-Length, never sent

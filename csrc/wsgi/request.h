@@ -113,6 +113,11 @@ class WsgiRequest : public Job {
   // Returns false at end of input (nothing appended). Hosts that own the input source (the
   // daemon reads its socket) override it.
   virtual bool ReadInput(std::string* out, int64_t max, bool line);
+  // Hosts that read the body from the client themselves may read it straight into the caller's
+  // buffer (wsgi.input.read(n) fills a bytes object with no copy in between): up to `len` bytes,
+  // blocking like ReadInput; returns the count, 0 at the end (or when the client went away).
+  virtual bool can_read_into() const { return false; }
+  virtual int64_t ReadInputInto(char* buf, size_t len) { return 0; }
   // Head, then body. Body bytes beyond the head's Content-Length are dropped (as mod_wsgi).
   void SendHead(int status, std::string reason, HeaderList headers);
   bool head_sent() const { return head_sent_; }
@@ -145,6 +150,11 @@ class WsgiRequest : public Job {
   // the deadlines thread for `stuck`): the host takes it there (the daemon writes it to its
   // socket) or posts to its own loop (the Node addon).
   virtual void Notify() = 0;
+  // A host that writes the response from the worker thread itself (the native HTTP front) takes
+  // body bytes here, straight from the application's buffer, instead of a copy queued for
+  // TakeOutput; false once the client is gone. Only with set_direct_body().
+  virtual bool WriteBodyNow(const char* data, size_t len) { return false; }
+  void set_direct_body() { direct_body_ = true; }
 
  private:
   void NotifyLocked(std::unique_lock<std::mutex>& lock);
@@ -175,6 +185,7 @@ class WsgiRequest : public Job {
   std::atomic<unsigned long> running_thread_{0};
   bool head_sent_ = false;
   bool defer_notify_ = false;  // worker-only
+  bool direct_body_ = false;   // set by the host before the request runs
   int64_t content_length_ = -1;
   int64_t body_sent_ = 0;
 };

@@ -24,9 +24,21 @@ struct ResponseState {
   HeaderList headers;
 };
 
+// An O_PATH descriptor of a loaded script file: fstat on it says, without a walk of the path on
+// every request, whether the file changed (mtime) or went (no link left).
+struct ScriptHandle {
+  int fd = -1;
+  ScriptHandle() = default;
+  ScriptHandle(const ScriptHandle&) = delete;
+  ScriptHandle& operator=(const ScriptHandle&) = delete;
+  ~ScriptHandle();
+  void Reset(int new_fd);
+};
+
 struct AppEntry {
   PyObject* app = nullptr;      // the WSGI callable (strong)
   PyObject* module = nullptr;   // the script's module (strong), scripts only
+  ScriptHandle script;          // scripts only
   double mtime = 0;
   unsigned long loader = 0;     // thread loading it now (others wait), 0 when none
 };

@@ -50,6 +50,8 @@ export interface ApacheOptions {
    * after the default ones; one already loaded by default is not loaded twice.
    */
   modules?: Array<[string, string]>;
+  /** Write the combined access log (default true); the bench turns it off, as no other peer logs requests. */
+  accessLog?: boolean;
 }
 
 export interface ApacheServer {
@@ -291,7 +293,7 @@ function buildConfig(dir: string, opts: ApacheOptions, ports: number[]): string 
     '',
     fs.existsSync('/etc/mime.types') ? 'TypesConfig /etc/mime.types' : '# no /etc/mime.types',
     `LogFormat "%h %l %u %t \\"%r\\" %>s %b \\"%{Referer}i\\" \\"%{User-Agent}i\\"" combined`,
-    `CustomLog "${dir}/logs/access.log" combined`,
+    opts.accessLog === false ? '# no access log' : `CustomLog "${dir}/logs/access.log" combined`,
     `WSGISocketPrefix "${dir}/run/wsgi"`,
     '',
   );

@@ -312,9 +312,11 @@ export function startCli(
   options: { timeoutMs?: number; env?: NodeJS.ProcessEnv; bin?: string; cwd?: string } = {},
 ): Promise<CliServer> {
   const entry = options.bin ? [options.bin] : ['--import', 'tsx', path.join(REPO_ROOT, 'ts', 'cli.ts')];
+  // The native front is start-server's default; PYHOST_TEST_FRONT=node runs a suite on node:http.
+  const front = process.env.PYHOST_TEST_FRONT === 'node' && !args.includes('--front') ? ['--front', 'node'] : [];
   const child = spawn(
     process.execPath,
-    [...entry, 'start-server', ...args, '--host', '127.0.0.1', '--port', '0'],
+    [...entry, 'start-server', ...args, ...front, '--host', '127.0.0.1', '--port', '0'],
     { cwd: options.cwd ?? REPO_ROOT, stdio: ['ignore', 'pipe', 'pipe'], env: options.env ?? process.env },
   );
   let out = '';

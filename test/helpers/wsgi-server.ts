@@ -13,7 +13,8 @@ import type { AddressInfo, Socket } from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { Engine, type EngineOptions, type LogRecord, type MountOptions } from '../../ts/index.js';
+import { Engine, type EngineOptions, type LogRecord, type MountHandler, type MountOptions } from '../../ts/index.js';
+import { NativeFront, nativeUnsupported } from '../../ts/front/native-front.js';
 
 export const TEST_DIR = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 export const FIXTURES = path.join(TEST_DIR, 'fixtures', 'wsgi');
@@ -83,15 +84,28 @@ export interface TestEngine {
   logs: LogCapture;
 }
 
+/**
+ * The front `serve()` and `startCli()` use: $PYHOST_TEST_FRONT ('native' or 'node'); unset, the
+ * default (node:http for serve(), start-server's own default for the CLI). The files in
+ * test/front-native and test/front-node run the HTTP suites once more with the other front.
+ */
+export const TEST_FRONT = process.env.PYHOST_TEST_FRONT as 'native' | 'node' | undefined;
+
+let currentEngine: Engine | undefined;
+
 /** Starts the process's Engine with a log capture (debug level), e.g. in `test.before`. */
 export async function startEngine(options: Omit<EngineOptions, 'logger'> = {}): Promise<TestEngine> {
   const logs = new LogCapture();
   const engine = await Engine.start({ logLevel: 'debug', ...options, logger: logs.sink });
+  currentEngine = engine;
   return { engine, logs };
 }
 
 export interface TestServer {
-  server: http.Server;
+  /** The node:http server (undefined on the native front). */
+  server?: http.Server;
+  /** Which front serves. */
+  front: 'native' | 'node';
   port: number;
   /** http://127.0.0.1:PORT */
   url: string;
@@ -99,8 +113,61 @@ export interface TestServer {
   close(): Promise<void>;
 }
 
-/** Serves `listener` (a mount handler, an Express app, ...) on 127.0.0.1 and a free port. */
+/** Mounts the native front could not serve under PYHOST_TEST_FRONT=native, and why (served by node:http). */
+export const nativeFallbacks: string[] = [];
+
+/** A mount handler on the native front (with PYHOST_TEST_FRONT=native), if it can serve it. */
+async function serveNative(listener: http.RequestListener): Promise<TestServer | undefined> {
+  const handler = listener as MountHandler;
+  const why = typeof handler.mountPoint === 'string' ? nativeUnsupported(handler) : 'not a mount handler';
+  if (why || !currentEngine) {
+    nativeFallbacks.push(why || 'no engine from startEngine()');
+    if (process.env.PYHOST_TEST_LOG) process.stderr.write(`[test] served by node:http, not the native front: ${nativeFallbacks.at(-1)}\n`);
+    return undefined;
+  }
+  const front = await NativeFront.start(currentEngine, {
+    host: '127.0.0.1',
+    port: 0,
+    listenBacklog: 511,
+    headerTimeout: 20_000,
+    routes: [{ prefix: handler.mountPoint, mount: handler }],
+  });
+  return {
+    front: 'native',
+    port: front.port,
+    url: `http://127.0.0.1:${front.port}`,
+    close: async () => void (await front.close(0)),
+  };
+}
+
+/**
+ * Serves several mounts on one port, each request going to the mount with the longest matching
+ * mount point (404 for none): node:http, or the native front with PYHOST_TEST_FRONT=native.
+ */
+export async function serveMounts(mounts: MountHandler[]): Promise<TestServer> {
+  if (TEST_FRONT === 'native' && currentEngine && mounts.every((m) => !nativeUnsupported(m))) {
+    const front = await NativeFront.start(currentEngine, {
+      host: '127.0.0.1',
+      port: 0,
+      listenBacklog: 511,
+      headerTimeout: 20_000,
+      routes: mounts.map((m) => ({ prefix: m.mountPoint, mount: m })),
+    });
+    return { front: 'native', port: front.port, url: `http://127.0.0.1:${front.port}`, close: async () => void (await front.close(0)) };
+  }
+  const { createRouter } = await import('../../ts/http/router.js');
+  return serve(createRouter(mounts.map((m) => ({ prefix: m.mountPoint, handler: m }))));
+}
+
+/**
+ * Serves `listener` (a mount handler, an Express app, ...) on 127.0.0.1 and a free port: with
+ * node:http, or (PYHOST_TEST_FRONT=native, a mount the native front supports) natively.
+ */
 export async function serve(listener: http.RequestListener): Promise<TestServer> {
+  if (TEST_FRONT === 'native') {
+    const native = await serveNative(listener);
+    if (native) return native;
+  }
   const server = http.createServer(listener);
   const sockets = new Set<Socket>();
   server.on('connection', (s) => {
@@ -111,6 +178,7 @@ export async function serve(listener: http.RequestListener): Promise<TestServer>
   const port = (server.address() as AddressInfo).port;
   return {
     server,
+    front: 'node',
     port,
     url: `http://127.0.0.1:${port}`,
     close: () =>
@@ -216,10 +284,11 @@ export function startChildServer(options: ChildServerOptions): Promise<ChildServ
         if (line.startsWith('LOG ')) logs.sink(JSON.parse(line.slice(4)));
         else if (line.startsWith('READY ')) {
           ready = true;
-          const port = Number(line.slice(6));
+          // The mounts' port, and the port of /__memory (the same on node:http).
+          const [port, controlPort] = line.slice(6).split(' ').map(Number);
           const url = `http://127.0.0.1:${port}`;
           const control = async (method: string) => {
-            const res = await fetch(`${url}/__memory`, { method });
+            const res = await fetch(`http://127.0.0.1:${controlPort ?? port}/__memory`, { method });
             return res.json() as Promise<{ rss: number; peak: number }>;
           };
           resolve({
@@ -251,6 +320,17 @@ async function runChildServer(options: ChildServerOptions): Promise<void> {
     const mounts = options.mounts
       .map((m) => ({ prefix: (m.options?.mountPoint ?? '/').replace(/\/+$/, ''), handler: engine.mount(m.script, m.options) }))
       .sort((a, b) => b.prefix.length - a.prefix.length);
+    // The native front serves the mounts on a port of its own; node:http keeps /__memory.
+    const native =
+      TEST_FRONT === 'native' && mounts.every((m) => !nativeUnsupported(m.handler))
+        ? await NativeFront.start(engine, {
+            host: '127.0.0.1',
+            port: 0,
+            listenBacklog: 511,
+            headerTimeout: 20_000,
+            routes: mounts.map((m) => ({ prefix: m.prefix, mount: m.handler })),
+          })
+        : undefined;
     let peak = process.memoryUsage().rss;
     setInterval(() => (peak = Math.max(peak, process.memoryUsage().rss)), 20).unref();
     const server = http.createServer((req, res) => {
@@ -267,7 +347,10 @@ async function runChildServer(options: ChildServerOptions): Promise<void> {
       if (!m) return void res.writeHead(404).end();
       m.handler(req, res);
     });
-    server.listen(0, '127.0.0.1', () => out('READY ' + (server.address() as AddressInfo).port));
+    server.listen(0, '127.0.0.1', () => {
+      const control = (server.address() as AddressInfo).port;
+      out(native ? `READY ${native.port} ${control}` : `READY ${control}`);
+    });
   } catch (err) {
     out('FAIL ' + JSON.stringify(String((err as Error)?.stack ?? err)));
     process.exit(1);

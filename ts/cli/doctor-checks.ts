@@ -97,7 +97,10 @@ export function staticChecks(target: Target, defaultPython: () => { python: stri
     if (cannotBuild) add('headers', 'fail', `${cannotBuild.problem}: a build for it cannot be compiled`, cannotBuild.fix);
     else add('headers', 'ok', `C headers in ${info.include}`);
     const toolchain = missingToolchain();
-    if (toolchain) add('compiler', 'fail', `a build for it cannot be compiled: ${toolchain.split(';')[0]}`, toolchain.split('; ')[1]);
+    if (toolchain) {
+      const parts = toolchain.split('; ');
+      add('compiler', 'fail', `a build for it cannot be compiled: ${parts.slice(0, -1).join('; ')}`, parts.at(-1));
+    }
     else add('compiler', 'ok', 'a C++ compiler and make are on PATH');
   }
   const build: ResolvedBuild | undefined = found ? { ...info, tag, addon: found.addon, daemon: found.daemon, builtWith: found.builtWith, builtBy: found.builtBy } : undefined;

@@ -22,6 +22,10 @@ export interface ListenOptions {
   headerTimeout: number;
   /** Pending connections the kernel may queue (listen(2)'s backlog). */
   listenBacklog: number;
+  /** Milliseconds an idle keep-alive connection stays open (default 5000). */
+  keepAliveTimeout?: number;
+  /** Requests per connection, the last one answered with `Connection: close` (0, default: no limit). */
+  maxKeepAliveRequests?: number;
   /** Told once when the kernel caps the backlog (net.core.somaxconn). */
   notice(message: string): void;
 }
@@ -37,7 +41,7 @@ export interface RunningServers {
 }
 
 /** The kernel's cap on a listen backlog, if it can be read. */
-function somaxconn(): number | undefined {
+export function somaxconn(): number | undefined {
   try {
     return Number(fs.readFileSync('/proc/sys/net/core/somaxconn', 'utf8').trim()) || undefined;
   } catch {
@@ -69,7 +73,8 @@ export async function listenAll(listeners: Listener[], options: ListenOptions = 
         l.handler(req, res);
       },
     );
-    server.keepAliveTimeout = 5000;
+    server.keepAliveTimeout = options.keepAliveTimeout ?? 5000;
+    if (options.maxKeepAliveRequests) server.maxRequestsPerSocket = options.maxKeepAliveRequests;
     guardRequestLines(server, headerTimeout);
     await new Promise<void>((resolve, reject) => {
       server.once('error', (err: NodeJS.ErrnoException) => {

@@ -14,6 +14,10 @@ import { CliError, formatHelp, parseArgs, type OptionSpec } from './args.js';
 import { isReloaderChild, RELOAD_EXIT_CODE, superviseReloads, watchModules } from './reloader.js';
 import { DEFAULT_LISTEN_OPTIONS, listenAll, onTerminate, serverUrl, type Listener, type ListenOptions } from './serve.js';
 import { metricsListener, withOpsEndpoints, type OpsPaths } from '../http/ops-endpoints.js';
+import { chooseFront, frontUrl, listenCliError, listenNative } from '../front/serve-native.js';
+import { openDaemonHttp, type DaemonHttp } from '../front/daemon-front.js';
+import { resolveGroupName } from '../http/app-groups.js';
+import { movesToGlobal } from '../scheduler/index.js';
 
 export const START_SERVER_OPTIONS: Record<string, OptionSpec> = {
   host: { type: 'string', help: 'interface to listen on (default: all)', metavar: 'HOST' },
@@ -37,6 +41,8 @@ export const START_SERVER_OPTIONS: Record<string, OptionSpec> = {
   'header-timeout': { type: 'float', min: 0, help: 'seconds a client may take to send a request head (408 past it; default 20, 0: none)', metavar: 'SECONDS' },
   'body-timeout': { type: 'float', min: 0, help: 'seconds a request body may stall (408 past it; default 20, 0: none)', metavar: 'SECONDS' },
   'listen-backlog': { type: 'int', min: 1, max: 65535, help: 'pending connections the kernel may queue (default 2048)', metavar: 'N' },
+  'keep-alive-timeout': { type: 'float', min: 0, help: 'seconds an idle keep-alive connection stays open (default 5)', metavar: 'SECONDS' },
+  'max-keep-alive-requests': { type: 'int', min: 0, help: 'requests per connection, the last one gets Connection: close (default 0: no limit)', metavar: 'N' },
   'queue-timeout': { type: 'float', min: 0, help: 'seconds a request may wait for a worker (503 past it)', metavar: 'SECONDS' },
   'request-timeout': { type: 'float', min: 0, help: 'seconds a request may run (504 past it, stack logged)', metavar: 'SECONDS' },
   'graceful-timeout': { type: 'float', min: 0, help: 'seconds in-flight requests get at shutdown (default 15)', metavar: 'SECONDS' },
@@ -44,6 +50,7 @@ export const START_SERVER_OPTIONS: Record<string, OptionSpec> = {
   metrics: { type: 'string', help: 'answer Prometheus metrics on this path of the serving port (off by default)', metavar: 'PATH' },
   'metrics-port': { type: 'int', min: 1, max: 65535, help: 'answer Prometheus metrics on a port of its own (127.0.0.1; /health there too)', metavar: 'PORT' },
   health: { type: 'string', help: 'answer 200 on this path while every group can take work, 503 otherwise', metavar: 'PATH' },
+  front: { type: 'string', choices: ['native', 'node'], help: "who parses HTTP: 'native' (C++, off the JavaScript thread; the default where the options allow) or 'node' (node:http)", metavar: 'native|node' },
   processes: { type: 'int', min: 1, max: 256, help: 'daemon mode: this many processes (x --threads)' },
   user: { type: 'string', help: 'daemon mode: run the processes as this user (front must be root)', metavar: 'USER' },
   group: { type: 'string', help: 'daemon mode: ... and this group', metavar: 'GROUP' },
@@ -111,6 +118,8 @@ function listenOptions(o: ReturnType<typeof parseArgs>['options'], notice: (mess
   return {
     headerTimeout: secondsOr(o['header-timeout'], DEFAULT_HEAD_AND_BODY_TIMEOUT_MS),
     listenBacklog: (o['listen-backlog'] as number | undefined) ?? DEFAULT_LISTEN_OPTIONS.listenBacklog,
+    keepAliveTimeout: secondsOr(o['keep-alive-timeout'], 5000),
+    maxKeepAliveRequests: (o['max-keep-alive-requests'] as number | undefined) ?? 0,
     notice,
   };
 }
@@ -163,6 +172,10 @@ export async function startServer(argv: string[]): Promise<void> {
   }
   const logger = (r: LogRecord) => process.stderr.write(formatLogRecord(r) + '\n');
   const metrics = wantsMetrics(o);
+  const front = chooseFront(o, (m) => logger({ level: 'info', message: m }));
+  const mountPoint = (o['mount-point'] as string | undefined) ?? '/';
+  const callable = (o['callable-object'] as string | undefined) ?? 'application';
+  const moduleEntry = isModule ? (entryPoint!.includes(':') ? entryPoint : `${entryPoint}:${callable}`) : undefined;
   const engine = daemonMode
     ? await Engine.start({ restrictEmbedded: true, logLevel: level, logger, metrics })
     : await Engine.start({
@@ -176,9 +189,42 @@ export async function startServer(argv: string[]): Promise<void> {
       });
   let daemonName: string | undefined;
   let pythonVersion = engine.pythonVersion;
+  let daemonHttp: DaemonHttp | undefined;
   if (daemonMode) {
     daemonName = `${(o['server-name'] as string | undefined) ?? 'localhost'}:${port}`;
+    if (front === 'native') {
+      // The daemon processes accept and parse HTTP on this socket themselves.
+      try {
+        daemonHttp = await openDaemonHttp({
+          host,
+          port,
+          listenBacklog: listenOptions(o, () => {}).listenBacklog,
+          mountPoint,
+          app: { target: moduleEntry ?? script!, isModule, callable, reload: false },
+          groupName: resolveGroupName(group, { host: '', port: 0, scriptName: mountPoint }),
+          gil: gil ?? 'shared',
+          strictExtensions: false,  // as asked: only an own GIL makes them strict (the scheduler's rule)
+          processGroup: daemonName,
+          passAuthorization: false,
+          multiprocess: true,
+          threads,
+          limitRequestBody: (o['limit-request-body'] as number | undefined) ?? 0,
+          bodyTimeout: secondsOr(o['body-timeout'], DEFAULT_HEAD_AND_BODY_TIMEOUT_MS),
+          headerTimeout: listenOptions(o, () => {}).headerTimeout,
+          keepAliveTimeout: listenOptions(o, () => {}).keepAliveTimeout,
+          maxKeepAliveRequests: listenOptions(o, () => {}).maxKeepAliveRequests,
+          maximumRequests: o['maximum-requests'] as number | undefined,
+          fallbackGlobal: movesToGlobal('global'),  // start-server's daemon group keeps the default fallback
+          aliases: ((o['url-alias'] as [string, string][] | undefined) ?? []).map(([u, t]) => [u, path.resolve(t)]),
+          accessLogFd: o['access-log'] ? 1 : undefined,
+        });
+      } catch (err) {
+        await engine.close();
+        throw listenCliError(err, host, port);
+      }
+    }
     const dg = engine.daemonGroup(daemonName, fromModWsgiUnits(daemonName, {
+      ...(daemonHttp ? { nativeHttp: daemonHttp.nativeHttp } : {}),
       processes: o.processes as number,
       threads,
       python: o.python as string | undefined,
@@ -203,16 +249,16 @@ export async function startServer(argv: string[]): Promise<void> {
     try {
       await dg.start();
     } catch (err) {
+      daemonHttp?.close();
       await engine.close();
       throw new CliError((err as Error).message);
     }
   }
-  const mountPoint = (o['mount-point'] as string | undefined) ?? '/';
   const handler = engine.mount(script, {
     processGroup: daemonName,
     mountPoint,
-    entryPoint: isModule ? (entryPoint!.includes(':') ? entryPoint : `${entryPoint}:${(o['callable-object'] as string | undefined) ?? 'application'}`) : undefined,
-    callable: (o['callable-object'] as string | undefined) ?? 'application',
+    entryPoint: moduleEntry,
+    callable,
     group,
     groupOptions: { threads, ...(gil ? { gil } : {}) },
     serverName: o['server-name'] as string | undefined,
@@ -221,29 +267,49 @@ export async function startServer(argv: string[]): Promise<void> {
     bodyTimeout: secondsOr(o['body-timeout'], DEFAULT_HEAD_AND_BODY_TIMEOUT_MS),
     queueTimeout: seconds(o['queue-timeout']),
     requestTimeout: seconds(o['request-timeout']),
-    accessLog: o['access-log'] ? (line) => process.stdout.write(line + '\n') : undefined,
+    // The native front writes access log lines to stdout itself.
+    accessLog: o['access-log'] && front === 'node' ? (line) => process.stdout.write(line + '\n') : undefined,
   });
   const routes: Route[] = [{ prefix: handler.mountPoint, handler }];
+  const aliases: [string, string][] = [];
   for (const [url, target] of (o['url-alias'] as [string, string][] | undefined) ?? []) {
     if (!fs.existsSync(target)) throw new CliError(`--url-alias ${url} ${target}: ${target} does not exist`);
     const s = staticAlias(url, target);
     routes.push({ prefix: s.urlPrefix, handler: s });
+    aliases.push([url, target]);
   }
   let running;
+  let url: string;
   try {
-    running = await listenAll(
-      withMetricsPort(o, engine, [{ host, port, handler: withOpsEndpoints(engine, opsPaths(o), createRouter(routes)) }]),
-      listenOptions(o, (m) => engine.logger.info(m)),
-    );
+    const listen = listenOptions(o, (m) => engine.logger.info(m));
+    if (daemonHttp) {
+      running = daemonFrontRunning(engine, daemonHttp);
+      url = frontUrl(daemonHttp.address, daemonHttp.port, handler.mountPoint);
+    } else if (front === 'native') {
+      const native = await listenNative(engine, [{ host, port, routes: [{ prefix: handler.mountPoint, mount: handler }, ...aliases.map(([prefix, staticRoot]) => ({ prefix, staticRoot }))] }], {
+        ...listen,
+        bodyTimeout: secondsOr(o['body-timeout'], DEFAULT_HEAD_AND_BODY_TIMEOUT_MS),
+        accessLogFd: o['access-log'] ? 1 : undefined,
+      });
+      running = native;
+      url = native.url(0, handler.mountPoint);
+    } else {
+      const node = await listenAll(
+        withMetricsPort(o, engine, [{ host, port, handler: withOpsEndpoints(engine, opsPaths(o), createRouter(routes)) }]),
+        listen,
+      );
+      running = node;
+      url = serverUrl(node.servers[0], handler.mountPoint);
+    }
   } catch (err) {
     await engine.close();
     throw err;
   }
-  const url = serverUrl(running.servers[0], handler.mountPoint).replace('//0.0.0.0:', '//localhost:');
+  url = url.replace('//0.0.0.0:', '//localhost:');
   const what = script ?? `module ${entryPoint}`;
   const mode = daemonMode
-    ? `daemon mode, ${o.processes} process(es) x ${threads} threads`
-    : `embedded mode, ${threads} threads`;
+    ? `daemon mode, ${o.processes} process(es) x ${threads} threads, ${front} front`
+    : `embedded mode, ${threads} threads, ${front} front`;
   process.stdout.write(`pyhost: serving ${what} at ${url} (${mode}, Python ${pythonVersion}, application group ${group})\n`);
   const graceMs = o['graceful-timeout'] !== undefined ? seconds(o['graceful-timeout']) : 15000;
   const stop = async () => {
@@ -268,8 +334,22 @@ export async function startServer(argv: string[]): Promise<void> {
   });
 }
 
+/** Daemon processes that serve HTTP themselves: requests in flight as they report them; shutdown waits for them. */
+function daemonFrontRunning(engine: Engine, http: DaemonHttp): { inflight(): number; shutdown(graceMs: number): Promise<void> } {
+  const inflight = () => engine.listDaemonGroups().reduce((n, g) => n + [...g.processes].reduce((m, p) => m + p.busy, 0), 0);
+  return {
+    inflight,
+    async shutdown(graceMs: number) {
+      http.close();
+      const deadline = Date.now() + graceMs;
+      while (inflight() > 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
+    },
+  };
+}
+
 const CONFIG_COMPATIBLE = [
   'config', 'define', 'python', 'host', 'access-log', 'log-level', 'graceful-timeout', 'header-timeout', 'body-timeout', 'listen-backlog',
+  'keep-alive-timeout', 'max-keep-alive-requests', 'front',
   'allow-unenforced', 'metrics', 'metrics-port', 'health', 'help',
 ];
 
@@ -277,6 +357,7 @@ const CONFIG_COMPATIBLE = [
 async function serveConfig(o: ReturnType<typeof parseArgs>['options']): Promise<void> {
   const extra = Object.keys(o).filter((k) => !CONFIG_COMPATIBLE.includes(k));
   if (extra.length) throw new CliError(`--${extra[0]} cannot be combined with --config (the configuration file says it)`);
+  chooseFront(o, () => {}); // --front native is refused here: a configuration is served by the Node front
   const { loadConfig } = await import('../config/index.js');
   const { Site } = await import('../site/site.js');
   const { ConfigError } = await import('../errors.js');

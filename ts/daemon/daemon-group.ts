@@ -16,6 +16,7 @@ import type { Logger } from '../logger.js';
 import type { OutboundRequest, RequestPlacement } from './connection.js';
 import { NO_EVENTS, type SchedulerEvents } from '../scheduler/events.js';
 import { overran, TimeoutClock } from '../scheduler/index.js';
+import type { DaemonNativeHttp } from './options.js';
 import { DaemonProcess, type ProcessSpec } from './process.js';
 
 /** Resolved options of a daemon group (times in ms). */
@@ -41,6 +42,8 @@ export interface DaemonGroupSettings {
   gracefulTimeout: number;
   shutdownTimeout: number;
   pythonVersion: string;
+  /** The processes serve HTTP themselves on a listening socket (no request passes through here). */
+  nativeHttp?: DaemonNativeHttp;
 }
 
 const BACKOFF_MIN = 100;
@@ -71,6 +74,11 @@ export class DaemonGroup implements RequestPlacement {
     if (settings.uid !== undefined) fs.chownSync(this.socketDir, settings.uid, settings.gid ?? -1);
     // Timeouts, and each second at least the processes' recycling triggers.
     this.clock = new TimeoutClock([settings.requestTimeout, settings.queueTimeout], () => this.tick(), 1000);
+    if (settings.nativeHttp) fs.writeFileSync(this.httpConfigFile(), settings.nativeHttp.config, { mode: 0o644 });
+  }
+
+  private httpConfigFile(): string {
+    return path.join(this.socketDir, 'http.conf');
   }
 
   get name(): string {
@@ -105,12 +113,17 @@ export class DaemonGroup implements RequestPlacement {
       shutdownTimeout: s.shutdownTimeout,
     };
     spec.socketPath = spec.args[spec.args.length - 1];
+    if (s.nativeHttp) {
+      spec.args.push('--http-config', this.httpConfigFile());
+      spec.extraFds = [s.nativeHttp.listenFd, ...(s.nativeHttp.accessLogFd !== undefined ? [s.nativeHttp.accessLogFd] : [])];
+    }
     const proc = new DaemonProcess(spec, this.logger, {
       onIdle: () => this.dispatch(),
       onConnectionLost: (p, req, requeue) => this.onConnectionLost(p, req, requeue),
       onExit: (p, code, signal) => this.onExit(p, code, signal),
       onStopped: (p) => this.processes.delete(p),
       onFellBack: (group) => this.events.fellBack(group, this.name),
+      onRecycle: (p, reason) => this.recycle(p, reason),
     });
     if (s.maximumRequests > 0) {
       // Jitter (up to 10%) so processes started together are not all recycled at once.

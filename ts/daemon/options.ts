@@ -63,6 +63,18 @@ export interface DaemonGroupOptions {
   optimize?: 0 | 1 | 2;
   /** %{GLOBAL} fallback for application groups inside the processes (default 'global'). */
   fallback?: 'global' | 'error';
+  /** @internal The processes serve HTTP themselves (the native front, ts/front/daemon-front.ts). */
+  nativeHttp?: DaemonNativeHttp;
+}
+
+/** @internal What daemon processes that serve HTTP themselves get from their supervisor. */
+export interface DaemonNativeHttp {
+  /** The listening socket (passed down as descriptor 3). */
+  listenFd: number;
+  /** Where access log lines go (passed down as descriptor 4), if anywhere. */
+  accessLogFd?: number;
+  /** The options file's text (csrc/http/text_options.h). */
+  config: string;
 }
 
 const SECONDS_KEYS = [
@@ -88,7 +100,7 @@ export function fromModWsgiUnits(name: string, options: DaemonGroupOptions): Dae
 const KEYS = [
   'processes', 'threads', 'python', 'pythonHome', 'pythonPath', 'home', 'user', 'group', 'displayName', 'lang', 'locale',
   'environment', 'maximumRequests', 'restartInterval', 'inactivityTimeout', 'memoryLimit', 'requestTimeout',
-  'startupTimeout', 'queueTimeout', 'gracefulTimeout', 'shutdownTimeout', 'deadlockTimeout', 'optimize', 'fallback',
+  'startupTimeout', 'queueTimeout', 'gracefulTimeout', 'shutdownTimeout', 'deadlockTimeout', 'optimize', 'fallback', 'nativeHttp',
 ] as const;
 
 const DAY = 86_400_000;
@@ -200,5 +212,6 @@ export function resolveDaemonGroup(name: string, options: DaemonGroupOptions = {
     gracefulTimeout: ms('gracefulTimeout', 15_000),
     shutdownTimeout: shutdown,
     pythonVersion: build.version,
+    nativeHttp: o.nativeHttp,
   };
 }

@@ -5,11 +5,9 @@
 import type { ChildProcess } from 'node:child_process';
 import type { Logger } from '../logger.js';
 import { LinkConnection, type OutboundRequest } from './connection.js';
-import { movedWarning, refusedAdvice } from '../scheduler/index.js';
+import { refusalEvent, refusalLogLine } from '../scheduler/index.js';
 import { exitReason, processRss, spawnDaemon, type DaemonLogLine, type SpawnSpec } from './spawn.js';
 const STACK_DUMP_MARK = 'Python stacks of process ';
-/** csrc/daemon/server.cc: an extension module refused a sub-interpreter; the group moved, or not. */
-const REFUSED_EVENT = /^@refused (\S+) (moved|kept)(?: ([^]*))?$/;
 
 export interface ProcessSpec extends SpawnSpec {
   group: string;
@@ -50,14 +48,19 @@ export class DaemonProcess {
       onStopped(p: DaemonProcess): void;
       /** An application group in the process moved to %{GLOBAL}. */
       onFellBack(group: string): void;
+      /** A process serving HTTP itself asks to be replaced (it served its maximum-requests). */
+      onRecycle?(p: DaemonProcess, reason: string): void;
     },
   ) {
     this.exited = new Promise((r) => (this.resolveExited = r));
   }
 
+  /** Requests in flight, as a process serving HTTP itself last reported them. */
+  httpInflight = 0;
+
   /** Connections not idle: requests on this process now (an abandoned one counts until it closes). */
   get busy(): number {
-    return this.connections.size - this.idle.length;
+    return this.connections.size - this.idle.length + this.httpInflight;
   }
 
   get describe(): string {
@@ -81,11 +84,30 @@ export class DaemonProcess {
         if (was !== 'starting' && was !== 'stopping') this.events.onExit(this, code, signal);
         else this.events.onStopped(this);
       },
+      (line) => this.onStatus(line),
     );
     this.child = spawned.child;
     this.pid = spawned.child?.pid;
     await spawned.ready;
     if (this.state === 'starting') this.state = 'ready';
+  }
+
+  /**
+   * A process serving HTTP itself: `SERVED <requests> <in flight>` counts its requests,
+   * `RECYCLE <why>` asks for its replacement.
+   */
+  private onStatus(line: string): void {
+    const recycle = /^RECYCLE (.*)$/.exec(line);
+    if (recycle) {
+      this.events.onRecycle?.(this, recycle[1]!);
+      return;
+    }
+    const m = /^SERVED (\d+) (\d+)$/.exec(line);
+    if (!m) return;
+    const served = Number(m[1]);
+    if (served !== this.served) this.lastActive = Date.now();
+    this.served = served;
+    this.httpInflight = Number(m[2]);
   }
 
   exitReason(): string {
@@ -97,15 +119,13 @@ export class DaemonProcess {
       this.logger.error(`(${this.describe}) ${line.message}`, this.spec.group);
       return;
     }
-    const refused = REFUSED_EVENT.exec(line.message);
+    const refused = refusalEvent(line.message);
     if (refused) {
       // The process reports a refused extension; the words are the scheduler's.
       const group = line.group || this.spec.group;
-      if (refused[2] === 'moved') {
-        this.logger.warn(movedWarning(group, refused[1]), group);
-        this.events.onFellBack(group);
-      }
-      else this.logger.error(`${refused[3] ?? `extension module ${refused[1]} refused`} ${refusedAdvice(group, refused[1])}`, group);
+      const { level, message } = refusalLogLine(group, refused);
+      this.logger.log(level, message, group);
+      if (refused.moved) this.events.onFellBack(group);
       return;
     }
     if (line.message.startsWith(STACK_DUMP_MARK) && this.stackWaiters.length) {

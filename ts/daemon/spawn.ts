@@ -20,6 +20,8 @@ export interface SpawnSpec {
   argv0: string;
   /** Milliseconds to wait for READY. */
   startupTimeout: number;
+  /** Descriptors passed down as 3, 4, ... (a listening socket for processes that serve HTTP). */
+  extraFds?: number[];
 }
 
 /** A log record of the process: a native record, or a line it wrote to stderr itself. */
@@ -51,13 +53,14 @@ export function parseDaemonLogLine(line: string): DaemonLogLine {
 
 /**
  * Spawns the process. `describe` names it in errors; `onLog` gets each stderr line; `onExit` the
- * exit (also during start-up, after `ready` rejected).
+ * exit (also during start-up, after `ready` rejected); `onStatus` the stdout lines after READY.
  */
 export function spawnDaemon(
   spec: SpawnSpec,
   describe: () => string,
   onLog: (line: DaemonLogLine) => void,
   onExit: (code: number | null, signal: NodeJS.Signals | null) => void,
+  onStatus?: (line: string) => void,
 ): SpawnedDaemon {
   let child: ChildProcess | undefined;
   const ready = new Promise<void>((resolve, reject) => {
@@ -81,7 +84,7 @@ export function spawnDaemon(
         cwd: spec.cwd,
         uid: spec.uid,
         gid: spec.gid,
-        stdio: ['ignore', 'pipe', 'pipe'],
+        stdio: ['ignore', 'pipe', 'pipe', ...(spec.extraFds ?? [])],
       });
     } catch (err) {
       settle(new Error(`cannot start ${describe()}: ${(err as Error).message}`));
@@ -91,6 +94,7 @@ export function spawnDaemon(
     readline.createInterface({ input: child.stdout! }).on('line', (line) => {
       if (line.startsWith('READY')) settle();
       else if (line.startsWith('FAILED ')) settle(new Error(`${describe()} failed to start: ${line.slice(7)}`));
+      else onStatus?.(line);
     });
     readline.createInterface({ input: child.stderr! }).on('line', (line) => onLog(parseDaemonLogLine(line)));
     child.on('error', (err) => settle(new Error(`cannot start ${describe()}: ${err.message}`)));

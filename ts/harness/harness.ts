@@ -133,6 +133,9 @@ export interface HarnessEvents {
   restart: [tenant: Tenant, reason: string];
 }
 
+/** Serial of the tenant groups this process's harnesses created. */
+let groupSerial = 0;
+
 export class Harness extends EventEmitter<HarnessEvents> implements TenantOwner {
   private readonly tenants = new Map<string, Tenant>();
   private readonly quarantinedGroups: string[] = [];
@@ -362,7 +365,9 @@ export class Harness extends EventEmitter<HarnessEvents> implements TenantOwner 
   }
 
   private groupName(name: string): string {
-    return `tenant:${name}#${++this.serial}`;
+    // Numbered across the process: harnesses sharing the process's Python must not both name a
+    // group tenant:t#1 (a group name belongs to one Engine).
+    return `tenant:${name}#${++groupSerial}`;
   }
 
   /** A runtime of the given placement: a new group in this process or in a host process. */

@@ -29,6 +29,31 @@ export function refusedAdvice(group: string, module: string): string {
 }
 
 /**
+ * A refusal reported by a thread that runs requests itself (a daemon process, the native HTTP
+ * front): the log line "@refused MODULE moved" or "@refused MODULE kept IMPORTERROR" (written by
+ * csrc/daemon/server.cc and csrc/http/app_runner.cc).
+ */
+export interface RefusalEvent {
+  module: string;
+  moved: boolean;
+  importError?: string;
+}
+
+const REFUSED_EVENT = /^@refused (\S+) (moved|kept)(?: ([^]*))?$/;
+
+/** The refusal a log line reports, if it is one. */
+export function refusalEvent(line: string): RefusalEvent | undefined {
+  const m = REFUSED_EVENT.exec(line);
+  return m ? { module: m[1], moved: m[2] === 'moved', importError: m[3] } : undefined;
+}
+
+/** How a reported refusal is logged: a warning when the group moved, else the ImportError with advice. */
+export function refusalLogLine(group: string, event: RefusalEvent): { level: 'warn' | 'error'; message: string } {
+  if (event.moved) return { level: 'warn', message: movedWarning(group, event.module) };
+  return { level: 'error', message: `${event.importError ?? `extension module ${event.module} refused`} ${refusedAdvice(group, event.module)}` };
+}
+
+/**
  * Where a harness tenant goes when a module it requires refuses sub-interpreters ('error':
  * nowhere, the caller refuses the tenant).
  */

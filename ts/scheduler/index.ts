@@ -7,7 +7,16 @@
  */
 export { admit, leastLoaded, type Load } from './admission.js';
 export { extensionsFor, isStrict, type ExtensionPolicy } from './extensions.js';
-export { movedWarning, movesToGlobal, refusedAdvice, tenantFallback, type FallbackOption } from './fallback.js';
+export {
+  movedWarning,
+  movesToGlobal,
+  refusalEvent,
+  refusalLogLine,
+  refusedAdvice,
+  tenantFallback,
+  type FallbackOption,
+  type RefusalEvent,
+} from './fallback.js';
 export { DEFAULT_POLICY, schedulerPolicy, setSchedulerPolicy, type SchedulerPolicy } from './policy.js';
 export { errorStatusArgs, errorStatusTable, statusForError, type StatusAnswer } from './status.js';
 export { checkInterval, overran, TimeoutClock } from './timeouts.js';

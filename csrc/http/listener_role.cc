@@ -1,4 +1,11 @@
-#include "daemon/listener_role.h"
+#include "http/listener_role.h"
+
+#include <fcntl.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+#include <cstdio>
+#include <cstring>
 
 namespace pyhost {
 
@@ -8,20 +15,50 @@ namespace {
 constexpr auto kIdle = std::chrono::milliseconds(100);
 }  // namespace
 
+bool ListenerRole::ListenerComputing(std::unique_lock<std::mutex>& lock) {
+  char path[64];
+  std::snprintf(path, sizeof path, "/proc/self/task/%d/stat", static_cast<int>(listener_tid_));
+  lock.unlock();
+  char buf[512];
+  ssize_t n = -1;
+  int fd = ::open(path, O_RDONLY | O_CLOEXEC);
+  if (fd >= 0) {
+    n = ::read(fd, buf, sizeof buf - 1);
+    ::close(fd);
+  }
+  lock.lock();
+  if (n <= 0) return false;
+  buf[n] = '\0';
+  // "tid (comm) S ...": the state follows the last ')'.
+  const char* paren = std::strrchr(buf, ')');
+  return paren && paren[1] == ' ' && paren[2] == 'R';
+}
+
 uint64_t ListenerRole::Acquire() {
   std::unique_lock<std::mutex> lock(mu_);
   bool standby = false;
+  // The listener was seen computing: it keeps the role until this time at least.
+  std::chrono::steady_clock::time_point busy_until{};
   for (;;) {
     if (stopped_) return 0;
     auto now = std::chrono::steady_clock::now();
-    if (!held_ || (away_ && now - away_since_ >= kStall)) break;
+    if (!held_) break;
+    if (away_ && now - away_since_ >= kStall && now >= busy_until) {
+      auto since = away_since_;
+      bool computing = ListenerComputing(lock);
+      if (stopped_) return 0;
+      // Unless it came back meanwhile (and left again).
+      if (!computing && held_ && away_ && away_since_ == since) break;
+      busy_until = std::chrono::steady_clock::now() + kStall;
+      continue;
+    }
     if (standby || !standby_) {
       standby = standby_ = true;
       parked_ = !away_ && now - last_leave_ >= kIdle;
       if (parked_) {
         cv_.wait(lock);
       } else {
-        cv_.wait_for(lock, away_ ? kStall - (now - away_since_) : kStall);
+        cv_.wait_until(lock, away_ ? std::max(away_since_ + kStall, busy_until) : now + kStall);
       }
     } else {
       cv_.wait(lock);
@@ -34,6 +71,7 @@ uint64_t ListenerRole::Acquire() {
   }
   held_ = true;
   away_ = false;
+  listener_tid_ = static_cast<pid_t>(::syscall(SYS_gettid));
   return ++ticket_;
 }
 

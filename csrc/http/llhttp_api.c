@@ -1,0 +1,3 @@
+// llhttp's api.c (Debian's node-llhttp, /usr/share/llhttp; or $PYHOST_LLHTTP), compiled here as
+// it is: gyp builds only sources under this tree.
+#include "api.c"

@@ -1,0 +1,3 @@
+// test/daemon-cli.test.ts with `start-server --front node` (node:http; the native front is the default).
+process.env.PYHOST_TEST_FRONT = 'node';
+await import('../daemon-cli.test.js');
