@@ -124,7 +124,7 @@ Napi::Value RegisterApp(const Napi::CallbackInfo& info) {
 // method, scriptName, pathInfo, query, requestUri, protocol, scheme, serverName, serverPort,
 // localAddr, remoteAddr, remotePort, processGroup, applicationGroup and the raw headers, joined
 // by NUL (one string to convert instead of fifteen: this call is on every request's path).
-// `limits` ({timeoutMs, graceMs}) gives the request a hard deadline (core/deadlines.h).
+// `limits` ({timeoutMs, graceMs}) gives the request a hard deadline (python/deadlines.h).
 Napi::Value SubmitRequest(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   RequestTable& table = Table(env);

@@ -82,7 +82,7 @@ class Group : public std::enable_shared_from_this<Group> {
   // Raises `exc` (a built-in exception type) in the worker running job `seq`, if it still runs
   // it; `done(hit)` is called from another thread, or never if the GIL is never released.
   void Interrupt(uint64_t seq, PyObject* exc, std::function<void(bool)> done);
-  // A hard interrupt (core/deadlines.h) of the worker running job `seq`, if it still runs it:
+  // A hard interrupt (python/deadlines.h) of the worker running job `seq`, if it still runs it:
   // raises this interpreter's _pyhost.CallTimeout (or Cancelled) in its thread and calls the
   // interpreter's wake hook. Returns false if no visit could start; else `done` is called on the
   // visiting thread once it is over (never, if the GIL is never released).
@@ -126,7 +126,7 @@ class Group : public std::enable_shared_from_this<Group> {
   void ShareHostLocked();
   void WorkerMain(Worker* w, std::shared_ptr<Interp> interp, int gen);
   void RunJob(Worker* w, Job* job);
-  // Starts the job's hard deadline, if it has one (core/deadlines.h).
+  // Starts the job's hard deadline, if it has one (python/deadlines.h).
   void ArmDeadline(Job* job);
   void AbortAllLocked(const ErrorInfo& why, std::deque<Job*>* out);
 

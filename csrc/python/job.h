@@ -11,7 +11,7 @@ namespace pyhost {
 class Group;
 class Worker;
 
-// How a running job was interrupted (core/deadlines.h).
+// How a running job was interrupted (python/deadlines.h).
 enum class InterruptKind { kNone, kTimeout, kCancelled };
 
 class Job {
@@ -31,7 +31,7 @@ class Job {
 
   // Set by Group::Submit: names the job for Group::Interrupt.
   uint64_t seq = 0;
-  // Hard deadline (core/deadlines.h), in milliseconds of running time (0: none), and how long an
+  // Hard deadline (python/deadlines.h), in milliseconds of running time (0: none), and how long an
   // interrupted job may take to end before OnStuck. `cancellable` arms the job without a
   // timeout, so Deadlines::Cancel can reach it.
   int timeout_ms = 0;

@@ -13,7 +13,7 @@ struct ModuleState {
   Interp* interp = nullptr;
   PyObject* code_cache = nullptr;  // dict: compiled exec/eval sources
   void* extension = nullptr;  // the ModuleExtension's state
-  // Hard interrupts (core/deadlines.h): _pyhost.Interrupted (a BaseException, so `except
+  // Hard interrupts (python/deadlines.h): _pyhost.Interrupted (a BaseException, so `except
   // Exception` lets it through) and its subclasses CallTimeout and Cancelled; heap types, one
   // set per interpreter.
   PyObject* interrupted = nullptr;

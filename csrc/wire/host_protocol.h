@@ -11,7 +11,7 @@
 //     REQUEST  id {group, timeout_ms, grace_ms, flags, request, body}   a WSGI request, whole;
 //              `request` is a REQUEST frame's fields (protocol.h), `flags` its flags
 //     DROP     id {group, wait_ms}                    close the group and end its interpreter
-//     CANCEL   id                                      interrupt call `id` (core/deadlines.h)
+//     CANCEL   id                                      interrupt call `id` (python/deadlines.h)
 //   host -> harness, one answer per id (any order), STUCK possibly before it
 //     RESULT   id flags {text}                         dispatch's result; DROP: "ended"/"stuck"
 //     RESPONSE id flags {status, reason, headers, body}   headers as "name\nvalue\n..."

@@ -67,7 +67,7 @@ struct RequestOutput {
   // request is suspended until the host resubmits it (after moving the group) or fails it.
   std::string refused_module;
   std::string refused_message;
-  // With `end`: the request's hard deadline interrupted it (core/deadlines.h).
+  // With `end`: the request's hard deadline interrupted it (python/deadlines.h).
   InterruptKind interrupted = InterruptKind::kNone;
   // The application was interrupted and did not end within the grace period; it still runs.
   bool stuck = false;

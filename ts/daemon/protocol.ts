@@ -1,5 +1,5 @@
 /**
- * The front <-> daemon wire protocol (twin of csrc/daemon/protocol.h, which describes it). Frames
+ * The front <-> daemon wire protocol (twin of csrc/wire/protocol.h, which describes it). Frames
  * over UNIX sockets: an 8-byte header {u8 type, u8 flags, u16 aux, u32 length, little-endian} and
  * the payload. REQUEST frames go on the process's request channel, naming the connection that
  * carries the request's body and response; the front cancels a request by closing that

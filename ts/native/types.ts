@@ -1,7 +1,7 @@
-/** Typings of the native addon (csrc/node). Only ts/ talks to it; users never see these. */
+/** Typings of the native addon (csrc/addon). Only ts/ talks to it; users never see these. */
 
 /**
- * A hard deadline for a call or request (csrc/core/deadlines.h): interrupted once it has run
+ * A hard deadline for a call or request (csrc/python/deadlines.h): interrupted once it has run
  * `timeoutMs` (0: never, unless cancelled), again and again until it ends; reported stuck
  * (ERR_STUCK, or the Stuck event) if it has not ended `graceMs` later. `cancellable` lets
  * cancel(seq) interrupt it.
