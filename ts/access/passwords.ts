@@ -6,7 +6,6 @@
  * an entry never matches (fail closed), and {@link hashFormat} lets the loader warn about it.
  */
 import { createHash, timingSafeEqual } from 'node:crypto';
-import bcrypt from 'bcryptjs';
 import { desCrypt } from './des-crypt.js';
 import { md5Crypt } from './md5-crypt.js';
 
@@ -42,6 +41,8 @@ export async function verifyPassword(password: Buffer, hash: string): Promise<bo
       } catch {
         return false;
       }
+      // Loaded on first use: loading modules nobody calls costs every request (see ts/engine.ts).
+      const bcrypt = (await import('bcryptjs')).default;
       return bcrypt.compare(text, hash).catch(() => false);
     }
     case 'apr1':
