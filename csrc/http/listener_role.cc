@@ -43,9 +43,9 @@ uint64_t ListenerRole::Acquire() {
     if (stopped_) return 0;
     auto now = std::chrono::steady_clock::now();
     if (!held_) break;
-    if (away_ && now - away_since_ >= kStall && now >= busy_until) {
+    if (away_ && now - away_since_ >= kStall && (now >= busy_until || now - away_since_ >= kMaxAway)) {
       auto since = away_since_;
-      bool computing = ListenerComputing(lock);
+      bool computing = now - away_since_ < kMaxAway && ListenerComputing(lock);
       if (stopped_) return 0;
       // Unless it came back meanwhile (and left again).
       if (!computing && held_ && away_ && away_since_ == since) break;

@@ -22,6 +22,9 @@ namespace pyhost {
 class ListenerRole {
  public:
   static constexpr std::chrono::microseconds kStall{1000};
+  // A listener away this long is replaced even while it computes: a long request (a big response
+  // written to a slow reader is 'R' between its writes) must not hold up other connections.
+  static constexpr std::chrono::milliseconds kMaxAway{50};
 
   // Blocks until the calling thread is the listener; returns its ticket (0: stopping).
   uint64_t Acquire();
