@@ -60,6 +60,11 @@ function venvInterpreter(home: string): string | undefined {
   return ['python3', 'python'].map((n) => path.join(p, 'bin', n)).find((c) => fs.existsSync(c));
 }
 
+/** The interpreter a request names: `python`, else a venv pythonHome's own; undefined for none. */
+function pythonNamed(req: RuntimeRequest): string | undefined {
+  return req.python ?? (req.pythonHome ? venvInterpreter(req.pythonHome) : undefined);
+}
+
 function readRecord(): RuntimeSettings | undefined {
   const json = runtimeRecord();
   return json ? (JSON.parse(json) as RuntimeSettings) : undefined;
@@ -105,7 +110,7 @@ export async function joinRuntime(req: RuntimeRequest, onLog: (level: number, gr
   if (rt) {
     const found = conflicts(rt, req);
     if (found.length) throw conflictError(found);
-    const wanted = req.python ?? (req.pythonHome ? venvInterpreter(req.pythonHome) : undefined);
+    const wanted = pythonNamed(req);
     if (wanted) {
       const build = resolveBuild(wanted);
       if (!sameFile(build.libpython, rt.build.libpython)) throw versionMismatch(rt, build);
@@ -124,7 +129,7 @@ export async function joinRuntime(req: RuntimeRequest, onLog: (level: number, gr
 
 async function startOrAttach(req: RuntimeRequest, onLog: (level: number, group: string, line: string) => void): Promise<ThreadRuntime> {
   const record = readRecord();
-  const wanted = req.python ?? (req.pythonHome ? venvInterpreter(req.pythonHome) : undefined);
+  const wanted = pythonNamed(req);
   const build = !wanted && record ? record.build : resolveBuild(wanted);
   if (record && !sameFile(build.libpython, record.build.libpython)) throw versionMismatch(record, build);
   const homeInfo = req.pythonHome ? checkPythonHome(path.resolve(req.pythonHome), build) : undefined;
