@@ -11,6 +11,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { Engine, PyhostError, PythonError, type Group, type LogRecord } from '../ts/index.js';
 import { buildSinglePhaseExtension, SINGLE_PHASE_MODULE } from './helpers/extension.js';
+import { setSchedulerPolicy } from '../ts/scheduler/index.js';
 import { minorOf, PY311, PY311_PYENV, PY313, pythonFacts, pythonMissing, requireAllPythons, skipUnlessPython } from './helpers/pythons.js';
 
 export interface CoreSuiteOptions {
@@ -615,6 +616,32 @@ export function registerCoreSuite(test: TestFn, opts: CoreSuiteOptions): void {
       t.deepEqual(results.map((r) => r[0]).sort(), [...Array(threads).keys()], name);
       t.is(new Set(results.map((r) => r[1])).size, threads, `${name}: distinct worker threads`);
     }
+  });
+
+  test.serial(title('idleSpinMicros: a worker polling for the next call takes it (one thread runs a caller that awaits each call); 0 turns polling off'), async (t) => {
+    const threadsUsed = async (name: string, spin: number) => {
+      const previous = setSchedulerPolicy({ idleSpinMicros: spin });
+      let g: Group;
+      try {
+        g = engine.group(name, { threads: 5 });
+      } finally {
+        setSchedulerPolicy(previous);
+      }
+      await g.exec('import threading');
+      const counts = new Map<number, number>();
+      for (let i = 0; i < 300; i++) {
+        const ident = await g.eval<number>('threading.get_ident()');
+        counts.set(ident, (counts.get(ident) ?? 0) + 1);
+      }
+      g.close();
+      return { threads: counts.size, mostOnOne: Math.max(...counts.values()) / 300 };
+    };
+    // 10 ms: a miss needs this test's loop to pause that long (a GC or a loaded machine, rarely).
+    const spinning = await threadsUsed('spin-on', 10_000);
+    t.true(spinning.mostOnOne >= 0.9, `with polling, one worker ran ${spinning.mostOnOne * 100}% of the calls`);
+    // Without polling each call wakes a sleeping worker: the condition variable takes turns.
+    const sleeping = await threadsUsed('spin-off', 0);
+    t.true(sleeping.threads > 1, `without polling, calls ran on ${sleeping.threads} thread(s)`);
   });
 
   test(title('threads: N workers cannot run N+1 calls at once (a Barrier(N+1) breaks)'), async (t) => {

@@ -243,6 +243,7 @@ export class Engine {
       path: resolved.pythonPath,
       pooled: resolved.pooled && resolved.pythonPath.length === 0,
       host: host?.spec,
+      spinMicros: schedulerPolicy().idleSpinMicros,
     });
     const group = new Group(name, resolved, handle, this.logger, () => this.closed, runtime.addon, this.events, host);
     this.groups.set(name, group);

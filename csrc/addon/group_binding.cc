@@ -41,7 +41,9 @@ class CallRegistry {
 class BatchCallJob : public Job {
  public:
   BatchCallJob(CallResults* results, CallRegistry* registry, uint32_t id, CallRequest req)
-      : results_(results), registry_(registry), id_(id), req_(std::move(req)) {}
+      : results_(results), registry_(registry), id_(id), req_(std::move(req)) {
+    spin_after = true;  // its JS caller likely awaits it and submits the next call at once
+  }
 
   void Run(Worker& w) override {
     CallOutcome outcome;
@@ -53,6 +55,7 @@ class BatchCallJob : public Job {
       outcome = RunCall(w, req_);
       interrupted = EndDeadline();
     }
+    w.OutcomeSending();
     Finish(std::move(outcome), interrupted);
   }
   void Abort(const ErrorInfo& why) override {
@@ -157,7 +160,7 @@ class GroupHandle : public Napi::ObjectWrap<GroupHandle> {
                         InstanceAccessor<&GroupHandle::Pooled>("pooled")});
   }
 
-  // new GroupHandle({name, kind: 'main'|'shared'|'own', strictExtensions, threads, path, pooled, host?: {id, names}})
+  // new GroupHandle({name, kind: 'main'|'shared'|'own', strictExtensions, threads, path, pooled, host?: {id, names}, spinMicros?})
   explicit GroupHandle(const Napi::CallbackInfo& info) : Napi::ObjectWrap<GroupHandle>(info) {
     Napi::Object o = info[0].As<Napi::Object>();
     GroupOptions opts;
@@ -166,6 +169,8 @@ class GroupHandle : public Napi::ObjectWrap<GroupHandle> {
     opts.kind = kind == "main" ? InterpKind::kMain : kind == "own" ? InterpKind::kOwnGil : InterpKind::kSharedGil;
     opts.strict_extensions = o.Get("strictExtensions").ToBoolean().Value();
     opts.threads = o.Get("threads").ToNumber().Int32Value();
+    Napi::Value spin = o.Get("spinMicros");
+    if (spin.IsNumber()) opts.spin_micros = std::clamp(spin.As<Napi::Number>().Int32Value(), 0, 10000);
     Napi::Value path = o.Get("path");
     if (path.IsArray()) {
       auto arr = path.As<Napi::Array>();

@@ -3,6 +3,7 @@
 #include <pythread.h>
 
 #include <algorithm>
+#include <atomic>
 #include <system_error>
 #include <thread>
 
@@ -25,6 +26,28 @@ thread_local Worker* tls_worker = nullptr;
 // while the queue is empty: a caller that awaits each result would otherwise wake two threads per
 // call (measured: eval("1") round trip 22.5 -> 20.3 µs median with 5 workers).
 constexpr auto kStall = std::chrono::microseconds(1000);
+
+// Spin before sleeping: after a job that asks for it (Job::spin_after: a call from JS), a worker
+// whose group fell idle polls for the next job, without the GIL, for up to spin_micros before it
+// waits on the condition variable. A caller that awaits each result submits its next call a few
+// µs after the result reaches it; waking a sleeping thread costs a futex call on the submitting
+// (event-loop) thread and a scheduler wake-up here (measured on this 2-core VM: a bare C++ thread
+// round trip 23 µs with a sleeping worker, 11-12 µs with a spinning one (bench/micro/
+// thread-round-trip.cc); eval("1") median 31-35 -> 14-26 µs, bench/README.md "Call path").
+// Only one worker in the process spins at a time (a second spinner would take a core from the
+// event loop on a 2-core machine), and a group whose spins find nothing backs off: after a miss
+// it skips the next 1, 2, 4 ... 64 chances, so an idle or bursty group wastes at most one window
+// per 64 idle periods.
+constexpr int kMaxSpinBackoff = 64;
+std::atomic<bool> spin_token{false};
+
+inline void CpuRelax() {
+#if defined(__x86_64__) || defined(__i386__)
+  __builtin_ia32_pause();
+#elif defined(__aarch64__)
+  asm volatile("yield");
+#endif
+}
 
 // Thread states a RunHere thread holds, one per interpreter it has run jobs in.
 struct InlineStates {
@@ -174,6 +197,7 @@ uint64_t Group::Submit(Job* job, bool wake) {
         break;
       default:
         queue_.push_back(job);
+        work_signal_.fetch_add(1, std::memory_order_release);
         if (state_ == State::kIdle) StartLocked();
         if (wake) WakeLocked();
         return seq;
@@ -198,8 +222,19 @@ void Group::Wake() {
 
 void Group::WakeLocked() {
   if (queue_.empty()) return;
+  // A worker whose job is ending takes the job when it returns (it checks the queue under this
+  // lock); so does a spinning one (it re-checks the queue under this lock before it sleeps). A
+  // caller that awaits each result submits its next call exactly then: a standby woken for it
+  // would cost a context switch, and take the job from the worker that is still warm.
+  if (finishing_.load(std::memory_order_relaxed) > 0 || (hot_ == 0 && spinner_)) return;
   // A worker to run the job; or, behind running jobs, one to stand by (kStall).
   if (hot_ == 0 || (!standby_ && idle_ > 0)) cv_.notify_one();
+}
+
+void Worker::OutcomeSending() {
+  if (!pooled_ || outcome_sending_) return;  // a RunHere caller takes no next job
+  outcome_sending_ = true;
+  group_->finishing_.fetch_add(1, std::memory_order_relaxed);
 }
 
 InterruptKind Job::EndDeadline() {
@@ -352,6 +387,7 @@ void Group::SpawnWorkersLocked() {
     workers_.push_back(std::make_unique<Worker>());
     Worker* w = workers_.back().get();
     w->group_ = this;
+    w->pooled_ = true;
     // Attached here, not in the thread: the interpreter must not end (the group closing at
     // once) while workers are still starting.
     interp_->Attach();
@@ -389,10 +425,15 @@ void Group::WorkerMain(Worker* w, std::shared_ptr<Interp> interp, int gen) {
   w->ts_ = PyThreadState_New(interp->state());
   w->ident_ = PyThread_get_thread_ident();
 
+  bool spin = false;
   for (;;) {
     Job* job = nullptr;
     std::shared_ptr<Interp> next;
-    {
+    if (spin) {
+      spin = false;
+      job = SpinForWork(w, gen);
+    }
+    if (!job) {
       std::unique_lock<std::mutex> lock(mu_);
       bool standby = false;
       idle_++;
@@ -435,18 +476,28 @@ void Group::WorkerMain(Worker* w, std::shared_ptr<Interp> interp, int gen) {
     }
     PyEval_RestoreThread(w->ts_);
     while (job) {
+      bool spin_after = job->spin_after;  // `job` may be gone after it runs
       RunJob(w, job);
       job = nullptr;
       // Take the next job while still holding the GIL: under load this saves a GIL hand-off
       // and a wake-up per job.
       std::lock_guard<std::mutex> lock(mu_);
+      if (w->outcome_sending_) {
+        w->outcome_sending_ = false;
+        finishing_.fetch_sub(1, std::memory_order_relaxed);
+      }
       if (!queue_.empty() && generation_ == gen && state_ != State::kClosed) {
         job = PickLocked(w);
+        // More wait behind it: someone must stand by (a Wake() for them may have relied on this
+        // worker, whose job was ending then; see WakeLocked).
+        if (!queue_.empty() && !standby_ && idle_ > 0) cv_.notify_one();
       } else {
         w->busy_ = false;
         hot_--;
         // Jobs that arrived while this worker was hot and could not take them: wake a worker.
         if (!queue_.empty() && hot_ == 0) cv_.notify_one();
+        // The group fell idle: this worker may spin for the next job (see SpinForWork).
+        if (spin_after && queue_.empty() && hot_ == 0) spin = spinner_ = TakeSpinLocked();
       }
     }
     PyEval_SaveThread();
@@ -460,6 +511,47 @@ void Group::WorkerMain(Worker* w, std::shared_ptr<Interp> interp, int gen) {
   Runtime::Get().WorkerExited();
 }
 
+bool Group::TakeSpinLocked() {
+  if (spinner_ || opts_.spin_micros <= 0 || state_ != State::kRunning) return false;
+  if (spin_skip_ > 0) {
+    spin_skip_--;
+    return false;
+  }
+  bool expected = false;
+  return spin_token.compare_exchange_strong(expected, true, std::memory_order_acquire);
+}
+
+Job* Group::SpinForWork(Worker* w, int gen) {
+  uint64_t seen = work_signal_.load(std::memory_order_acquire);
+  auto until = std::chrono::steady_clock::now() + std::chrono::microseconds(opts_.spin_micros);
+  bool found = false;
+  for (int i = 0;; i++) {
+    if (work_signal_.load(std::memory_order_acquire) != seen) {
+      found = true;
+      break;
+    }
+    CpuRelax();
+    if ((i & 63) == 63 && std::chrono::steady_clock::now() >= until) break;
+  }
+  std::lock_guard<std::mutex> lock(mu_);
+  spin_token.store(false, std::memory_order_release);
+  // A miss backs off (1, 2, 4 ... kMaxSpinBackoff chances skipped); a hit resets.
+  if (found) {
+    spin_backoff_ = 0;
+  } else {
+    spin_backoff_ = spin_backoff_ == 0 ? 1 : std::min(spin_backoff_ * 2, kMaxSpinBackoff);
+    spin_skip_ = spin_backoff_;
+  }
+  // The job is taken in the same critical section that ends the spin: a Wake() for it that
+  // comes after this finds the queue empty, one before found spinner_ set (no worker woken).
+  spinner_ = false;
+  if (queue_.empty() || hot_ != 0 || state_ == State::kClosed || generation_ != gen) return nullptr;
+  Job* job = PickLocked(w);
+  hot_++;
+  if (!queue_.empty() && !standby_ && idle_ > 0) cv_.notify_one();
+  return job;
+}
+
 void Group::Rehome() {
   std::shared_ptr<Interp> old;
   {
@@ -468,6 +560,7 @@ void Group::Rehome() {
     old = interp_;
     interp_ = Runtime::Get().main_interp();
     generation_++;
+    work_signal_.fetch_add(1, std::memory_order_release);
     cv_.notify_all();
   }
   Log(LogLevel::kDebug, opts_.name, "group moved to the main interpreter (%{GLOBAL})", owner_);
@@ -496,6 +589,7 @@ void Group::Close() {
     if (state_ == State::kClosed) return;
     bool started = state_ == State::kRunning;
     state_ = State::kClosed;
+    work_signal_.fetch_add(1, std::memory_order_release);
     AbortAllLocked(ErrorInfo(), &aborted);
     cv_.notify_all();
     if (started) interp = interp_;

@@ -32,6 +32,9 @@ class Worker {
   InterruptKind StopInterrupts();
   // The current thread's worker, or nullptr off worker threads.
   static Worker* Current();
+  // Called by a job just before it reports its outcome, when what remains of it is cleanup: a
+  // job queued from now on is taken by this worker when it returns, so none is woken for it.
+  void OutcomeSending();
 
  private:
   friend class Group;
@@ -43,6 +46,8 @@ class Worker {
   bool busy_ = false;
   uint64_t running_seq_ = 0;  // job running now (GIL held to read or write)
   bool interrupted_ = false;   // an async exception was aimed at the job (GIL held)
+  bool outcome_sending_ = false;  // OutcomeSending() was called for the running job (this thread only)
+  bool pooled_ = false;           // one of the group's own threads (not a RunHere caller)
 };
 
 struct GroupOptions {
@@ -57,6 +62,9 @@ struct GroupOptions {
   std::shared_ptr<Interp> adopt;
   // Functions the host gave this group (pyhost.host.name): null for none.
   std::shared_ptr<HostChannel> host;
+  // After a job that asks for it (Job::spin_after), an idle worker polls this long (µs) for the
+  // next job before it sleeps (group.cc, SpinForWork); 0: never.
+  int spin_micros = 0;
 };
 
 // Logs `text` (trailing newlines dropped) at error level for the group whose job this thread runs.
@@ -69,6 +77,8 @@ struct BusyWorker {
 };
 
 class Group : public std::enable_shared_from_this<Group> {
+  friend class Worker;
+
  public:
   static std::shared_ptr<Group> Create(GroupOptions opts);
   ~Group();
@@ -150,6 +160,20 @@ class Group : public std::enable_shared_from_this<Group> {
   int idle_ = 0;
   bool standby_ = false;
   std::chrono::steady_clock::time_point last_pick_{};
+  // Spin-before-sleep state (group.cc, SpinForWork): a worker of this group spins for the next job;
+  // bumped by every queued job and state change (what a spinner polls without the lock); how
+  // many idle periods to skip spinning after misses, and the current skip length.
+  bool spinner_ = false;
+  // Workers whose job has reported its outcome and is ending (Worker::OutcomeSending).
+  std::atomic<int> finishing_{0};
+  std::atomic<uint64_t> work_signal_{0};
+  int spin_skip_ = 0;
+  int spin_backoff_ = 0;
+  // Takes the process's one spin (lock held): true if this worker may spin now.
+  bool TakeSpinLocked();
+  // Polls work_signal_ for up to spin_micros without the GIL or the lock, then gives the spin
+  // back; returns the job it took (hot), or null.
+  Job* SpinForWork(Worker* w, int gen);
   // Wakes a worker for queued jobs, or a standby behind running ones (lock held).
   void WakeLocked();
   // Takes the next job (lock held), updating the wake-up policy state.

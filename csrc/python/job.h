@@ -38,6 +38,10 @@ class Job {
   int grace_ms = 2000;
   bool cancellable = false;
 
+  // Its caller typically submits the next job within µs of this one's outcome (a JS caller
+  // awaiting each call): the worker may poll for it before sleeping (GroupOptions::spin_micros).
+  bool spin_after = false;
+
   bool has_deadline() const { return timeout_ms > 0 || cancellable; }
 
   // Stops the job's deadline (idempotent) and says how the job was interrupted, if it was.

@@ -48,6 +48,8 @@ export interface NativeGroupOptions {
   path: string[];
   /** Take a warm interpreter from the pool if one is ready. */
   pooled?: boolean;
+  /** µs an idle worker polls for the next call before it sleeps (SchedulerPolicy.idleSpinMicros). */
+  spinMicros?: number;
   /** Host functions given to the group (ts/native/host-functions.ts). */
   host?: NativeHostSpec;
 }
