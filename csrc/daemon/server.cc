@@ -88,7 +88,8 @@ std::shared_ptr<Group> DaemonServer::GroupNamed(const std::string& name, InterpK
 }
 
 void DaemonServer::ServeLoop() {
-  uint64_t ticket = listener_.Acquire();
+  const void* slot = Group::ThisThreadSlot();
+  uint64_t ticket = listener_.Acquire(slot);
   while (ticket != 0) {
     ChannelRequest req;
     if (!poller_.Wait(&req)) break;
@@ -112,7 +113,7 @@ void DaemonServer::ServeLoop() {
       busy_--;
       cv_.notify_all();
     }
-    if (!listener_.Return(ticket)) ticket = listener_.Acquire();
+    if (!listener_.Return(ticket)) ticket = listener_.Acquire(slot);
   }
   // Stopping: this thread's interpreter states go, so Python can finalise.
   Group::ReleaseThreadStates();

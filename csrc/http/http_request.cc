@@ -87,7 +87,7 @@ bool HttpRequest::OverLimit() {
   return true;
 }
 
-int64_t HttpRequest::ReadInputInto(char* buf, size_t len) {
+int64_t HttpRequest::ReadInputInto(char* buf, size_t len, bool may_wait) {
   RequestParser& parser = conn_->parser;
   if (body_off_ < body_.size()) {
     // Left over from a readline.
@@ -103,6 +103,11 @@ int64_t HttpRequest::ReadInputInto(char* buf, size_t len) {
   for (;;) {
     if (answered_ || conn_->broken() || !MoreBody()) return 0;
     size_t want = static_cast<size_t>(std::min<int64_t>(static_cast<int64_t>(len), parser.body_left()));
+    // Without waiting, nothing that may write to the client (100 Continue, a 413).
+    if (!may_wait && ((expect_continue_ && !continue_sent_ && !head_composed_) ||
+                      (app_.limit_request_body > 0 && body_received_ + static_cast<int64_t>(want) > app_.limit_request_body))) {
+      return -1;
+    }
     size_t n = 0;
     if (conn_->size() > 0) {
       n = std::min(want, conn_->size());
@@ -116,6 +121,7 @@ int64_t HttpRequest::ReadInputInto(char* buf, size_t len) {
         return 0;
       }
       if (r == ClientConnection::ReadResult::kWouldBlock) {
+        if (!may_wait) return -1;
         if (!conn_->WaitReadable(app_.body_timeout_ms)) {
           Answer(408, "Request Timeout");
           return 0;

@@ -23,7 +23,7 @@ class HttpRequest : public WsgiRequest {
   bool ReadInput(std::string* out, int64_t max, bool line) override;
   // A Content-Length body goes from the socket straight into the caller's buffer.
   bool can_read_into() const override { return !chunked_; }
-  int64_t ReadInputInto(char* buf, size_t len) override;
+  int64_t ReadInputInto(char* buf, size_t len, bool may_wait) override;
   // After the application: reads and drops what it left of the body (bounded), so the next
   // request on the connection can be parsed. True if the connection may carry another request.
   bool FinishExchange();

@@ -107,6 +107,7 @@ HttpServer::HttpServer(HttpServerOptions opts, bool eager) : opts_(std::move(opt
   if (opts_.keepalive_timeout_ms > 0) every = std::min(every, opts_.keepalive_timeout_ms / 10);
   sweep_every_ = std::chrono::milliseconds(std::max(50, std::min(1000, every)));
   next_sweep_ = Clock::now() + sweep_every_;
+  if (opts_.replace_gil_free_listener) role_.set_gil_probe(&Group::SlotHoldsGil);
 }
 
 HttpServer::~HttpServer() {
@@ -156,13 +157,14 @@ bool HttpServer::Start(std::string* err) {
 }
 
 void HttpServer::ServeLoop() {
-  uint64_t ticket = eager_ ? 1 : role_.Acquire();
+  const void* slot = Group::ThisThreadSlot();
+  uint64_t ticket = eager_ ? 1 : role_.Acquire(slot);
   while (ticket != 0) {
     ClientConnection* c = NextConnection();
     if (!c) break;
     if (!eager_) role_.Leave();
     Serve(c);
-    if (!eager_ && !role_.Return(ticket)) ticket = role_.Acquire();
+    if (!eager_ && !role_.Return(ticket)) ticket = role_.Acquire(slot);
   }
   // This thread's interpreter states go now, so Python can finalise.
   Group::ReleaseThreadStates();

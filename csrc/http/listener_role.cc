@@ -31,10 +31,11 @@ bool ListenerRole::ListenerComputing(std::unique_lock<std::mutex>& lock) {
   buf[n] = '\0';
   // "tid (comm) S ...": the state follows the last ')'.
   const char* paren = std::strrchr(buf, ')');
-  return paren && paren[1] == ' ' && paren[2] == 'R';
+  if (!paren || paren[1] != ' ' || paren[2] != 'R') return false;
+  return !gil_probe_ || !listener_slot_ || gil_probe_(listener_slot_);
 }
 
-uint64_t ListenerRole::Acquire() {
+uint64_t ListenerRole::Acquire(const void* slot) {
   std::unique_lock<std::mutex> lock(mu_);
   bool standby = false;
   // The listener was seen computing: it keeps the role until this time at least.
@@ -72,6 +73,7 @@ uint64_t ListenerRole::Acquire() {
   held_ = true;
   away_ = false;
   listener_tid_ = static_cast<pid_t>(::syscall(SYS_gettid));
+  listener_slot_ = slot;
   return ++ticket_;
 }
 

@@ -26,8 +26,15 @@ class ListenerRole {
   // written to a slow reader is 'R' between its writes) must not hold up other connections.
   static constexpr std::chrono::milliseconds kMaxAway{50};
 
-  // Blocks until the calling thread is the listener; returns its ticket (0: stopping).
-  uint64_t Acquire();
+  // Whether the thread that published `slot` holds a GIL now (Group::SlotHoldsGil).
+  using GilProbe = bool (*)(const void* slot);
+  // A listener computing without a GIL (hashing, compressing, numpy: C code that released it) is
+  // replaced after kStall like a blocked one: another thread can run Python meanwhile.
+  void set_gil_probe(GilProbe probe) { gil_probe_ = probe; }
+
+  // Blocks until the calling thread is the listener; returns its ticket (0: stopping). `slot`:
+  // the calling thread's published Python thread state (Group::ThisThreadSlot), or null.
+  uint64_t Acquire(const void* slot = nullptr);
   // The listener leaves to serve a request.
   void Leave();
   // Back from serving: true if the thread is still the listener (the role was not taken over).
@@ -45,11 +52,13 @@ class ListenerRole {
   std::chrono::steady_clock::time_point away_since_{};
   std::chrono::steady_clock::time_point last_leave_{};
   pid_t listener_tid_ = 0;  // the listener's thread id (gettid)
+  const void* listener_slot_ = nullptr;  // ... and its published Python thread state
+  GilProbe gil_probe_ = nullptr;
   bool standby_ = false;  // a waiting thread watches the listener
   bool parked_ = false;   // ... without a timeout (idle: the next Leave wakes it)
 
-  // Whether the listener's thread is running on a CPU now (/proc state R). Called with `lock`
-  // held; releases it while reading.
+  // Whether the listener's thread is running on a CPU now (/proc state R) holding a GIL (when a
+  // probe can tell). Called with `lock` held; releases it while reading.
   bool ListenerComputing(std::unique_lock<std::mutex>& lock);
 };
 

@@ -17,6 +17,8 @@
 namespace pyhost {
 namespace {
 thread_local Worker* tls_worker = nullptr;
+// The thread state RunHere runs a job with, while it runs (Group::ThisThreadSlot).
+thread_local std::atomic<PyThreadState*> tls_published_state{nullptr};
 
 // Wake-up policy: a worker that is running jobs takes the next one when it finishes, holding
 // the GIL, so a new job does not wake another worker (which could only wait for the same GIL:
@@ -116,9 +118,11 @@ void Group::RunHere(Job* job) {
     inline_busy_++;
     inline_workers_.push_back(&w);
   }
+  tls_published_state.store(w.ts_, std::memory_order_release);
   PyEval_RestoreThread(w.ts_);
   job->Run(w);
   PyEval_SaveThread();
+  tls_published_state.store(nullptr, std::memory_order_release);
   {
     std::lock_guard<std::mutex> lock(mu_);
     inline_busy_--;
@@ -128,6 +132,24 @@ void Group::RunHere(Job* job) {
 }
 
 Worker* Worker::Current() { return tls_worker; }
+
+const void* Group::ThisThreadSlot() { return &tls_published_state; }
+
+bool Group::SlotHoldsGil(const void* slot) {
+  PyThreadState* ts = static_cast<const std::atomic<PyThreadState*>*>(slot)->load(std::memory_order_acquire);
+  if (!ts) return false;
+#if PY_VERSION_HEX >= 0x030D0000
+  // 3.13 says per thread state: attached (holding its interpreter's GIL) or not. The state is
+  // only freed by its own thread after it has left RunHere (the slot is null by then), when its
+  // interpreter was retired; a read racing that is of a value that no longer matters.
+  return __atomic_load_n(&ts->state, __ATOMIC_RELAXED) == 1;  // _Py_THREAD_ATTACHED
+#elif PY_VERSION_HEX < 0x030C0000
+  // Up to 3.11 the runtime records which thread state holds the (one) GIL.
+  return _PyThreadState_UncheckedGet() == ts;
+#else
+  return true;  // 3.12 keeps it thread-local: unknown
+#endif
+}
 
 void LogGroupError(std::string text) {
   while (!text.empty() && text.back() == '\n') text.pop_back();

@@ -104,6 +104,13 @@ class Group : public std::enable_shared_from_this<Group> {
   void RunHere(Job* job);
   // Before a thread that used RunHere exits: drops its thread states.
   static void ReleaseThreadStates();
+  // The calling thread's published Python thread state: RunHere stores the state it runs a job
+  // with while the job runs (null otherwise). Another thread may pass the slot to
+  // SlotHoldsGil to learn whether this thread is in Python with the GIL.
+  static const void* ThisThreadSlot();
+  // Whether the thread that published `slot` holds its interpreter's GIL now (a snapshot). True
+  // where the Python cannot say (3.12): callers then assume the worst. False when it runs no job.
+  static bool SlotHoldsGil(const void* slot);
   // From now on the group runs in the main interpreter (the %{GLOBAL} fallback). Jobs already
   // running finish where they are; its sub-interpreter ends once its workers have moved.
   void Rehome();

@@ -116,8 +116,10 @@ class WsgiRequest : public Job {
   // Hosts that read the body from the client themselves may read it straight into the caller's
   // buffer (wsgi.input.read(n) fills a bytes object with no copy in between): up to `len` bytes,
   // blocking like ReadInput; returns the count, 0 at the end (or when the client went away).
+  // With `may_wait` false (called with the GIL held) it takes only bytes that are ready, and
+  // returns -1 where it would wait or write (then the caller releases the GIL and asks again).
   virtual bool can_read_into() const { return false; }
-  virtual int64_t ReadInputInto(char* buf, size_t len) { return 0; }
+  virtual int64_t ReadInputInto(char* buf, size_t len, bool may_wait) { return may_wait ? 0 : -1; }
   // Head, then body. Body bytes beyond the head's Content-Length are dropped (as mod_wsgi).
   void SendHead(int status, std::string reason, HeaderList headers);
   bool head_sent() const { return head_sent_; }
