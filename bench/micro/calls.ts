@@ -12,6 +12,8 @@
  * CPU-bound scaling across groups and daemon processes is bench/micro/scaling.ts.
  *
  * Usage: node --import tsx bench/micro/calls.ts [--python PATH] [--quick] [--wait-idle SEC] [--out FILE]
+ * $PYHOST_BENCH_IDLE_SPIN=µs sets the scheduler's idleSpinMicros for the run (0: an idle worker
+ * sleeps at once), to compare with the default (100).
  * --wait-idle: first wait up to SEC seconds for the machine to be idle (other processes' load makes
  * every number here noisy); the host's busy % at start is recorded either way.
  * Prints a table and merges the results, keyed by Python version, into
@@ -21,6 +23,7 @@ import { createRequire } from 'node:module';
 import os from 'node:os';
 import path from 'node:path';
 import { Engine, type Group, type GroupOptions } from '../../ts/index.js';
+import { schedulerPolicy, setSchedulerPolicy } from '../../ts/scheduler/index.js';
 import { inFlightRate, microArgs, resultHeader, latencyStats, log, markdownTable, measured, round, saveRun, timeSequential, waitIdle } from './common.js';
 
 
@@ -42,6 +45,7 @@ type BenchmarkCtor = new (name: string, opts: { defer: true; fn: (d: Deferred) =
 const Benchmark = createRequire(import.meta.url)('benchmark') as BenchmarkCtor;
 
 const args = microArgs('calls');
+if (process.env.PYHOST_BENCH_IDLE_SPIN) setSchedulerPolicy({ idleSpinMicros: Number(process.env.PYHOST_BENCH_IDLE_SPIN) });
 const quick = args.quick;
 
 
@@ -193,6 +197,7 @@ async function main(): Promise<void> {
     ...resultHeader(engine, hostBusyPctAtStart, quick),
     loadavgAtStart,
     goals: { roundTripMedianUs: 20, callsPerSec: 250000 },
+    idleSpinMicros: schedulerPolicy().idleSpinMicros,
     roundTrip: latency,
     benchmarkJs: benchjs,
     throughput: tput,
@@ -220,7 +225,7 @@ async function main(): Promise<void> {
   rows.push(['iterate values/s, batch 1', ...kinds.map((k) => pick(iterate, k.id, 'batch1'))]);
   rows.push(['iterate values/s, batch 1,000', ...kinds.map((k) => pick(iterate, k.id, 'batch1000'))]);
   rows.push(['RSS per extra group, MiB (1 worker)', '-', pick(rss, 'shared', 'perGroupMiB'), ...(ownGil ? [pick(rss, 'own', 'perGroupMiB')] : [])]);
-  console.log(`\npyhost micro/calls — Python ${engine.pythonVersion}, ${os.cpus().length} cores, ${os.cpus()[0]?.model}; host ${hostBusyPctAtStart}% busy at start`);
+  console.log(`\npyhost micro/calls — Python ${engine.pythonVersion}, ${os.cpus().length} cores, ${os.cpus()[0]?.model}; idleSpinMicros ${schedulerPolicy().idleSpinMicros}; host ${hostBusyPctAtStart}% busy at start`);
   console.log(markdownTable(rows));
   console.log('* other processes kept > 0.25 core busy during that measurement: treat it as noisy');
 
