@@ -504,15 +504,17 @@ void Group::WorkerMain(Worker* w, std::shared_ptr<Interp> interp, int gen) {
       // Take the next job while still holding the GIL: under load this saves a GIL hand-off
       // and a wake-up per job.
       std::lock_guard<std::mutex> lock(mu_);
-      if (w->outcome_sending_) {
+      bool was_finishing = w->outcome_sending_;
+      if (was_finishing) {
         w->outcome_sending_ = false;
         finishing_.fetch_sub(1, std::memory_order_relaxed);
       }
       if (!queue_.empty() && generation_ == gen && state_ != State::kClosed) {
         job = PickLocked(w);
-        // More wait behind it: someone must stand by (a Wake() for them may have relied on this
-        // worker, whose job was ending then; see WakeLocked).
-        if (!queue_.empty() && !standby_ && idle_ > 0) cv_.notify_one();
+        // More wait behind it: someone must stand by. Only after a job that sent its outcome
+        // early: a Wake() for those jobs relied on this worker then (see WakeLocked); otherwise
+        // the Wake() saw this worker hot and woke the standby itself.
+        if (was_finishing && !queue_.empty() && !standby_ && idle_ > 0) cv_.notify_one();
       } else {
         w->busy_ = false;
         hot_--;
