@@ -34,8 +34,8 @@ constexpr auto kStall = std::chrono::microseconds(1000);
 // waits on the condition variable. A caller that awaits each result submits its next call a few
 // µs after the result reaches it; waking a sleeping thread costs a futex call on the submitting
 // (event-loop) thread and a scheduler wake-up here (measured on this 2-core VM: a bare C++ thread
-// round trip 23 µs with a sleeping worker, 11-12 µs with a spinning one (bench/micro/
-// thread-round-trip.cc); eval("1") median 31-35 -> 14-26 µs, bench/README.md "Call path").
+// round trip 26 µs with a sleeping worker, 12.5 µs with a spinning one, bench/micro/
+// thread-round-trip.cc; eval("1") median 24-25 -> 20-22 µs, bench/README.md "Call path").
 // Only one worker in the process spins at a time (a second spinner would take a core from the
 // event loop on a 2-core machine), and a group whose spins find nothing backs off: after a miss
 // it skips the next 1, 2, 4 ... 64 chances, so an idle or bursty group wastes at most one window
