@@ -88,8 +88,7 @@ std::shared_ptr<Group> DaemonServer::GroupNamed(const std::string& name, InterpK
 }
 
 void DaemonServer::ServeLoop() {
-  const void* slot = Group::ThisThreadSlot();
-  uint64_t ticket = listener_.Acquire(slot);
+  uint64_t ticket = listener_.Acquire();
   while (ticket != 0) {
     ChannelRequest req;
     if (!poller_.Wait(&req)) break;
@@ -113,7 +112,7 @@ void DaemonServer::ServeLoop() {
       busy_--;
       cv_.notify_all();
     }
-    if (!listener_.Return(ticket)) ticket = listener_.Acquire(slot);
+    if (!listener_.Return(ticket)) ticket = listener_.Acquire();
   }
   // Stopping: this thread's interpreter states go, so Python can finalise.
   Group::ReleaseThreadStates();

@@ -237,6 +237,14 @@ Job* Group::PickLocked(Worker* w) {
   return job;
 }
 
+Job* Group::StartRunningLocked(Worker* w) {
+  Job* job = PickLocked(w);
+  hot_++;
+  // Jobs still wait: someone must stand by while this one runs (see kStall).
+  if (!queue_.empty() && !standby_ && idle_ > 0) cv_.notify_one();
+  return job;
+}
+
 void Group::Wake() {
   std::lock_guard<std::mutex> lock(mu_);
   WakeLocked();
@@ -476,10 +484,7 @@ void Group::WorkerMain(Worker* w, std::shared_ptr<Interp> interp, int gen) {
         next = interp_;
         gen = generation_;
       } else if (!queue_.empty()) {
-        job = PickLocked(w);
-        hot_++;
-        // Jobs still wait: someone must stand by while this one runs (see kStall).
-        if (!queue_.empty() && !standby_ && idle_ > 0) cv_.notify_one();
+        job = StartRunningLocked(w);
       } else {
         break;  // closed and drained
       }
@@ -570,10 +575,7 @@ Job* Group::SpinForWork(Worker* w, int gen) {
   // comes after this finds the queue empty, one before found spinner_ set (no worker woken).
   spinner_ = false;
   if (queue_.empty() || hot_ != 0 || state_ == State::kClosed || generation_ != gen) return nullptr;
-  Job* job = PickLocked(w);
-  hot_++;
-  if (!queue_.empty() && !standby_ && idle_ > 0) cv_.notify_one();
-  return job;
+  return StartRunningLocked(w);
 }
 
 void Group::Rehome() {

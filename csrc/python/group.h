@@ -167,12 +167,12 @@ class Group : public std::enable_shared_from_this<Group> {
   int idle_ = 0;
   bool standby_ = false;
   std::chrono::steady_clock::time_point last_pick_{};
+  // Workers whose job has reported its outcome and is ending (Worker::OutcomeSending).
+  std::atomic<int> finishing_{0};
   // Spin-before-sleep state (group.cc, SpinForWork): a worker of this group spins for the next job;
   // bumped by every queued job and state change (what a spinner polls without the lock); how
   // many idle periods to skip spinning after misses, and the current skip length.
   bool spinner_ = false;
-  // Workers whose job has reported its outcome and is ending (Worker::OutcomeSending).
-  std::atomic<int> finishing_{0};
   std::atomic<uint64_t> work_signal_{0};
   int spin_skip_ = 0;
   int spin_backoff_ = 0;
@@ -185,6 +185,9 @@ class Group : public std::enable_shared_from_this<Group> {
   void WakeLocked();
   // Takes the next job (lock held), updating the wake-up policy state.
   Job* PickLocked(Worker* w);
+  // A waiting or spinning worker takes the next job (lock held): picks it, counts the worker hot,
+  // and wakes a standby if more jobs wait.
+  Job* StartRunningLocked(Worker* w);
 };
 
 }  // namespace pyhost
