@@ -644,6 +644,30 @@ export function registerCoreSuite(test: TestFn, opts: CoreSuiteOptions): void {
     t.true(sleeping.threads > 1, `without polling, calls ran on ${sleeping.threads} thread(s)`);
   });
 
+  test.serial(title('loopPollMicros: outcomes of a caller awaiting each call reach the loop by polling, not by waking it; 0 turns polling off'), async (t) => {
+    const deliveries = async (name: string, poll: number) => {
+      const previous = setSchedulerPolicy({ loopPollMicros: poll });
+      let g: Group;
+      try {
+        g = engine.group(name, { threads: 1 });
+      } finally {
+        setSchedulerPolicy(previous);
+      }
+      await g.eval('1');
+      const before = engine.native.completionStats();
+      for (let i = 0; i < 300; i++) t.is(await g.eval<number>(`${i} * 2`), i * 2);
+      const after = engine.native.completionStats();
+      g.close();
+      return { woken: after.woken - before.woken, polled: after.polled - before.polled };
+    };
+    // 10 ms: an outcome misses the window only if the worker is held up that long.
+    const polling = await deliveries('poll-on', 10_000);
+    t.true(polling.polled >= 270, `with polling, ${polling.polled} of 300 outcomes were polled (${polling.woken} woke the loop)`);
+    const sleeping = await deliveries('poll-off', 0);
+    t.is(sleeping.polled, 0, 'without polling no outcome is polled');
+    t.true(sleeping.woken >= 300, `without polling, ${sleeping.woken} wake-ups for 300 calls`);
+  });
+
   test(title('threads: N workers cannot run N+1 calls at once (a Barrier(N+1) breaks)'), async (t) => {
     const g = engine.group('pool-3', { threads: 3 });
     // The 4th party is queued behind the three waiting workers, so the barrier times out.

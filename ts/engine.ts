@@ -244,6 +244,7 @@ export class Engine {
       pooled: resolved.pooled && resolved.pythonPath.length === 0,
       host: host?.spec,
       spinMicros: schedulerPolicy().idleSpinMicros,
+      loopPollMicros: schedulerPolicy().loopPollMicros,
     });
     const group = new Group(name, resolved, handle, this.logger, () => this.closed, runtime.addon, this.events, host);
     this.groups.set(name, group);

@@ -13,7 +13,8 @@
  *
  * Usage: node --import tsx bench/micro/calls.ts [--python PATH] [--quick] [--wait-idle SEC] [--out FILE]
  * $PYHOST_BENCH_IDLE_SPIN=µs sets the scheduler's idleSpinMicros for the run (0: an idle worker
- * sleeps at once), to compare with the default (100).
+ * sleeps at once), to compare with the default (100); $PYHOST_BENCH_LOOP_POLL=µs likewise sets
+ * loopPollMicros (0: the event loop sleeps until a worker wakes it; default 50).
  * --wait-idle: first wait up to SEC seconds for the machine to be idle (other processes' load makes
  * every number here noisy); the host's busy % at start is recorded either way.
  * Prints a table and merges the results, keyed by Python version, into
@@ -46,6 +47,7 @@ const Benchmark = createRequire(import.meta.url)('benchmark') as BenchmarkCtor;
 
 const args = microArgs('calls');
 if (process.env.PYHOST_BENCH_IDLE_SPIN) setSchedulerPolicy({ idleSpinMicros: Number(process.env.PYHOST_BENCH_IDLE_SPIN) });
+if (process.env.PYHOST_BENCH_LOOP_POLL) setSchedulerPolicy({ loopPollMicros: Number(process.env.PYHOST_BENCH_LOOP_POLL) });
 const quick = args.quick;
 
 

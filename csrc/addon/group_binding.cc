@@ -160,7 +160,7 @@ class GroupHandle : public Napi::ObjectWrap<GroupHandle> {
                         InstanceAccessor<&GroupHandle::Pooled>("pooled")});
   }
 
-  // new GroupHandle({name, kind: 'main'|'shared'|'own', strictExtensions, threads, path, pooled, host?: {id, names}, spinMicros?})
+  // new GroupHandle({name, kind: 'main'|'shared'|'own', strictExtensions, threads, path, pooled, host?: {id, names}, spinMicros?, loopPollMicros?})
   explicit GroupHandle(const Napi::CallbackInfo& info) : Napi::ObjectWrap<GroupHandle>(info) {
     Napi::Object o = info[0].As<Napi::Object>();
     GroupOptions opts;
@@ -171,6 +171,8 @@ class GroupHandle : public Napi::ObjectWrap<GroupHandle> {
     opts.threads = o.Get("threads").ToNumber().Int32Value();
     Napi::Value spin = o.Get("spinMicros");
     if (spin.IsNumber()) opts.spin_micros = std::clamp(spin.As<Napi::Number>().Int32Value(), 0, 10000);
+    Napi::Value poll = o.Get("loopPollMicros");
+    if (poll.IsNumber()) loop_poll_micros_ = std::clamp(poll.As<Napi::Number>().Int32Value(), 0, 10000);
     Napi::Value path = o.Get("path");
     if (path.IsArray()) {
       auto arr = path.As<Napi::Array>();
@@ -233,6 +235,7 @@ class GroupHandle : public Napi::ObjectWrap<GroupHandle> {
       group_->Submit(job, /*wake=*/false);
     }
     group_->Wake();
+    port_->PollFor(loop_poll_micros_);
     return env.Undefined();
   }
 
@@ -313,6 +316,7 @@ class GroupHandle : public Napi::ObjectWrap<GroupHandle> {
 
   std::shared_ptr<Group> group_;
   CompletionPort* port_ = nullptr;
+  int loop_poll_micros_ = 0;  // SchedulerPolicy.loopPollMicros
   bool pooled_ = false;
 };
 

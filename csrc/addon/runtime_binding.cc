@@ -145,6 +145,15 @@ Napi::Value RuntimeState(const Napi::CallbackInfo& info) {
   return r;
 }
 
+// completionStats(): how this environment's completions reached the loop (CompletionPort::PollFor).
+Napi::Value CompletionStats(const Napi::CallbackInfo& info) {
+  CompletionPort* port = Data(info.Env())->port;
+  Napi::Object r = Napi::Object::New(info.Env());
+  r.Set("woken", static_cast<double>(port->woken_deliveries()));
+  r.Set("polled", static_cast<double>(port->polled_deliveries()));
+  return r;
+}
+
 }  // namespace
 
 void ForgetRuntimePort(CompletionPort* port) {
@@ -158,6 +167,7 @@ void InitRuntimeBinding(Napi::Env env, Napi::Object exports) {
   exports.Set("releaseLoop", Napi::Function::New(env, ReleaseLoop, "releaseLoop"));
   exports.Set("setLogHandler", Napi::Function::New(env, SetLogHandler, "setLogHandler"));
   exports.Set("runtimeState", Napi::Function::New(env, RuntimeState, "runtimeState"));
+  exports.Set("completionStats", Napi::Function::New(env, CompletionStats, "completionStats"));
 }
 
 }  // namespace pyhost

@@ -50,6 +50,8 @@ export interface NativeGroupOptions {
   pooled?: boolean;
   /** µs an idle worker polls for the next call before it sleeps (SchedulerPolicy.idleSpinMicros). */
   spinMicros?: number;
+  /** µs the event loop polls for outcomes after a batch of calls (SchedulerPolicy.loopPollMicros). */
+  loopPollMicros?: number;
   /** Host functions given to the group (ts/native/host-functions.ts). */
   host?: NativeHostSpec;
 }
@@ -125,6 +127,8 @@ export interface NativeAddon {
   poolSetTarget(kind: 'own' | 'shared', strict: boolean, n: number, prelude?: string): void;
   poolStats(kind: 'own' | 'shared', strict: boolean): { idle: number; created: number };
   setRequestDispatch(fn: RequestDispatch): void;
+  /** Batches of completions delivered after a wake-up of the loop, and by its polling turns (loopPollMicros). */
+  completionStats(): { woken: number; polled: number };
   /** Loads (imports) a registered WSGI application in a group, as WSGIImportScript does. */
   loadApp(group: NativeGroupHandle, appKey: number): Promise<undefined>;
   pythonVersionBuilt: string;
