@@ -8,6 +8,7 @@ import {
   admit, checkInterval, errorStatusArgs, errorStatusTable, extensionsFor, isStrict, leastLoaded, movedWarning, movesToGlobal,
   overran, refusedAdvice, schedulerPolicy, setSchedulerPolicy, statusForError, tenantFallback, TimeoutClock,
 } from '../ts/scheduler/index.js';
+import { schedulerPolicy as publicPolicy, setSchedulerPolicy as publicSetPolicy } from '../ts/index.js';
 
 test('admission: a group takes jobs up to its threads plus its queue limit, then ERR_QUEUE_FULL', (t) => {
   t.notThrows(() => admit('g', { inflight: 6, threads: 5, queueLimit: 2 }));
@@ -50,6 +51,24 @@ test('status for an error code comes from the policy, and the native table is th
     setSchedulerPolicy(previous);
   }
   t.is(schedulerPolicy().unavailableCodes.includes('ERR_QUEUE_FULL'), true);
+});
+
+test('setSchedulerPolicy (exported by the package): unknown fields and out-of-range numbers are refused and change nothing', (t) => {
+  const before = publicPolicy();
+  for (const bad of [{ loopPollMicros: -1 }, { idleSpinMicros: 1.5 }, { loopPollMicros: Number.NaN }, { idleSpinMicros: 10_001 }, { spinMicros: 5 }]) {
+    const err = t.throws(() => publicSetPolicy(bad as never), undefined, JSON.stringify(bad));
+    t.is((err as { code?: string }).code, 'ERR_INVALID_ARGUMENT');
+    t.regex(err!.message, /loopPollMicros|idleSpinMicros|unknown field spinMicros/);
+  }
+  t.deepEqual(publicPolicy(), before);
+  const previous = publicSetPolicy({ loopPollMicros: 0, idleSpinMicros: 10_000 });
+  try {
+    t.is(schedulerPolicy().loopPollMicros, 0, 'the package export and ts/scheduler share one policy');
+    t.is(schedulerPolicy().idleSpinMicros, 10_000);
+  } finally {
+    publicSetPolicy(previous);
+  }
+  t.deepEqual(publicPolicy(), before);
 });
 
 test('timeouts: checked every tenth of the shortest, within the bounds; overran counts from a start', async (t) => {

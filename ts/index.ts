@@ -14,6 +14,7 @@ export { Engine, type EngineOptions } from './engine.js';
 export { Group, GLOBAL_GROUP, type CallOptions, type GroupKind, type GroupOptions, type IterateOptions } from './group.js';
 export type { HostFunction } from './native/host-functions.js';
 export { PyhostError, PythonError, ConfigError } from './errors.js';
+export { schedulerPolicy, setSchedulerPolicy, type SchedulerPolicy } from './scheduler/policy.js';
 export { Logger, formatLogRecord, type LogLevel, type LogRecord, type LogSink } from './logger.js';
 export type { MountHandler, MountOptions } from './http/mount.js';
 export { DaemonGroup } from './daemon/daemon-group.js';

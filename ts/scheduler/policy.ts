@@ -1,3 +1,5 @@
+import { PyhostError } from '../errors.js';
+
 /**
  * The scheduler's policy as data: what the rest of ts/scheduler decides with. A benchmark (or a
  * host) may vary it with setSchedulerPolicy; the defaults are what pyhost ships.
@@ -45,8 +47,28 @@ export function schedulerPolicy(): Readonly<SchedulerPolicy> {
   return current;
 }
 
-/** Changes the policy for what is scheduled from now on; returns the previous one. */
+/** The numeric fields and their upper bounds (the native side reads µs up to 10,000). */
+const NUMERIC_LIMITS: Partial<Record<keyof SchedulerPolicy, number>> = {
+  defaultQueueLimit: Number.MAX_SAFE_INTEGER,
+  minTickMs: 60_000,
+  maxTickMs: 60_000,
+  idleSpinMicros: 10_000,
+  loopPollMicros: 10_000,
+};
+
+/**
+ * Changes the policy for what is scheduled from now on; returns the previous one. A field that is
+ * not a policy field, or a number out of range, throws ERR_INVALID_ARGUMENT and changes nothing.
+ */
 export function setSchedulerPolicy(change: Partial<SchedulerPolicy>): SchedulerPolicy {
+  if (change === null || typeof change !== 'object') throw new PyhostError('ERR_INVALID_ARGUMENT', 'setSchedulerPolicy(change): change must be an object');
+  for (const [key, value] of Object.entries(change)) {
+    if (!(key in DEFAULT_POLICY)) throw new PyhostError('ERR_INVALID_ARGUMENT', `setSchedulerPolicy: unknown field ${key}`);
+    const max = NUMERIC_LIMITS[key as keyof SchedulerPolicy];
+    if (max !== undefined && !(typeof value === 'number' && Number.isInteger(value) && value >= 0 && value <= max)) {
+      throw new PyhostError('ERR_INVALID_ARGUMENT', `setSchedulerPolicy: ${key} must be an integer from 0 to ${max}, not ${String(value)}`);
+    }
+  }
   const previous = current;
   current = { ...current, ...change };
   return previous;
