@@ -9,9 +9,9 @@ import fs from 'node:fs';
 import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
-import { Engine, PyhostError, PythonError, type Group, type LogRecord } from '../ts/index.js';
+import { Engine, PyhostError, PythonError, type Group, type GroupOptions, type LogRecord } from '../ts/index.js';
 import { buildSinglePhaseExtension, SINGLE_PHASE_MODULE } from './helpers/extension.js';
-import { setSchedulerPolicy } from '../ts/scheduler/index.js';
+import { setSchedulerPolicy, type SchedulerPolicy } from '../ts/scheduler/index.js';
 import { minorOf, PY311, PY311_PYENV, PY313, pythonFacts, pythonMissing, requireAllPythons, skipUnlessPython } from './helpers/pythons.js';
 
 export interface CoreSuiteOptions {
@@ -618,15 +618,19 @@ export function registerCoreSuite(test: TestFn, opts: CoreSuiteOptions): void {
     }
   });
 
+  /** A group created while `policy` is in force (the scheduler's policy applies at creation). */
+  const groupUnderPolicy = (name: string, options: GroupOptions, policy: Partial<SchedulerPolicy>): Group => {
+    const previous = setSchedulerPolicy(policy);
+    try {
+      return engine.group(name, options);
+    } finally {
+      setSchedulerPolicy(previous);
+    }
+  };
+
   test.serial(title('idleSpinMicros: a worker polling for the next call takes it (one thread runs a caller that awaits each call); 0 turns polling off'), async (t) => {
     const threadsUsed = async (name: string, spin: number) => {
-      const previous = setSchedulerPolicy({ idleSpinMicros: spin });
-      let g: Group;
-      try {
-        g = engine.group(name, { threads: 5 });
-      } finally {
-        setSchedulerPolicy(previous);
-      }
+      const g = groupUnderPolicy(name, { threads: 5 }, { idleSpinMicros: spin });
       await g.exec('import threading');
       const counts = new Map<number, number>();
       for (let i = 0; i < 300; i++) {
@@ -646,13 +650,7 @@ export function registerCoreSuite(test: TestFn, opts: CoreSuiteOptions): void {
 
   test.serial(title('loopPollMicros: outcomes of a caller awaiting each call reach the loop by polling, not by waking it; 0 turns polling off'), async (t) => {
     const deliveries = async (name: string, poll: number) => {
-      const previous = setSchedulerPolicy({ loopPollMicros: poll });
-      let g: Group;
-      try {
-        g = engine.group(name, { threads: 1 });
-      } finally {
-        setSchedulerPolicy(previous);
-      }
+      const g = groupUnderPolicy(name, { threads: 1 }, { loopPollMicros: poll });
       await g.eval('1');
       const before = engine.native.completionStats();
       for (let i = 0; i < 300; i++) t.is(await g.eval<number>(`${i} * 2`), i * 2);
