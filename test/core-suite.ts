@@ -637,12 +637,19 @@ export function registerCoreSuite(test: TestFn, opts: CoreSuiteOptions): void {
         const ident = await g.eval<number>('threading.get_ident()');
         counts.set(ident, (counts.get(ident) ?? 0) + 1);
       }
+      const { spinMisses } = g.native.info();
       g.close();
-      return { threads: counts.size, mostOnOne: Math.max(...counts.values()) / 300 };
+      return { threads: counts.size, mostOnOne: Math.max(...counts.values()) / 300, spinMisses };
     };
-    // 10 ms: a miss needs this test's loop to pause that long (a GC or a loaded machine, rarely).
-    const spinning = await threadsUsed('spin-on', 10_000);
-    t.true(spinning.mostOnOne >= 0.9, `with polling, one worker ran ${spinning.mostOnOne * 100}% of the calls`);
+    // 10 ms polls. A miss (this loop paused longer: a GC, or a loaded machine descheduling it)
+    // legitimately sends the next calls to other workers (a group whose polls miss backs off), so
+    // the claim is checked on a run without misses: up to 5 runs, each on a fresh group.
+    let spinning: Awaited<ReturnType<typeof threadsUsed>> | undefined;
+    for (let run = 0; run < 5 && (!spinning || spinning.spinMisses > 0); run++) {
+      spinning = await threadsUsed(`spin-on-${run}`, 10_000);
+    }
+    t.is(spinning!.spinMisses, 0, 'every run had a poll that timed out: the caller paused past 10 ms each time');
+    t.true(spinning!.mostOnOne >= 0.9, `with polling, one worker ran ${spinning!.mostOnOne * 100}% of the calls`);
     // Without polling each call wakes a sleeping worker: the condition variable takes turns.
     const sleeping = await threadsUsed('spin-off', 0);
     t.true(sleeping.threads > 1, `without polling, calls ran on ${sleeping.threads} thread(s)`);

@@ -254,6 +254,7 @@ class GroupHandle : public Napi::ObjectWrap<GroupHandle> {
     r.Set("kind", k == InterpKind::kMain ? "main" : k == InterpKind::kOwnGil ? "own" : "shared");
     r.Set("queued", static_cast<double>(group_->queued()));
     r.Set("closed", group_->closed());
+    r.Set("spinMisses", static_cast<double>(group_->spin_misses()));
     auto busy = group_->busy_workers();
     Napi::Array b = Napi::Array::New(env, busy.size());
     for (size_t i = 0; i < busy.size(); i++) {

@@ -48,8 +48,8 @@ void CompletionPort::DropHolds() {
 
 void CompletionPort::OnAsync(uv_async_t* handle) {
   auto* port = static_cast<CompletionPort*>(handle->data);
-  port->woken_deliveries_++;
-  port->Drain();
+  // A wake-up sent before a poll window opened may find its items already delivered.
+  if (port->Drain() > 0) port->woken_deliveries_++;
 }
 
 void CompletionPort::PollFor(int micros) {
@@ -85,11 +85,12 @@ void CompletionPort::OnPollTurn(uv_idle_t* handle) {
   }
 }
 
-void CompletionPort::Drain() {
+size_t CompletionPort::Drain() {
   {
     std::lock_guard<std::mutex> lock(mu_);
     draining_.swap(pending_);
   }
+  size_t delivered = draining_.size();
   Napi::HandleScope scope(env_);
   for (Deliverable* item : draining_) {
     bool done = true;
@@ -103,6 +104,7 @@ void CompletionPort::Drain() {
     if (done) delete item;
   }
   draining_.clear();
+  return delivered;
 }
 
 void CompletionPort::Close() {

@@ -43,7 +43,8 @@ class CompletionPort {
  private:
   static void OnAsync(uv_async_t* handle);
   static void OnPollTurn(uv_idle_t* handle);
-  void Drain();
+  // Returns how many items it delivered.
+  size_t Drain();
   // Under mu_: whether a post must wake the loop.
   bool NeedsWakeLocked() const { return pending_.empty() && !polling_; }
 

@@ -456,12 +456,13 @@ void Group::WorkerMain(Worker* w, std::shared_ptr<Interp> interp, int gen) {
   w->ident_ = PyThread_get_thread_ident();
 
   bool spin = false;
+  uint64_t spin_from = 0;  // work_signal_ when the spin was taken (under the lock)
   for (;;) {
     Job* job = nullptr;
     std::shared_ptr<Interp> next;
     if (spin) {
       spin = false;
-      job = SpinForWork(w, gen);
+      job = SpinForWork(w, gen, spin_from);
     }
     if (!job) {
       std::unique_lock<std::mutex> lock(mu_);
@@ -526,7 +527,12 @@ void Group::WorkerMain(Worker* w, std::shared_ptr<Interp> interp, int gen) {
         // Jobs that arrived while this worker was hot and could not take them: wake a worker.
         if (!queue_.empty() && hot_ == 0) cv_.notify_one();
         // The group fell idle: this worker may spin for the next job (see SpinForWork).
-        if (spin_after && queue_.empty() && hot_ == 0) spin = spinner_ = TakeSpinLocked();
+        if (spin_after && queue_.empty() && hot_ == 0) {
+          spin = spinner_ = TakeSpinLocked();
+          // Read here, not when the poll starts: a job queued in between (while this worker
+          // drops the GIL) must count as new, or it would wait out the whole spin.
+          spin_from = work_signal_.load(std::memory_order_relaxed);
+        }
       }
     }
     PyEval_SaveThread();
@@ -550,8 +556,7 @@ bool Group::TakeSpinLocked() {
   return spin_token.compare_exchange_strong(expected, true, std::memory_order_acquire);
 }
 
-Job* Group::SpinForWork(Worker* w, int gen) {
-  uint64_t seen = work_signal_.load(std::memory_order_acquire);
+Job* Group::SpinForWork(Worker* w, int gen, uint64_t seen) {
   auto until = std::chrono::steady_clock::now() + std::chrono::microseconds(opts_.spin_micros);
   bool found = false;
   for (int i = 0;; i++) {
@@ -564,6 +569,9 @@ Job* Group::SpinForWork(Worker* w, int gen) {
   }
   std::lock_guard<std::mutex> lock(mu_);
   spin_token.store(false, std::memory_order_release);
+  // A job queued as the time ran out (its Submit held this lock) came within the window: a hit.
+  found = found || work_signal_.load(std::memory_order_relaxed) != seen;
+  if (!found) spin_misses_++;
   // A miss backs off (1, 2, 4 ... kMaxSpinBackoff chances skipped); a hit resets.
   if (found) {
     spin_backoff_ = 0;

@@ -125,6 +125,8 @@ class Group : public std::enable_shared_from_this<Group> {
   InterpKind kind() const;
   bool closed() const;
   size_t queued() const;
+  // Spins that ended by timeout (the next call came later than spin_micros, or never).
+  uint64_t spin_misses() const { return spin_misses_.load(std::memory_order_relaxed); }
   std::vector<BusyWorker> busy_workers() const;
   // The interpreter in use (null before the group has started).
   std::shared_ptr<Interp> interp() const;
@@ -174,13 +176,15 @@ class Group : public std::enable_shared_from_this<Group> {
   // many idle periods to skip spinning after misses, and the current skip length.
   bool spinner_ = false;
   std::atomic<uint64_t> work_signal_{0};
+  std::atomic<uint64_t> spin_misses_{0};
   int spin_skip_ = 0;
   int spin_backoff_ = 0;
   // Takes the process's one spin (lock held): true if this worker may spin now.
   bool TakeSpinLocked();
-  // Polls work_signal_ for up to spin_micros without the GIL or the lock, then gives the spin
-  // back; returns the job it took (hot), or null.
-  Job* SpinForWork(Worker* w, int gen);
+  // Polls work_signal_ for a change from `seen` (read under the lock when the spin was taken) for
+  // up to spin_micros without the GIL or the lock, then gives the spin back; returns the job it
+  // took (hot), or null.
+  Job* SpinForWork(Worker* w, int gen, uint64_t seen);
   // Wakes a worker for queued jobs, or a standby behind running ones (lock held).
   void WakeLocked();
   // Takes the next job (lock held), updating the wake-up policy state.

@@ -37,7 +37,8 @@ export interface NativeGroupHandle {
   /** Closes the group; resolves true once its sub-interpreter has ended. */
   closeAndWait(): Promise<boolean>;
   close(): void;
-  info(): { kind: 'main' | 'shared' | 'own'; queued: number; closed: boolean; busy: { thread: number; busyMs: number }[] };
+  /** spinMisses: a worker's polls for the next call that timed out (the call came later, or never). */
+  info(): { kind: 'main' | 'shared' | 'own'; queued: number; closed: boolean; spinMisses: number; busy: { thread: number; busyMs: number }[] };
 }
 
 export interface NativeGroupOptions {
