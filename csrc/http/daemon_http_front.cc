@@ -19,9 +19,6 @@ bool DaemonHttpFront::Start(const std::string& config_path, const GroupMaker& ma
   HttpServerOptions opts;
   if (!ReadTextOptions(text.str(), make_group, &opts, err)) return false;
   opts.log_group = "native front";
-  for (const HttpApp& app : opts.apps) {
-    if (app.multiprocess) opts.replace_gil_free_listener = false;  // sibling processes use the other cores
-  }
   maximum_requests_ = opts.max_requests;
   if (opts.max_requests > 0) {
     // Up to 10% more, so processes started together are not all replaced at once.

@@ -55,8 +55,8 @@ struct HttpServerOptions {
   int access_log_fd = -1;           // Apache combined format lines, or -1 for none
   std::string log_group;            // names the front in its own log lines
   // A listener that computes without a GIL (C code that released it) is replaced like a blocked
-  // one (http/listener_role.h). Off where sibling processes keep the other cores busy: a second
-  // thread there only contends (daemon 2x8 on 2 cores, 64 KiB: 8% fewer requests/s with it on).
+  // one (http/listener_role.h). ts/front/daemon-front.ts turns it off where sibling processes keep
+  // the other cores busy.
   bool replace_gil_free_listener = true;
 };
 

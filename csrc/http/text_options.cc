@@ -115,6 +115,8 @@ bool ReadTextOptions(const std::string& text, const GroupMaker& make_group, Http
       opts->max_keepalive_requests = static_cast<int>(n);
     } else if (key == "max_requests") {
       opts->max_requests = n;
+    } else if (key == "replace_gil_free_listener") {
+      opts->replace_gil_free_listener = n != 0;
     } else if (key == "max_head_bytes") {
       opts->max_head_bytes = static_cast<size_t>(n);
     } else {

@@ -6,6 +6,7 @@
 //   listen_fd 3            access_log_fd 4         threads 8          accept_batch 1
 //   header_timeout MS      body_timeout MS         keepalive_timeout MS
 //   max_keepalive_requests N                       max_head_bytes N   max_requests N
+//   replace_gil_free_listener 0|1
 //   app                    app.target PATH         app.callable NAME  app.module 0|1
 //   app.reload 0|1         app.group NAME<TAB>main|shared|own<TAB>0|1 (strict extensions)
 //   app.process_group S    app.application_group S app.pass_authorization 0|1
