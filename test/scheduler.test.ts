@@ -55,10 +55,10 @@ test('status for an error code comes from the policy, and the native table is th
 
 test('setSchedulerPolicy (exported by the package): unknown fields and out-of-range numbers are refused and change nothing', (t) => {
   const before = publicPolicy();
-  for (const bad of [{ loopPollMicros: -1 }, { idleSpinMicros: 1.5 }, { loopPollMicros: Number.NaN }, { idleSpinMicros: 10_001 }, { spinMicros: 5 }]) {
+  for (const bad of [{ loopPollMicros: -1 }, { idleSpinMicros: 1.5 }, { loopPollMicros: Number.NaN }, { idleSpinMicros: 10_001 }, { spinMicros: 5 }, { toString: 5 }]) {
     const err = t.throws(() => publicSetPolicy(bad as never), undefined, JSON.stringify(bad));
     t.is((err as { code?: string }).code, 'ERR_INVALID_ARGUMENT');
-    t.regex(err!.message, /loopPollMicros|idleSpinMicros|unknown field spinMicros/);
+    t.regex(err!.message, /loopPollMicros|idleSpinMicros|unknown field (spinMicros|toString)/);
   }
   t.deepEqual(publicPolicy(), before);
   const previous = publicSetPolicy({ loopPollMicros: 0, idleSpinMicros: 10_000 });

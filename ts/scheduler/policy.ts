@@ -63,7 +63,7 @@ const NUMERIC_LIMITS: Partial<Record<keyof SchedulerPolicy, number>> = {
 export function setSchedulerPolicy(change: Partial<SchedulerPolicy>): SchedulerPolicy {
   if (change === null || typeof change !== 'object') throw new PyhostError('ERR_INVALID_ARGUMENT', 'setSchedulerPolicy(change): change must be an object');
   for (const [key, value] of Object.entries(change)) {
-    if (!(key in DEFAULT_POLICY)) throw new PyhostError('ERR_INVALID_ARGUMENT', `setSchedulerPolicy: unknown field ${key}`);
+    if (!Object.hasOwn(DEFAULT_POLICY, key)) throw new PyhostError('ERR_INVALID_ARGUMENT', `setSchedulerPolicy: unknown field ${key}`);
     const max = NUMERIC_LIMITS[key as keyof SchedulerPolicy];
     if (max !== undefined && !(typeof value === 'number' && Number.isInteger(value) && value >= 0 && value <= max)) {
       throw new PyhostError('ERR_INVALID_ARGUMENT', `setSchedulerPolicy: ${key} must be an integer from 0 to ${max}, not ${String(value)}`);
