@@ -200,6 +200,7 @@ async function main(): Promise<void> {
     loadavgAtStart,
     goals: { roundTripMedianUs: 20, callsPerSec: 250000 },
     idleSpinMicros: schedulerPolicy().idleSpinMicros,
+    loopPollMicros: schedulerPolicy().loopPollMicros,
     roundTrip: latency,
     benchmarkJs: benchjs,
     throughput: tput,
@@ -227,7 +228,7 @@ async function main(): Promise<void> {
   rows.push(['iterate values/s, batch 1', ...kinds.map((k) => pick(iterate, k.id, 'batch1'))]);
   rows.push(['iterate values/s, batch 1,000', ...kinds.map((k) => pick(iterate, k.id, 'batch1000'))]);
   rows.push(['RSS per extra group, MiB (1 worker)', '-', pick(rss, 'shared', 'perGroupMiB'), ...(ownGil ? [pick(rss, 'own', 'perGroupMiB')] : [])]);
-  console.log(`\npyhost micro/calls — Python ${engine.pythonVersion}, ${os.cpus().length} cores, ${os.cpus()[0]?.model}; idleSpinMicros ${schedulerPolicy().idleSpinMicros}; host ${hostBusyPctAtStart}% busy at start`);
+  console.log(`\npyhost micro/calls — Python ${engine.pythonVersion}, ${os.cpus().length} cores, ${os.cpus()[0]?.model}; idleSpinMicros ${schedulerPolicy().idleSpinMicros}, loopPollMicros ${schedulerPolicy().loopPollMicros}; host ${hostBusyPctAtStart}% busy at start`);
   console.log(markdownTable(rows));
   console.log('* other processes kept > 0.25 core busy during that measurement: treat it as noisy');
 
