@@ -147,6 +147,12 @@ CallRequest ReadCall(const Napi::Array& ops, uint32_t at) {
   return req;
 }
 
+// A µs option of the scheduler's policy (validated in ts/scheduler/policy.ts): 0 when absent.
+int MicrosOption(const Napi::Object& o, const char* name) {
+  Napi::Value v = o.Get(name);
+  return v.IsNumber() ? std::clamp(v.As<Napi::Number>().Int32Value(), 0, 10000) : 0;
+}
+
 class GroupHandle : public Napi::ObjectWrap<GroupHandle> {
  public:
   static Napi::Function Define(Napi::Env env) {
@@ -169,10 +175,8 @@ class GroupHandle : public Napi::ObjectWrap<GroupHandle> {
     opts.kind = kind == "main" ? InterpKind::kMain : kind == "own" ? InterpKind::kOwnGil : InterpKind::kSharedGil;
     opts.strict_extensions = o.Get("strictExtensions").ToBoolean().Value();
     opts.threads = o.Get("threads").ToNumber().Int32Value();
-    Napi::Value spin = o.Get("spinMicros");
-    if (spin.IsNumber()) opts.spin_micros = std::clamp(spin.As<Napi::Number>().Int32Value(), 0, 10000);
-    Napi::Value poll = o.Get("loopPollMicros");
-    if (poll.IsNumber()) loop_poll_micros_ = std::clamp(poll.As<Napi::Number>().Int32Value(), 0, 10000);
+    opts.spin_micros = MicrosOption(o, "spinMicros");
+    loop_poll_micros_ = MicrosOption(o, "loopPollMicros");
     Napi::Value path = o.Get("path");
     if (path.IsArray()) {
       auto arr = path.As<Napi::Array>();
